@@ -1,0 +1,2 @@
+"""jaxar: X3D-UGT action recognition in JAX/Flax."""
+__version__ = "0.1.0"
