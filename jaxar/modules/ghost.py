@@ -1,0 +1,60 @@
+"""Ghost pointwise convolution (GhostNet, Han et al. 2020) in 3-D.
+
+A primary ``1x1x1`` conv makes ``m = ceil(C_out / ratio)`` intrinsic
+channels; a cheap depthwise ``1xkxk`` conv with channel multiplier
+``ratio - 1`` makes ``m * (ratio - 1)`` "ghost" channels from them; the two
+are concatenated (intrinsic first) and sliced to ``C_out``.
+
+Each branch has BN and (optionally) the activation.  Layout in and out is
+``(N, T, H, W, C)``; a ``stride`` > 1 subsamples space in the primary conv
+(used by the downsampling shortcut).
+
+Parameters: ``C_in*m`` (primary) + ``k*k*m*(ratio-1)`` (cheap) + BN affines.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+from jax import lax
+
+from jaxar.modules.layers import Pointwise, SpatialConv, activation, batch_norm
+
+
+def ghost_channels(features: int, ratio: int) -> tuple[int, int]:
+    """``(primary, cheap)`` channel counts; ``primary + cheap >= features``."""
+    if ratio < 1:
+        raise ValueError(f"Ghost ratio must be >= 1, got {ratio}")
+    if features < 1:
+        raise ValueError(f"Ghost features must be >= 1, got {features}")
+    m = math.ceil(features / ratio)
+    return m, m * (ratio - 1)
+
+
+class GhostPointwise(nn.Module):
+    features: int
+    ratio: int = 2
+    cheap_kernel: int = 3
+    stride: int = 1
+    act: str = "identity"
+    train: bool = False
+    bn_axis_name: str | None = None
+    dtype: Any = jnp.float32
+    impl: str = "lowered"
+
+    @nn.compact
+    def __call__(self, x):
+        primary, cheap = ghost_channels(self.features, self.ratio)
+        f = activation(self.act)
+        bn = lambda name: batch_norm(self.train, self.bn_axis_name, self.dtype, name=name)
+        p = f(bn("primary_bn")(Pointwise(primary, self.stride, name="primary")(x)))
+        if cheap == 0:
+            return p
+        g = SpatialConv(cheap, self.cheap_kernel, depthwise=True, impl=self.impl, name="cheap")(p)
+        g = f(bn("cheap_bn")(g))
+        y = jnp.concatenate([p, g], axis=-1)
+        if y.shape[-1] == self.features:
+            return y
+        return lax.slice_in_dim(y, 0, self.features, axis=y.ndim - 1)
