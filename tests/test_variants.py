@@ -1,7 +1,8 @@
 """Every registered variant: init, forward, finite loss gradients, output shape, structure.
 
-Runs at tiny shapes (T=4, 32x32, narrow widths, at most 2 blocks per stage),
-keeping each variant's TAda / SE / SimAM placement.
+Runs at tiny shapes (T=4, 32x32, narrow widths; 2 blocks in TAda stages so the
+"first K=2 blocks" rule is exercised, 1 elsewhere), keeping each variant's
+TAda / SE / SimAM placement.
 """
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,8 @@ NUM_CLASSES = 5
 def tiny(name):
     cfg = create_config(name)
     return cfg.replace(num_classes=NUM_CLASSES, frames=4, size=32, stem_width=8,
-                       widths=(8, 16, 16, 24), depths=tuple(min(d, 2) for d in cfg.depths),
+                       widths=(8, 16, 16, 24),
+                       depths=tuple(2 if s in cfg.tada_stages else 1 for s in range(1, 5)),
                        head_width=32, tada_reduction=4.0)
 
 
@@ -34,19 +36,25 @@ def test_unknown_variant_names_the_choices():
 
 
 @pytest.mark.parametrize("name", list_variants())
+def test_variant_structure_at_full_size(name):
+    """TAda exactly in the first K blocks of the TAda stages, SE in the SE stages (shapes only)."""
+    cfg = create_config(name)
+    v = jax.eval_shape(X3DUGT(cfg).init, jax.random.PRNGKey(0), jnp.zeros((1, *cfg.input_shape)))
+    for s in range(1, 5):
+        assert len(v["params"][f"stage{s}"]) == cfg.depths[s - 1]
+        for b in range(cfg.depths[s - 1]):
+            block = v["params"][f"stage{s}"][f"block{b}"]
+            assert ("tada" in block) == (s in cfg.tada_stages and b < cfg.tada_blocks), (s, b)
+            assert ("se" in block) == (s in cfg.se_stages), (s, b)
+
+
+@pytest.mark.parametrize("name", list_variants())
 def test_variant_init_forward_grad(name):
     cfg = tiny(name)
     model = X3DUGT(cfg)
     x = jax.random.normal(jax.random.PRNGKey(1), (2, *cfg.input_shape))
     labels = jnp.array([0, 3])
     v = init_variables(model, jax.random.PRNGKey(0), x)
-
-    # structure: TAda exactly in the first K blocks of the TAda stages, SE in the SE stages
-    for s in range(1, 5):
-        for b in range(cfg.depths[s - 1]):
-            block = v["params"][f"stage{s}"][f"block{b}"]
-            assert ("tada" in block) == (s in cfg.tada_stages and b < cfg.tada_blocks), (s, b)
-            assert ("se" in block) == (s in cfg.se_stages), (s, b)
 
     def loss_fn(params):
         variables = {"params": params, "batch_stats": v["batch_stats"]}
