@@ -227,7 +227,7 @@ def _check_num_classes(num_classes: int | None) -> int:
 
 
 def generate(num_clips: int, frames: int = 16, size: int = 64, seed: int = 0,
-             num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+             num_classes: int | None = None, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Generates ``num_clips`` synthetic action clips.
 
     Args:
@@ -237,6 +237,8 @@ def generate(num_clips: int, frames: int = 16, size: int = 64, seed: int = 0,
       seed: random seed; use different seeds for train and test.
       num_classes: use only the first ``num_classes`` entries of
         ``CLASS_NAMES`` (default: all 10).
+      start: index of the first clip; ``generate(n, start=a)`` equals
+        ``generate(a + n)[a:]`` (for generating a large set in chunks).
 
     Returns:
       ``(videos, labels)``: ``videos`` uint8 ``(N, T, S, S, 3)`` RGB,
@@ -245,15 +247,17 @@ def generate(num_clips: int, frames: int = 16, size: int = 64, seed: int = 0,
     """
     if int(num_clips) < 0:
         raise ValueError(f"num_clips={num_clips!r}: must be >= 0")
+    if int(start) < 0:
+        raise ValueError(f"start={start!r}: must be >= 0")
     if int(frames) < 2:
         raise ValueError(f"frames={frames!r}: must be >= 2 (motion needs two frames)")
     if int(size) < 8:
         raise ValueError(f"size={size!r}: must be >= 8 pixels")
-    num_clips, frames, size = int(num_clips), int(frames), int(size)
-    labels = labels_for(num_clips, seed, num_classes)
+    num_clips, frames, size, start = int(num_clips), int(frames), int(size), int(start)
+    labels = labels_for(start + num_clips, seed, num_classes)[start:]
     videos = np.empty((num_clips, frames, size, size, 3), dtype=np.uint8)
-    for start in range(0, num_clips, _CHUNK):
-        stop = min(start + _CHUNK, num_clips)
-        params = [_clip_params(seed, i, frames) for i in range(start, stop)]
-        videos[start:stop] = _render(params, labels[start:stop], frames, size)
+    for a in range(0, num_clips, _CHUNK):
+        b = min(a + _CHUNK, num_clips)
+        params = [_clip_params(seed, start + i, frames) for i in range(a, b)]
+        videos[a:b] = _render(params, labels[a:b], frames, size)
     return videos, labels
