@@ -39,6 +39,10 @@ def test_deterministic_and_prefix_stable():
     c_v, c_l = synthetic.generate(5, frames=4, size=16, seed=7)
     np.testing.assert_array_equal(c_v, a_v[:5])
     np.testing.assert_array_equal(c_l, a_l[:5])
+    # Chunked generation with ``start`` gives the same clips.
+    e_v, e_l = synthetic.generate(4, frames=4, size=16, seed=7, start=6)
+    np.testing.assert_array_equal(e_v, a_v[6:10])
+    np.testing.assert_array_equal(e_l, a_l[6:10])
     # Another seed gives other clips.
     d_v, _ = synthetic.generate(12, frames=4, size=16, seed=8)
     assert np.mean(d_v != a_v) > 0.5

@@ -70,6 +70,19 @@ def _default_configs():
             for p in protocols.PROTOCOLS.values()]
 
 
+def make_config(protocol: str, prep: PrepOptions | None = None) -> NtuRgbdConfig:
+    """The registered config of ``protocol`` if ``prep`` is None or the default,
+    else a custom config named ``<protocol>_<prep hash>`` (its own data dir)."""
+    default = next(c for c in NtuRgbd.BUILDER_CONFIGS if c.name == protocol) \
+        if protocol in protocols.PROTOCOLS else None
+    if default is None:
+        raise ValueError(f"protocol={protocol!r}: must be one of {sorted(protocols.PROTOCOLS)}")
+    if prep is None or prep == default.prep:
+        return default
+    return NtuRgbdConfig(name=f"{protocol}_{prep.key()}", protocol=protocol, prep=prep,
+                         description=f"{default.description}; {prep}")
+
+
 def prepare_ntu_sample(task) -> tuple[str, str, str]:
     """Worker: prepare one sample into its cache file (see ``run_tasks``)."""
     name, video_loc, skel_loc, listed_missing, opts, out_path = task
