@@ -27,9 +27,9 @@ per-frame uniform pixel noise (+-5 levels). The classes come in time-reversed pa
 ======================  ===================================================
 ``move_left/right``     translation along x, 1.5-3 % of the frame per frame
 ``move_up/down``        translation along y
-``rotate_cw/ccw``       rotation, 6-14 degrees per frame
-``approach/recede``     size grows / shrinks (sawtooth in log-size)
-``appear/disappear``    opacity rises / falls (sawtooth in opacity)
+``rotate_cw/ccw``       rotation, 12-24 degrees per frame
+``approach/recede``     size grows / shrinks 10-15 % per frame (sawtooth in log-size)
+``appear/disappear``    opacity rises / falls 10-16 % per frame (sawtooth in opacity)
 ======================  ===================================================
 
 Every time-varying attribute is *stationary*: positions live on a torus
@@ -39,8 +39,8 @@ phase (an approaching object that reaches the maximum size is replaced by a
 small one, a fading-in object by an invisible one). Hence the distribution of
 any single frame is the same at every time step, and identical for a class
 and its time-reversed partner: a single frame can tell at most which pair a
-clip belongs to, never the class. Sizes are drawn from the same log-uniform
-distribution in all classes.
+clip belongs to, never the class. (Object size ranges differ between the
+approach/recede pair and the rest, so a frame can hint at the pair.)
 
 Clip ``i`` depends only on ``(seed, i, frames, size)`` (and its label on
 ``(seed, num_classes, i // num_classes)``), so a prefix of a larger set equals
@@ -73,11 +73,12 @@ TEST_SEED = 1
 
 # Geometry in units of the frame side (so motion scales with ``size``).
 _SPEED = (0.045, 0.09)        # translation per frame (1.4-2.9 px at 32 px)
-_ANG_SPEED = (6.0, 14.0)      # degrees per frame
-_RADIUS = (0.12, 0.30)        # object half-extent (log-uniform)
-_LOG_RATE = (0.04, 0.07)      # log-size change per frame for approach/recede
-_FADE_RATE = (0.06, 0.10)     # opacity change per frame for appear/disappear
-_ALPHA_MIN = 0.1              # opacity at the bottom of the fade sawtooth
+_ANG_SPEED = (12.0, 24.0)     # degrees per frame
+_RADIUS = (0.15, 0.32)        # object half-extent (log-uniform), all but approach/recede
+_SCALE_RADIUS = (0.08, 0.45)  # approach/recede: sawtooth between these half-extents
+_LOG_RATE = (0.10, 0.15)      # log-size change per frame for approach/recede
+_FADE_RATE = (0.10, 0.16)     # opacity change per frame for appear/disappear
+_ALPHA_MIN = 0.0              # opacity at the bottom of the fade sawtooth
 _NUM_SHAPES = 4
 _CHUNK = 64                   # clips rendered together (memory ~ CHUNK*T*S*S*4 B * few)
 
@@ -91,7 +92,6 @@ def _clip_params(seed: int, index: int, frames: int) -> dict:
         "stripes": float(rng.uniform(1.2, 2.2)),
         "stripe_phase": float(rng.uniform(0.0, 1.0)),
         "colour1": rng.uniform(0.0, 255.0, size=3),
-        "colour2": rng.uniform(0.0, 255.0, size=3),
         "cx": float(rng.uniform()),
         "cy": float(rng.uniform()),
         "angle0": float(rng.uniform(0.0, 2.0 * math.pi)),
@@ -103,6 +103,7 @@ def _clip_params(seed: int, index: int, frames: int) -> dict:
         "fade_rate": float(rng.uniform(*_FADE_RATE)),
         "bg_grid": int(rng.integers(3, 7)),
     }
+    p["colour2"] = 255.0 - p["colour1"]   # complementary stripes: always visible texture
     p["bg_coarse"] = rng.uniform(20.0, 235.0, size=(p["bg_grid"], p["bg_grid"], 3))
     p["rng"] = rng  # continues with the background texture and the noise
     return p
@@ -112,7 +113,7 @@ def _trajectory(p: dict, label: int, frames: int) -> np.ndarray:
     """Per-frame (cx, cy, cos, sin, radius, alpha) as float32 ``(T, 6)``."""
     name = CLASS_NAMES[label]
     out = np.empty((frames, 6), dtype=np.float64)
-    log_lo, log_hi = math.log(_RADIUS[0]), math.log(_RADIUS[1])
+    log_lo, log_hi = math.log(_SCALE_RADIUS[0]), math.log(_SCALE_RADIUS[1])
     span = log_hi - log_lo
     for t in range(frames):
         cx, cy, ang = p["cx"], p["cy"], p["angle0"]
