@@ -100,7 +100,8 @@ def _batches(videos, labels, plan, cfg, train, seed, host, step):
             else:
                 clips.append(np.stack([make_clip(videos[i], cfg, False, None, k)
                                        for k in range(cfg.num_clips)]))
-        batch = {"video": normalise(np.stack(clips), cfg),
+        clips = np.stack(clips)
+        batch = {"video": normalise(clips, cfg) if cfg.normalize else clips,
                  "label": labels[idx].astype(np.int32)}
         if not train:
             batch["mask"] = mask

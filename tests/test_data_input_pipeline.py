@@ -176,3 +176,13 @@ def test_synthetic_batches_for_the_training_demo():
                               clip=ip.ClipConfig(num_frames=8, size=32), seed=0)
     b = next(it)
     assert b["video"].shape == (8, 8, 32, 32, 3) and b["label"].max() < 10
+
+
+def test_uint8_output_matches_normalised_output(data_dir):
+    kw = dict(data_dir=data_dir, seed=3)
+    (f,) = _take(ip.tfds_batches(NAME, "train", 3, clip=CLIP, **kw), 1)
+    raw_cfg = ip.ClipConfig(num_frames=4, size=16, normalize=False)
+    (u,) = _take(ip.tfds_batches(NAME, "train", 3, clip=raw_cfg, **kw), 1)
+    assert u["video"].dtype == np.uint8
+    np.testing.assert_array_equal(u["label"], f["label"])
+    np.testing.assert_allclose(normalise(u["video"], CLIP), f["video"], atol=0.6 / (255 * 0.225))
