@@ -34,7 +34,6 @@ the segments for clip ``k``. Clips shorter than ``T`` repeat frames.
 """
 from __future__ import annotations
 
-import functools
 import threading
 
 import numpy as np
@@ -77,10 +76,16 @@ class IndexPlan:
         self.seed, self.process_index = int(seed), int(process_index)
         self.num_batches = None if train else eval_num_batches(n, batch_size, process_count)
         self._lock = threading.Lock()
+        self._perms: dict[int, np.ndarray] = {}
 
-    @functools.lru_cache(maxsize=4)
     def _perm(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, self.process_index, epoch]).permutation(self.shard)
+        """Permutation of the shard for ``epoch`` (the last few are cached)."""
+        if epoch not in self._perms:
+            if len(self._perms) >= 4:
+                self._perms.pop(min(self._perms))
+            self._perms[epoch] = np.random.default_rng(
+                [self.seed, self.process_index, epoch]).permutation(self.shard)
+        return self._perms[epoch]
 
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For batch ``step``: example indices int64 ``(B,)`` (into the whole
