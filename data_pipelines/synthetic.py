@@ -40,7 +40,8 @@ small one, a fading-in object by an invisible one). Hence the distribution of
 any single frame is the same at every time step, and identical for a class
 and its time-reversed partner: a single frame can tell at most which pair a
 clip belongs to, never the class. (Object size ranges differ between the
-approach/recede pair and the rest, so a frame can hint at the pair.)
+approach/recede pair, the rotate pair and the rest, so a frame can hint at
+the pair.)
 
 Clip ``i`` depends only on ``(seed, i, frames, size)`` (and its label on
 ``(seed, num_classes, i // num_classes)``), so a prefix of a larger set equals
@@ -74,7 +75,8 @@ TEST_SEED = 1
 # Geometry in units of the frame side (so motion scales with ``size``).
 _SPEED = (0.045, 0.09)        # translation per frame (1.4-2.9 px at 32 px)
 _ANG_SPEED = (12.0, 24.0)     # degrees per frame
-_RADIUS = (0.15, 0.32)        # object half-extent (log-uniform), all but approach/recede
+_RADIUS = (0.15, 0.32)        # object half-extent (log-uniform), translation and fade classes
+_ROT_RADIUS = (0.22, 0.38)    # rotate_cw/ccw: larger, so the rotation is visible at 32 px
 _SCALE_RADIUS = (0.08, 0.45)  # approach/recede: sawtooth between these half-extents
 _LOG_RATE = (0.10, 0.15)      # log-size change per frame for approach/recede
 _FADE_RATE = (0.10, 0.16)     # opacity change per frame for appear/disappear
@@ -95,7 +97,7 @@ def _clip_params(seed: int, index: int, frames: int) -> dict:
         "cx": float(rng.uniform()),
         "cy": float(rng.uniform()),
         "angle0": float(rng.uniform(0.0, 2.0 * math.pi)),
-        "log_r0": float(rng.uniform(math.log(_RADIUS[0]), math.log(_RADIUS[1]))),
+        "log_r0": float(rng.uniform(0.0, 1.0)),   # mapped to the class's size range below
         "phase": float(rng.uniform()),
         "speed": float(rng.uniform(*_SPEED)),
         "ang_speed": math.radians(float(rng.uniform(*_ANG_SPEED))),
@@ -115,9 +117,11 @@ def _trajectory(p: dict, label: int, frames: int) -> np.ndarray:
     out = np.empty((frames, 6), dtype=np.float64)
     log_lo, log_hi = math.log(_SCALE_RADIUS[0]), math.log(_SCALE_RADIUS[1])
     span = log_hi - log_lo
+    lo, hi = _ROT_RADIUS if name.startswith("rotate") else _RADIUS
+    log_r0 = math.log(lo) + p["log_r0"] * (math.log(hi) - math.log(lo))
     for t in range(frames):
         cx, cy, ang = p["cx"], p["cy"], p["angle0"]
-        log_r, alpha = p["log_r0"], 1.0
+        log_r, alpha = log_r0, 1.0
         if name == "move_left":
             cx -= p["speed"] * t
         elif name == "move_right":
