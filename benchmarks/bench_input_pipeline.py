@@ -58,10 +58,10 @@ def cv2_noise(rng, h, w):
     return np.clip(field + grain, 0, 255).astype(np.uint8)
 
 
-def time_batches(name, data_dir, batch, threads, steps, warmup=2):
+def time_batches(name, data_dir, batch, threads, steps, warmup=2, normalize=True):
     from data_pipelines import input_pipeline as ip
-    it = ip.tfds_batches(name, "train", batch, data_dir=data_dir, seed=1,
-                         clip=ip.ClipConfig(num_frames=16, size=224), num_threads=threads)
+    it = ip.tfds_batches(name, "train", batch, data_dir=data_dir, seed=1, num_threads=threads,
+                         clip=ip.ClipConfig(num_frames=16, size=224, normalize=normalize))
     for _ in range(warmup):
         next(it)
     start = time.perf_counter()
@@ -80,6 +80,8 @@ def main():
     p.add_argument("--steps", type=int, default=6, help="timed batches per run")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--workdir", default=None)
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse the videos and prepared data already in --workdir")
     args = p.parse_args()
 
     import tensorflow_datasets as tfds
@@ -90,13 +92,14 @@ def main():
     cores = os.cpu_count() or 1
     work = args.workdir or tempfile.mkdtemp(prefix="bench_input_")
     manual = os.path.join(work, "manual")
-    t0 = time.perf_counter()
-    make_manual_dir(manual, args.videos, args.frames, args.width, args.height)
-    print(f"wrote {args.videos} videos of {args.frames} frames at {args.width}x{args.height} "
-          f"in {time.perf_counter() - t0:.1f} s ({work})")
+    if not args.reuse:
+        t0 = time.perf_counter()
+        make_manual_dir(manual, args.videos, args.frames, args.width, args.height)
+        print(f"wrote {args.videos} videos of {args.frames} frames at {args.width}x{args.height} "
+              f"in {time.perf_counter() - t0:.1f} s ({work})")
 
     prep_rates = []
-    for run in range(min(args.runs, 3)):
+    for run in range(0 if args.reuse else min(args.runs, 3)):
         data_dir = os.path.join(work, f"data{run}")
         b = NtuRgbd(config=make_config("ntu60_xview"), data_dir=data_dir, workers=1)
         t0 = time.perf_counter()
@@ -110,19 +113,25 @@ def main():
 
     one = [time_batches(name, data_dir, args.batch, 1, args.steps) for _ in range(args.runs)]
     allc = [time_batches(name, data_dir, args.batch, cores, args.steps) for _ in range(args.runs)]
+    raw = [time_batches(name, data_dir, args.batch, 1, args.steps, normalize=False)
+           for _ in range(args.runs)]
     per_core = statistics.median(one)
     print()
     print(f"CPU cores available            : {cores}")
-    print(f"preparation (1 process)        : {statistics.median(prep_rates):.2f} videos/s "
-          f"({args.frames} frames of {args.width}x{args.height} each; median of {len(prep_rates)})")
+    if prep_rates:
+        print(f"preparation (1 process)        : {statistics.median(prep_rates):.2f} videos/s "
+              f"({args.frames} frames of {args.width}x{args.height} each; median of {len(prep_rates)})")
     print(f"stored size                    : {size / stored_frames / 1024:.1f} KiB per 256x256 JPEG "
           f"frame (incl. records and metadata)")
     print(f"train batches 16x224x224, 1 thread   : {per_core:.1f} clips/s "
           f"(median of {args.runs}; runs {[round(x, 1) for x in one]})")
     print(f"train batches 16x224x224, {cores} threads : {statistics.median(allc):.1f} clips/s "
           f"({statistics.median(allc) / cores:.1f} clips/s/core; runs {[round(x, 1) for x in allc]})")
+    print(f"same, uint8 output, 1 thread     : {statistics.median(raw):.1f} clips/s "
+          f"(runs {[round(x, 1) for x in raw]})")
     for target in (300, 1000):
-        print(f"cores to feed {target:4d} clips/s       : ~{int(np.ceil(target / per_core))}")
+        print(f"cores to feed {target:4d} clips/s       : ~{int(np.ceil(target / per_core))} "
+              f"(float32 output), ~{int(np.ceil(target / statistics.median(raw)))} (uint8 output)")
 
 
 if __name__ == "__main__":
