@@ -1,0 +1,114 @@
+"""Feature layout shared by all jaxar TFDS builders, and helpers.
+
+Every example (``ntu_rgbd``, ``video_folder``, ``synthetic_actions``) has:
+
+==================  ===========================  ==============================================
+key                 type / shape                 meaning
+==================  ===========================  ==============================================
+``video``           Video (T, H, W, 3) uint8     stored frames, each a JPEG image
+``label``           ClassLabel                   0-based class
+``action_name``     Text                         class name
+``name``            Text                         sample name (NTU) or path relative to the folder
+``num_frames``      int32                        T (number of stored frames)
+``source_frames``   int32                        frames decoded from the source video
+``frame_index``     int32 (T,)                   source frame index of each stored frame
+``source_size``     int32 (2,)                   source (width, height) in pixels
+``crop_boxes``      float32 (T, 4)               (x0, y0, x1, y1) source-pixel box of each stored frame
+``person_boxes``    float32 (T, 4)               tight person box per frame (source pixels), NaN if none
+``crop_source``     Text                         ``person`` / ``center`` / ``none`` / ``fallback:<reason>``
+``setup``           int32                        NTU setup id (-1 for other datasets)
+``camera``          int32                        NTU camera id (-1 ...)
+``subject``         int32                        NTU performer id (-1 ...)
+``replication``     int32                        NTU replication (-1 ...)
+==================  ===========================  ==============================================
+
+The builders write ArrayRecord files by default (random access, which the
+input pipeline uses for exact resume and per-host sharding).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from data_pipelines.clip_prep import PreparedClip
+
+DEFAULT_FILE_FORMAT = "array_record"
+
+
+def features(class_names, height: int | None, width: int | None) -> tfds.features.FeaturesDict:
+    """The shared :class:`tfds.features.FeaturesDict` (see module docstring)."""
+    f = tfds.features
+    label = f.ClassLabel(names=list(class_names)) if class_names is not None else f.ClassLabel()
+    return f.FeaturesDict({
+        "video": f.Video(shape=(None, height, width, 3), encoding_format="jpeg"),
+        "label": label,
+        "action_name": f.Text(),
+        "name": f.Text(),
+        "num_frames": f.Scalar(np.int32),
+        "source_frames": f.Scalar(np.int32),
+        "frame_index": f.Tensor(shape=(None,), dtype=np.int32),
+        "source_size": f.Tensor(shape=(2,), dtype=np.int32),
+        "crop_boxes": f.Tensor(shape=(None, 4), dtype=np.float32),
+        "person_boxes": f.Tensor(shape=(None, 4), dtype=np.float32),
+        "crop_source": f.Text(),
+        "setup": f.Scalar(np.int32),
+        "camera": f.Scalar(np.int32),
+        "subject": f.Scalar(np.int32),
+        "replication": f.Scalar(np.int32),
+    })
+
+
+def example_from_clip(clip: PreparedClip, name: str, label: int, action_name: str,
+                      setup: int = -1, camera: int = -1, subject: int = -1,
+                      replication: int = -1) -> dict:
+    """Feature dict for one prepared clip."""
+    return {
+        "video": list(clip.jpegs),
+        "label": int(label),
+        "action_name": action_name,
+        "name": name,
+        "num_frames": len(clip.jpegs),
+        "source_frames": clip.source_frames,
+        "frame_index": clip.frame_index.astype(np.int32),
+        "source_size": np.array([clip.source_width, clip.source_height], np.int32),
+        "crop_boxes": clip.crop_boxes.astype(np.float32),
+        "person_boxes": clip.person_boxes.astype(np.float32),
+        "crop_source": clip.crop_source,
+        "setup": setup, "camera": camera, "subject": subject, "replication": replication,
+    }
+
+
+def cache_dir(dl_manager, builder_name: str, options_key: str) -> str:
+    """Where per-sample prepared clips are kept between (interrupted) runs:
+    ``<download_dir>/prepared/<builder>-<options hash>/``."""
+    path = os.path.join(os.fspath(dl_manager.download_dir), "prepared",
+                        f"{builder_name}-{options_key}")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def manual_dir_or_error(dl_manager, builder_name: str, instructions: str) -> str:
+    """The manual dir as a string; a clear error if it is missing or empty."""
+    path = os.fspath(dl_manager.manual_dir)
+    if not os.path.isdir(path) or not os.listdir(path):
+        raise FileNotFoundError(
+            f"{builder_name}: manual directory {path!r} is missing or empty.\n{instructions}")
+    return path
+
+
+def report_failures(builder_name: str, results, skip_corrupt: bool) -> list[str]:
+    """Raises (listing every failed sample) unless ``skip_corrupt``; returns
+    the names of failed samples (to be skipped)."""
+    failed = [(k, msg) for k, status, msg in results if status == "failed"]
+    if failed and not skip_corrupt:
+        lines = "\n".join(f"  {k}: {msg}" for k, msg in failed)
+        raise RuntimeError(
+            f"{builder_name}: {len(failed)} sample(s) could not be prepared:\n{lines}\n"
+            "Fix or remove them, or pass skip_corrupt=True (CLI: --skip_corrupt) to "
+            "leave them out; the samples prepared so far are cached and will not be "
+            "redone.")
+    for k, msg in failed:
+        print(f"[{builder_name}] SKIPPED {k}: {msg}", flush=True)
+    return [k for k, _ in failed]

@@ -1,0 +1,252 @@
+"""TFDS builder ``video_folder``: your own videos, one sub-folder per class.
+
+Manual directory layout (``--manual_dir``)::
+
+    <manual_dir>/<class name>/<video>.{mp4,avi,mkv,mov,webm,...}
+    <manual_dir>/person_boxes.csv            (optional, see below)
+
+or, with a fixed split, ``<manual_dir>/train/<class>/...`` and
+``<manual_dir>/validation/<class>/...`` (``val/`` or ``test/`` are accepted for
+the second split and keep their name).
+
+Without fixed split folders, ``validation_fraction`` of each class (rounded,
+at least one video when the class has two or more and the fraction is > 0)
+goes to ``validation``, chosen by a seeded permutation of the class's sorted
+file names (``split_seed``): the split is deterministic and does not depend
+on file-system order.
+
+Class names are the sorted sub-folder names; labels follow that order.
+
+Person boxes (optional) ``person_boxes.csv``: a header line
+``video,frame,x0,y0,x1,y1`` then one row per person and frame: ``video`` is
+the path relative to the manual directory with ``/`` separators, ``frame`` the
+0-based frame index, ``x0,y0,x1,y1`` the box in pixels of the original
+video. Several rows for the same frame (several persons) are merged; frames
+without rows are interpolated. When the file exists, frames are cropped
+person-centrically like NTU (:mod:`data_pipelines.crop`); videos without any
+row use the full-frame centre square and are counted as fallbacks. Without
+the file, whole frames are stored (short side ``size``), unless the config
+says otherwise.
+
+Constructor extras as for ``ntu_rgbd``: ``workers``, ``skip_corrupt``.
+"""
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import hashlib
+import logging
+import os
+import zlib
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+
+from data_pipelines.builders import common
+from data_pipelines.clip_prep import PrepOptions, PreparedClip, prepare_clip
+from data_pipelines.parallel_prep import run_tasks
+from data_pipelines.video_io import VIDEO_EXTENSIONS, VideoDecodeError
+
+BOXES_FILE = "person_boxes.csv"
+SECOND_SPLIT_DIRS = ("validation", "val", "test")
+
+MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+Put your videos into the manual directory (pass --manual_dir), one sub-folder
+per class:  <manual_dir>/<class name>/<video>.mp4 (mp4, avi, mkv, mov, webm, ...).
+Optionally add fixed splits (<manual_dir>/train/<class>/..., <manual_dir>/validation/<class>/...)
+and a person box file <manual_dir>/person_boxes.csv (header video,frame,x0,y0,x1,y1).
+"""
+
+
+@dataclasses.dataclass(eq=False)
+class VideoFolderConfig(tfds.core.BuilderConfig):
+    """``prep=None``: person crop (``size`` 256) if ``person_boxes.csv`` exists,
+    else whole frames with short side 256."""
+    prep: PrepOptions | None = None
+    validation_fraction: float = 0.2
+    split_seed: int = 0
+
+    def __post_init__(self):
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction={self.validation_fraction!r}: must be in [0, 1)")
+
+
+def read_person_boxes(path: str) -> dict[str, dict[int, list]]:
+    """Parses ``person_boxes.csv`` -> ``{video: {frame: [(x0, y0, x1, y1), ...]}}``;
+    errors name the file and line."""
+    out: dict = collections.defaultdict(lambda: collections.defaultdict(list))
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header] != ["video", "frame", "x0", "y0", "x1", "y1"]:
+            raise ValueError(f"{path}, line 1: header must be 'video,frame,x0,y0,x1,y1', "
+                             f"got {header!r}")
+        for row in reader:
+            line = reader.line_num
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) != 6:
+                raise ValueError(f"{path}, line {line}: expected 6 fields, got {len(row)}")
+            try:
+                frame = int(row[1])
+                box = tuple(float(v) for v in row[2:])
+            except ValueError:
+                raise ValueError(f"{path}, line {line}: frame must be an integer and "
+                                 f"x0,y0,x1,y1 numbers, got {row!r}") from None
+            if frame < 0 or not (box[2] >= box[0] and box[3] >= box[1]):
+                raise ValueError(f"{path}, line {line}: need frame >= 0, x1 >= x0, y1 >= y0; got {row!r}")
+            out[row[0].strip()][frame].append(box)
+    return {k: dict(v) for k, v in out.items()}
+
+
+def boxes_to_points(frames: dict[int, list]) -> list[np.ndarray]:
+    """Per-frame box corners as ``(P, 2)`` points for :func:`crop.person_boxes`."""
+    n = max(frames) + 1
+    pts = []
+    for t in range(n):
+        b = np.asarray(frames.get(t, []), np.float64).reshape(-1, 4)
+        pts.append(np.concatenate([b[:, :2], b[:, 2:]]) if len(b) else np.zeros((0, 2)))
+    return pts
+
+
+def _list_class_dir(root: str, rel: str) -> tuple[list[str], list[str]]:
+    """Sorted class names and relative video paths under ``root/rel``."""
+    base = os.path.join(root, rel) if rel else root
+    classes, videos, ignored = [], [], []
+    for cls in sorted(os.listdir(base)):
+        cdir = os.path.join(base, cls)
+        if cls.startswith(".") or not os.path.isdir(cdir):
+            continue
+        classes.append(cls)
+        for dirpath, dirnames, files in os.walk(cdir):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for fn in sorted(files):
+                if fn.startswith("."):
+                    continue
+                relpath = os.path.relpath(os.path.join(dirpath, fn), root).replace(os.sep, "/")
+                (videos if fn.lower().endswith(VIDEO_EXTENSIONS) else ignored).append(relpath)
+    if ignored:
+        logging.warning("video_folder: %d files without a video extension %s are not used, "
+                        "e.g. %s", len(ignored), VIDEO_EXTENSIONS, ignored[:3])
+    return classes, videos
+
+
+def plan_splits(root: str, fraction: float, seed: int) -> tuple[list[str], dict[str, list]]:
+    """Class names and ``{split: [(relpath, class name), ...]}``."""
+    subdirs = {d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))}
+    second = [d for d in SECOND_SPLIT_DIRS if d in subdirs]
+    if "train" in subdirs and second:
+        splits = {}
+        classes = set()
+        for split in ["train", second[0]]:
+            cls, vids = _list_class_dir(root, split)
+            classes.update(cls)
+            splits[split] = [(v, v.split("/")[1]) for v in vids]
+        return sorted(classes), splits
+    classes, vids = _list_class_dir(root, "")
+    by_class = collections.defaultdict(list)
+    for v in vids:
+        by_class[v.split("/")[0]].append(v)
+    splits = {"train": [], "validation": []}
+    for cls in classes:
+        files = sorted(by_class[cls])
+        n_val = int(round(fraction * len(files)))
+        if fraction > 0 and len(files) >= 2:
+            n_val = max(n_val, 1)
+        n_val = min(n_val, len(files) - 1) if files else 0
+        perm = np.random.default_rng([seed, zlib.crc32(cls.encode())]).permutation(len(files))
+        val = {files[i] for i in perm[:n_val]}
+        for f in files:
+            splits["validation" if f in val else "train"].append((f, cls))
+    return classes, splits
+
+
+def prepare_folder_sample(task) -> tuple[str, str, str]:
+    """Worker: prepare one video into its cache file (see ``run_tasks``)."""
+    rel, path, frames_boxes, opts, out_path = task
+    if os.path.exists(out_path):
+        return rel, "cached", ""
+    try:
+        points = boxes_to_points(frames_boxes) if frames_boxes else None
+        clip = prepare_clip(path, points, opts, display_name=path, fallback_reason="no_boxes")
+        clip.save(out_path)
+        return rel, "done", ""
+    except VideoDecodeError as e:
+        return rel, "failed", str(e)
+    except OSError as e:
+        return rel, "failed", f"{path}: cannot read ({e})"
+
+
+class VideoFolder(tfds.core.GeneratorBasedBuilder):
+    """A folder of class-named sub-folders of videos."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release."}
+    BUILDER_CONFIGS = [VideoFolderConfig(name="default", description="auto crop, 20 % validation")]
+    MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
+    code_path = epath.Path(__file__)   # see NtuRgbd.code_path
+
+    def __init__(self, *, workers: int = 1, skip_corrupt: bool = False, **kwargs):
+        kwargs.setdefault("file_format", common.DEFAULT_FILE_FORMAT)
+        self.workers = int(workers)
+        self.skip_corrupt = bool(skip_corrupt)
+        super().__init__(**kwargs)
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            description=__doc__,
+            features=common.features(None, None, None),
+            metadata=tfds.core.MetadataDict(),
+        )
+
+    def _split_generators(self, dl_manager):
+        cfg = self.builder_config
+        label = f"video_folder/{cfg.name}"
+        root = common.manual_dir_or_error(dl_manager, label, MANUAL_DOWNLOAD_INSTRUCTIONS)
+        classes, splits = plan_splits(root, cfg.validation_fraction, cfg.split_seed)
+        if not classes or not any(splits.values()):
+            raise FileNotFoundError(f"{label}: no class folders with videos in {root!r}.\n"
+                                    f"{MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        boxes_path = os.path.join(root, BOXES_FILE)
+        boxes = read_person_boxes(boxes_path) if os.path.exists(boxes_path) else None
+        prep = cfg.prep or PrepOptions(crop_mode="person" if boxes is not None else "none")
+        if boxes is not None:
+            known = {rel for items in splits.values() for rel, _ in items}
+            unknown = sorted(set(boxes) - known)
+            if unknown:
+                raise ValueError(f"{boxes_path}: boxes for videos that are not in the folder: "
+                                 f"{unknown[:5]}")
+        self.info.features["label"].names = classes
+        cache = common.cache_dir(dl_manager, "video_folder", prep.key())
+        tasks, keys = [], {}
+        for items in splits.values():
+            for rel, _ in items:
+                keys[rel] = hashlib.sha1(rel.encode()).hexdigest()[:20]
+                tasks.append((rel, os.path.join(root, rel), (boxes or {}).get(rel), prep,
+                              os.path.join(cache, keys[rel] + ".npz")))
+        results = run_tasks(prepare_folder_sample, tasks, self.workers, label)
+        skipped = set(common.report_failures(label, results, self.skip_corrupt))
+        fallbacks = {}
+        for split, items in splits.items():
+            n = 0
+            for rel, _ in items:
+                if rel not in skipped:
+                    with np.load(os.path.join(cache, keys[rel] + ".npz"), allow_pickle=False) as z:
+                        n += str(z["crop_source"]).startswith("fallback:")
+            fallbacks[split] = n
+        self.info.metadata["crop_fallbacks"] = fallbacks
+        self.info.metadata["skipped_samples"] = sorted(skipped)
+        self.info.metadata["prep_options"] = dataclasses.asdict(prep)
+        print(f"[{label}] classes: {len(classes)}; samples: "
+              f"{ {s: len(v) for s, v in splits.items()} }; fallback crops: {fallbacks}", flush=True)
+        return {split: self._generate_examples(
+                    [(rel, cls) for rel, cls in items if rel not in skipped], cache, keys, classes)
+                for split, items in splits.items() if items}
+
+    def _generate_examples(self, items, cache, keys, classes):
+        index = {c: i for i, c in enumerate(classes)}
+        for rel, cls in items:
+            clip = PreparedClip.load(os.path.join(cache, keys[rel] + ".npz"))
+            yield rel, common.example_from_clip(clip, rel, index[cls], cls)
