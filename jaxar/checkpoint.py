@@ -17,7 +17,7 @@ it when complete, so a crash never leaves a half-written step behind
 from __future__ import annotations
 
 import dataclasses
-import json
+import logging
 from pathlib import Path
 import jax
 import numpy as np
@@ -27,6 +27,17 @@ from jaxar.config import ModelConfig
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_METRIC = "top1"
+
+
+class _QuietPeriodicSaves(logging.Filter):
+    """Orbax warns on every save without metrics when tracking the best
+    checkpoint; periodic (non-eval) saves are meant to have none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "did not provide metrics" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_QuietPeriodicSaves())
 
 
 # ----------------------------------------------------------------------------

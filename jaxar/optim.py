@@ -9,6 +9,8 @@ no Nesterov) does, per parameter ``p`` with gradient ``g``::
 
 which is ``optax.chain(add_decayed_weights(wd), sgd(schedule, momentum=m))``
 (``optax.trace`` starts from zeros, so its first step is ``buf = g`` too).
+The training step uses ``sgd_torch(1.0)`` and multiplies the update by the
+scheduled lr, which it gets from the host (``p - lr * buf`` either way).
 
 Schedule: optional linear warmup from 0 to the peak lr over ``warmup_steps``,
 then cosine decay to ``end_lr`` at ``total_steps`` (PyTorch's
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 
@@ -32,6 +35,11 @@ def scaled_lr(lr: float, global_batch: int, base_batch: int | None) -> float:
     if base_batch <= 0:
         raise ValueError(f"optim.base_batch must be positive or None, got {base_batch}")
     return float(lr) * global_batch / base_batch
+
+
+def schedule_values(schedule: optax.Schedule, total_steps: int) -> np.ndarray:
+    """float32 ``(total_steps + 1,)``: the lr of every step, computed once."""
+    return np.asarray(jax.vmap(schedule)(jnp.arange(total_steps + 1)), np.float32)
 
 
 def cosine_schedule(peak_lr: float, total_steps: int, warmup_steps: int = 0,

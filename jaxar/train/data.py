@@ -100,13 +100,15 @@ def synthetic_source(spec: DataSpec, host_batch: int, process_index: int,
 def tfds_source(spec: DataSpec, host_batch: int, process_index: int,
                 process_count: int) -> DataSource:
     """A prepared TFDS dataset (NTU RGB+D 60/120, a video folder, ...)."""
+    import tensorflow_datasets as tfds
+
+    import data_pipelines  # noqa: F401  (registers the builders)
     from data_pipelines import input_pipeline
 
     if not spec.tfds_name:
         raise ValueError("data.source='tfds' needs data.tfds_name, e.g. ntu_rgbd/ntu60_xsub")
     name, ddir = spec.tfds_name, spec.data_dir
-    builder = input_pipeline._builder(name, ddir)
-    labels = builder.info.features["label"]
+    labels = tfds.builder(name, data_dir=ddir).info.features["label"]
     if labels.num_classes != spec.num_classes:
         raise ValueError(f"data.num_classes={spec.num_classes} but {name} has "
                          f"{labels.num_classes} classes")

@@ -23,7 +23,7 @@ from jaxar import parallel
 from jaxar.checkpoint import Checkpointer, model_config_to_json
 from jaxar.losses import make_loss_fn
 from jaxar.network import X3DUGT
-from jaxar.optim import cosine_schedule, scaled_lr, sgd_torch
+from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch
 from jaxar.train import data as data_lib
 from jaxar.train import plots
 from jaxar.train.config import TrainConfig, from_dict
@@ -111,11 +111,12 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
 
     # -- model, optimizer, steps
     model = X3DUGT(model_cfg)
-    schedule = cosine_schedule(plan.peak_lr, plan.total_steps, plan.warmup_steps, cfg.optim.end_lr)
-    tx = sgd_torch(schedule, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.nesterov,
-                   cfg.optim.decay_all)
+    lrs = schedule_values(cosine_schedule(plan.peak_lr, plan.total_steps, plan.warmup_steps,
+                                          cfg.optim.end_lr), plan.total_steps)
+    tx = sgd_torch(1.0, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.nesterov,
+                   cfg.optim.decay_all)        # the step scales the update by lrs[step]
     loss_fn = make_loss_fn(cfg.loss.name, cfg.loss.epsilon, cfg.loss.label_smoothing)
-    train_step, eval_step = compile_steps(model, tx, loss_fn, schedule, model_cfg.num_classes, mesh)
+    train_step, eval_step = compile_steps(model, tx, loss_fn, model_cfg.num_classes, mesh)
 
     # -- state: fresh or resumed
     state = parallel.replicate(create_train_state(model, tx, model_cfg.input_shape, cfg.seed), mesh)
@@ -158,7 +159,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     try:
         for step in range(start, plan.total_steps):
             batch = parallel.host_batch_to_global(next(batches), mesh)
-            state, metrics = train_step(state, batch)
+            state, metrics = train_step(state, batch, lrs[step])
             metrics = jax.device_get(metrics)
             done = step + 1
             if not metrics["finite"]:

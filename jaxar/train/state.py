@@ -38,24 +38,29 @@ class TrainState:
 _FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
+def _compile_once(fn, *args):
+    """Runs ``fn(*args)`` as one jitted program (no op-by-op dispatch), with
+    cheap compiler settings on CPU."""
+    lowered = jax.jit(fn).lower(*args)
+    opts = _FAST_COMPILE if jax.default_backend() == "cpu" else None
+    return lowered.compile(compiler_options=opts)(*args)
+
+
 def init_variables(model, input_shape: tuple[int, ...], seed: int) -> dict:
     """``{"params", "batch_stats"}`` for a model taking ``(1, *input_shape)`` clips."""
     x = jnp.zeros((1, *input_shape), jnp.float32)
-    key = jax.random.PRNGKey(seed)
-    init = jax.jit(lambda k, x: model.init(k, x, train=False))
-    compiled = init.lower(key, x)
-    if jax.default_backend() == "cpu":
-        compiled = compiled.compile(compiler_options=_FAST_COMPILE)
-    else:
-        compiled = compiled.compile()
-    return compiled(key, x)
+    return _compile_once(lambda k, x: model.init(k, x, train=False), jax.random.PRNGKey(seed), x)
 
 
 def create_train_state(model, tx: optax.GradientTransformation, input_shape, seed: int) -> TrainState:
     """Fresh state: initialised model, optimizer state, step 0."""
-    variables = init_variables(model, input_shape, seed)
-    params = variables["params"]
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                      batch_stats=variables.get("batch_stats", {}),
-                      opt_state=tx.init(params),
-                      rng=jax.random.PRNGKey(seed + 1))
+    def init(key, x):
+        variables = model.init(key, x, train=False)
+        params = variables["params"]
+        return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                          batch_stats=variables.get("batch_stats", {}),
+                          opt_state=tx.init(params),
+                          rng=jax.random.PRNGKey(seed + 1))
+
+    x = jnp.zeros((1, *input_shape), jnp.float32)
+    return _compile_once(init, jax.random.PRNGKey(seed), x)

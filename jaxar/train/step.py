@@ -1,10 +1,14 @@
 """Pure train and eval steps (jit them with :func:`jaxar.train.step.compile_steps`).
 
-``train_step(state, batch) -> (state, metrics)``: one SGD step on the global
-batch ``{"video": (B, T, S, S, 3) float, "label": (B,) int32}``. Guarded:
-when the loss or any gradient entry is NaN/Inf the returned state is the
-input state unchanged and ``metrics["finite"]`` is False, so the caller can
-stop without ever holding (or saving) a corrupted state.
+``train_step(state, batch, lr) -> (state, metrics)``: one SGD step on the
+global batch ``{"video": (B, T, S, S, 3) float, "label": (B,) int32}`` with
+learning rate ``lr`` (a float32 scalar: the loop evaluates the schedule on the
+host, so one compiled step serves every schedule; ``tx`` must produce the
+update for lr = 1, e.g. ``sgd_torch(1.0)``). Guarded:
+when the loss, a gradient, an updated parameter or a BN statistic is
+NaN/Inf, the returned state is the input state unchanged and
+``metrics["finite"]`` is False, so the caller can stop without ever holding
+(or saving) a corrupted state.
 
 ``eval_step(variables, batch) -> sums``: BN in inference mode; batch may carry
 ``"mask": (B,)`` float (0 = padding) and ``video`` may be ``(B, K, T, S, S, 3)``
@@ -29,9 +33,8 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves))
 
 
-def make_train_step(model, tx: optax.GradientTransformation, loss_fn: Callable,
-                    schedule: optax.Schedule) -> Callable:
-    def train_step(state: TrainState, batch: dict):
+def make_train_step(model, tx: optax.GradientTransformation, loss_fn: Callable) -> Callable:
+    def train_step(state: TrainState, batch: dict, lr: jax.Array):
         rng = jax.random.fold_in(state.rng, state.step)
 
         def objective(params):
@@ -42,17 +45,20 @@ def make_train_step(model, tx: optax.GradientTransformation, loss_fn: Callable,
             return loss, (logits, updates["batch_stats"])
 
         (loss, (logits, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
-        finite = jnp.isfinite(loss) & _all_finite(grads)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        new = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
-                            batch_stats=batch_stats, opt_state=opt_state)
+        direction, opt_state = tx.update(grads, state.opt_state, state.params)
+        updates = jax.tree.map(lambda u: u * lr.astype(u.dtype), direction)
+        params = optax.apply_updates(state.params, updates)
+        finite = (jnp.isfinite(loss) & _all_finite(grads) & _all_finite(params)
+                  & _all_finite(batch_stats))
+        new = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,
+                            opt_state=opt_state)
         new = jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, state)
         metrics = {
             "loss": loss,
             "top1": jnp.mean(topk_correct(logits, batch["label"], 1)),
             "top5": jnp.mean(topk_correct(logits, batch["label"], 5)),
             "grad_norm": optax.global_norm(grads),
-            "lr": jnp.asarray(schedule(state.step), jnp.float32),
+            "lr": lr,
             "finite": finite,
         }
         return new, metrics
@@ -85,12 +91,12 @@ def make_eval_step(model, loss_fn: Callable, num_classes: int) -> Callable:
     return eval_step
 
 
-def compile_steps(model, tx, loss_fn, schedule, num_classes: int, mesh):
+def compile_steps(model, tx, loss_fn, num_classes: int, mesh):
     """Jitted ``(train_step, eval_step)`` for a replicated state and a batch
     sharded over ``mesh``; the train step donates its input state."""
     from jaxar.parallel import replicated
     rep = replicated(mesh)
-    train = jax.jit(make_train_step(model, tx, loss_fn, schedule),
+    train = jax.jit(make_train_step(model, tx, loss_fn),
                     out_shardings=(rep, rep), donate_argnums=0)
     evaluate = jax.jit(make_eval_step(model, loss_fn, num_classes), out_shardings=rep)
     return train, evaluate
