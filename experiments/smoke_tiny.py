@@ -13,7 +13,7 @@ SMOKE_MODEL = {"widths": (8, 16), "depths": (1, 1), "strides": (1, 2), "tada_sta
 
 def get_config() -> TrainConfig:
     return TrainConfig(
-        model=ModelSpec(variant="x3d_ugt_tiny", overrides=dict(SMOKE_MODEL)),
+        model=ModelSpec(variant="x3d_ugt_tiny", impl="shifted", overrides=dict(SMOKE_MODEL)),
         data=DataSpec(source="synthetic", num_classes=10, frames=4, size=16, crop_area=(1.0, 1.0),
                       synthetic_train=256, synthetic_test=64, synthetic_frames=4,
                       synthetic_size=16),

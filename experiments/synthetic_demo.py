@@ -12,7 +12,7 @@ from jaxar.train.config import CheckpointSpec, DataSpec, ModelSpec, OptimSpec, T
 
 def get_config() -> TrainConfig:
     return TrainConfig(
-        model=ModelSpec(variant="x3d_ugt_tiny"),
+        model=ModelSpec(variant="x3d_ugt_tiny", impl="shifted"),
         data=DataSpec(source="synthetic", num_classes=10, frames=8, size=32,
                       crop_area=(1.0, 1.0), synthetic_train=2000, synthetic_test=500,
                       synthetic_frames=8, synthetic_size=32),

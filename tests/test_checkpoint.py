@@ -74,7 +74,7 @@ def test_exact_restore_keep_and_best(tmp_path, state):
     assert_trees_equal(latest.variables["params"], bump(state, 3).params)
 
     # the bundle alone rebuilds the network and reproduces its outputs
-    x = jax.random.normal(jax.random.PRNGKey(0), (2, *CONFIG.input_shape))
+    x = np.random.default_rng(0).normal(size=(2, *CONFIG.input_shape)).astype(np.float32)
     forward = jax.jit(X3DUGT(best.config).apply)
     want = forward({"params": bump(state, 2).params, "batch_stats": state.batch_stats}, x)
     got = forward(best.variables, x)

@@ -22,6 +22,7 @@ from jaxar.train import data as data_lib
 from jaxar.train import plots
 from jaxar.train.config import TrainConfig
 from jaxar.train.loop import evaluate_variables
+from jaxar.train.step import jit_eval_step
 
 
 def evaluate(cfg: TrainConfig, checkpoint: str | Path, out_dir: str | Path | None = None) -> dict:
@@ -36,9 +37,7 @@ def evaluate(cfg: TrainConfig, checkpoint: str | Path, out_dir: str | Path | Non
     source = data_lib.build_source(cfg.data, host_batch, jax.process_index(), jax.process_count())
     model = X3DUGT(mc.replace(dtype=cfg.model.dtype))
     loss_fn = make_loss_fn(cfg.loss.name, cfg.loss.epsilon, cfg.loss.label_smoothing)
-    from jaxar.train.step import make_eval_step
-    eval_step = jax.jit(make_eval_step(model, loss_fn, mc.num_classes),
-                        out_shardings=parallel.replicated(mesh))
+    eval_step = jit_eval_step(model, loss_fn, mc.num_classes, mesh)
     variables = parallel.replicate(bundle.variables, mesh)
     result = evaluate_variables(eval_step, variables, source.eval_batches(), mesh)
     summary = {"checkpoint_step": bundle.step, "split": cfg.data.eval_split,

@@ -54,16 +54,14 @@ class Plan:
     steps_per_epoch: int
     peak_lr: float
     warmup_steps: int
-    host_batch: int
 
 
-def make_plan(cfg: TrainConfig, num_train: int, mesh) -> Plan:
-    host_batch = parallel.check_global_batch(cfg.batch_size, mesh)
+def make_plan(cfg: TrainConfig, num_train: int) -> Plan:
     steps_per_epoch = max(1, num_train // cfg.batch_size)
     total = cfg.steps or max(1, int(round(cfg.epochs * steps_per_epoch)))
     warmup = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
     return Plan(total, steps_per_epoch, scaled_lr(cfg.optim.lr, cfg.batch_size, cfg.optim.base_batch),
-                warmup, host_batch)
+                warmup)
 
 
 def evaluate_variables(eval_step, variables, batches, mesh) -> dict:
@@ -100,14 +98,13 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     workdir = Path(workdir).absolute()
     lead = jax.process_index() == 0
     mesh = parallel.make_mesh(cfg.num_devices)
-    parallel.check_global_batch(cfg.batch_size, mesh)
+    host_batch = parallel.check_global_batch(cfg.batch_size, mesh)
     model_cfg = cfg.model_config()
     t0 = time.time()
 
     # -- data
-    host_batch = cfg.batch_size // jax.process_count()
     source = data_lib.build_source(cfg.data, host_batch, jax.process_index(), jax.process_count())
-    plan = make_plan(cfg, source.num_train, mesh)
+    plan = make_plan(cfg, source.num_train)
 
     # -- model, optimizer, steps
     model = X3DUGT(model_cfg)
@@ -148,7 +145,10 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
 
     def run_eval(step: int) -> dict:
         result = evaluate_variables(eval_step, state.variables, source.eval_batches(), mesh)
-        writer.write("eval", step, {k: v for k, v in result.items() if k != "confusion"})
+        cm = result["confusion"]
+        per_class = np.round(np.diag(cm) / np.maximum(cm.sum(axis=1), 1), 4)
+        writer.write("eval", step, {**{k: v for k, v in result.items() if k != "confusion"},
+                                    "per_class_top1": per_class})
         return result
 
     # -- train
@@ -185,8 +185,8 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
             if evaluating or done % cfg.checkpoint.every_steps == 0:
                 metrics_for_best = {"top1": result["top1"]} if result else None
                 ckpt.save(done, state, meta_for(done), metrics_for_best)
-        if result is None:            # nothing left to train: evaluate what is there
-            result = run_eval(plan.total_steps)
+        if result is None:            # already finished: re-evaluate, the log has this eval
+            result = evaluate_variables(eval_step, state.variables, source.eval_batches(), mesh)
         ckpt.wait()
     finally:
         progress.close()

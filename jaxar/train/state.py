@@ -33,27 +33,26 @@ class TrainState:
         return {"params": self.params, "batch_stats": self.batch_stats}
 
 
-# XLA's default CPU optimisation makes the threefry-heavy init program take
-# minutes to compile; it runs once, so compile it with cheap settings.
-_FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+def fast_compile_options() -> dict | None:
+    """Cheap XLA settings for programs that run rarely (init, evaluation).
 
-
-def _compile_once(fn, *args):
-    """Runs ``fn(*args)`` as one jitted program (no op-by-op dispatch), with
-    cheap compiler settings on CPU."""
-    lowered = jax.jit(fn).lower(*args)
-    opts = _FAST_COMPILE if jax.default_backend() == "cpu" else None
-    return lowered.compile(compiler_options=opts)(*args)
-
-
-def init_variables(model, input_shape: tuple[int, ...], seed: int) -> dict:
-    """``{"params", "batch_stats"}`` for a model taking ``(1, *input_shape)`` clips."""
-    x = jnp.zeros((1, *input_shape), jnp.float32)
-    return _compile_once(lambda k, x: model.init(k, x, train=False), jax.random.PRNGKey(seed), x)
+    On CPU, XLA's default optimisation makes the threefry-heavy init program
+    compile for minutes and the eval program for tens of seconds; with these
+    settings both compile several times faster and run somewhat slower, which
+    is the right trade for programs executed a handful of times. Other
+    backends keep their defaults (None).
+    """
+    if jax.default_backend() != "cpu":
+        return None
+    return {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
 def create_train_state(model, tx: optax.GradientTransformation, input_shape, seed: int) -> TrainState:
-    """Fresh state: initialised model, optimizer state, step 0."""
+    """Fresh state: initialised model, optimizer state, step 0.
+
+    One jitted program (no op-by-op dispatch) with the classic threefry (see
+    :mod:`jaxar.initialization`) and cheap compiler settings on CPU.
+    """
     def init(key, x):
         variables = model.init(key, x, train=False)
         params = variables["params"]
@@ -63,4 +62,5 @@ def create_train_state(model, tx: optax.GradientTransformation, input_shape, see
                           rng=jax.random.PRNGKey(seed + 1))
 
     x = jnp.zeros((1, *input_shape), jnp.float32)
-    return _compile_once(init, jax.random.PRNGKey(seed), x)
+    with jax.threefry_partitionable(False):
+        return jax.jit(init, compiler_options=fast_compile_options())(jax.random.PRNGKey(seed), x)

@@ -91,13 +91,19 @@ def make_eval_step(model, loss_fn: Callable, num_classes: int) -> Callable:
     return eval_step
 
 
+def jit_eval_step(model, loss_fn, num_classes: int, mesh) -> Callable:
+    """Jitted eval step with replicated outputs, compiled with cheap settings
+    on CPU (:func:`jaxar.train.state.fast_compile_options`)."""
+    from jaxar.parallel import replicated
+    from jaxar.train.state import fast_compile_options
+    return jax.jit(make_eval_step(model, loss_fn, num_classes), out_shardings=replicated(mesh),
+                   compiler_options=fast_compile_options())
+
+
 def compile_steps(model, tx, loss_fn, num_classes: int, mesh):
     """Jitted ``(train_step, eval_step)`` for a replicated state and a batch
     sharded over ``mesh``; the train step donates its input state."""
     from jaxar.parallel import replicated
     rep = replicated(mesh)
-    train = jax.jit(make_train_step(model, tx, loss_fn),
-                    out_shardings=(rep, rep), donate_argnums=0)
-    evaluate = jax.jit(make_eval_step(model, loss_fn, num_classes), out_shardings=rep)
-    return train, evaluate
-
+    train = jax.jit(make_train_step(model, tx, loss_fn), out_shardings=(rep, rep), donate_argnums=0)
+    return train, jit_eval_step(model, loss_fn, num_classes, mesh)
