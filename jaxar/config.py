@@ -49,7 +49,7 @@ class ModelConfig:
     head_width: int = 432
     dropout: float = 0.5
     # execution
-    impl: str = "lowered"                             # "lowered" | "conv3d" (same maths)
+    impl: str = "lowered"                             # "lowered" | "conv3d" | "shifted" (same maths)
     dtype: str = "float32"                            # compute dtype; params stay float32
 
     def __post_init__(self):

@@ -19,6 +19,11 @@ Each function takes ``impl``:
   temporal conv is ``k`` shifted multiply-adds on static slices.  XLA's CPU
   grouped Conv3D is several times slower than this (see
   ``benchmarks/bench_formulations.py``).
+* ``"shifted"`` -- ``"lowered"``, except that depthwise ``1xkxk`` convs are
+  also ``k*k`` shifted multiply-adds on static (strided) slices. XLA's CPU
+  grouped 2-D conv is itself slow (about 10x in the forward and 3-7x in the
+  gradient at the tiny model's shapes), so this is the fastest formulation
+  for training on CPU; accelerators and export keep ``"lowered"``.
 
 Both formulations use the same parameter arrays, so a checkpoint trained with
 one runs with the other; ``tests/test_ops.py`` proves they agree.
@@ -37,7 +42,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-IMPLS = ("lowered", "conv3d")
+IMPLS = ("lowered", "conv3d", "shifted")
 
 
 def check_impl(impl: str) -> str:
@@ -105,7 +110,9 @@ def spatial_conv(x: jax.Array, kernel: jax.Array, stride: int = 1, groups: int =
     pad = same_pad(k)
     kernel = kernel.astype(x.dtype)
     n, t = x.shape[:2]
-    if impl == "lowered":
+    if impl == "shifted" and groups > 1 and groups == x.shape[-1]:
+        return _depthwise_shifted(x, kernel, stride)
+    if impl in ("lowered", "shifted"):
         y = lax.conv_general_dilated(
             _fold(x), kernel, window_strides=(stride, stride), padding=(pad, pad),
             dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups)
@@ -113,6 +120,27 @@ def spatial_conv(x: jax.Array, kernel: jax.Array, stride: int = 1, groups: int =
     y = lax.conv_general_dilated(
         x, kernel[None], window_strides=(1, stride, stride), padding=((0, 0), pad, pad),
         dimension_numbers=("NDHWC", "DHWIO", "NDHWC"), feature_group_count=groups)
+    return y
+
+
+def _depthwise_shifted(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """Depthwise ``1xkxk`` conv (channel multiplier ``m = C_out // C_in``) as
+    ``k*k`` multiply-adds of strided static slices of the padded input."""
+    n, t, h, w, c = x.shape
+    k, mult = kernel.shape[0], kernel.shape[-1] // c
+    if mult > 1:                      # output channel c*m + j reads input channel c
+        x = jnp.repeat(x, mult, axis=-1)
+    pad = same_pad(k)
+    xp = jnp.pad(x, ((0, 0), (0, 0), pad, pad, (0, 0)))
+    ho, wo = spatial_out(h, k, stride), spatial_out(w, k, stride)
+    y = None
+    for i in range(k):
+        for j in range(k):
+            window = lax.slice(xp, (0, 0, i, j, 0),
+                               (n, t, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c * mult),
+                               (1, 1, stride, stride, 1))
+            term = window * kernel[i, j, 0]
+            y = term if y is None else y + term
     return y
 
 

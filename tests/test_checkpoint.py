@@ -1,0 +1,102 @@
+"""Orbax checkpoints: exact state restore, keep-N + best, restore_inference contract."""
+import jax
+import numpy as np
+import pytest
+
+from jaxar.checkpoint import (Checkpointer, model_config_from_json, model_config_to_json,
+                              restore_inference)
+from jaxar.network import X3DUGT
+from jaxar.optim import sgd_torch
+from jaxar.registry import create_config
+from jaxar.train.state import create_train_state
+
+CONFIG = create_config("x3d_ugt_tiny", num_classes=5, frames=4, size=16, widths=(8, 16),
+                       depths=(1, 1), strides=(1, 2), tada_stages=(2,), se_stages=(2,),
+                       simam_stages=(2,))
+NAMES = ["a", "b", "c", "d", "e"]
+
+
+@pytest.fixture(scope="module")
+def state():
+    model = X3DUGT(CONFIG)
+    st = jax.device_get(create_train_state(model, sgd_torch(0.1), CONFIG.input_shape, seed=3))
+    # make every leaf distinct from its initial value so a restore of the wrong thing shows
+    return jax.tree.map(lambda x: np.asarray(x + 1 if x.dtype == np.float32 else x), st)
+
+
+def meta(step):
+    return {"step": step, "data": {"seed": 0, "next_step": step},
+            "model_config": model_config_to_json(CONFIG), "class_names": NAMES}
+
+
+def bump(state, k):
+    return state.replace(step=np.asarray(k, np.int32),
+                         params=jax.tree.map(lambda x: np.asarray(x * np.float32(1 + k)),
+                                             state.params))
+
+
+def assert_trees_equal(a, b):
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for x, y in zip(la, lb):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_model_config_json_round_trip():
+    d = model_config_to_json(CONFIG)
+    assert isinstance(d["widths"], list)
+    assert model_config_from_json(d) == CONFIG
+    with pytest.raises(ValueError, match="unknown to this jaxar.*'nope'"):
+        model_config_from_json({**d, "nope": 1})
+
+
+def test_exact_restore_keep_and_best(tmp_path, state):
+    ck = Checkpointer(tmp_path, keep=1, async_save=True)
+    ck.save(1, bump(state, 1), meta(1), {"top1": 0.5})
+    ck.save(2, bump(state, 2), meta(2), {"top1": 0.7})
+    ck.save(3, bump(state, 3), meta(3), None)
+    ck.wait()
+    assert ck.latest_step() == 3 and ck.best_step() == 2
+    assert sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir()) == [2, 3]
+    restored, m = ck.restore(3, state)
+    assert_trees_equal(restored, bump(state, 3))      # params, opt_state, rng, step: bitwise
+    assert m == meta(3)
+    ck.close()
+
+    best = restore_inference(tmp_path)                     # a work directory -> best by eval
+    assert best.step == 2 and best.config == CONFIG and best.class_names == NAMES
+    assert_trees_equal(best.variables, {"params": bump(state, 2).params,
+                                        "batch_stats": state.batch_stats})
+    assert all(x.dtype == np.float32 and isinstance(x, np.ndarray)
+               for x in jax.tree.leaves(best.variables))
+    latest = restore_inference(tmp_path / "checkpoints" / "3")   # one step directory
+    assert latest.step == 3
+    assert_trees_equal(latest.variables["params"], bump(state, 3).params)
+
+    # the bundle alone rebuilds the network and reproduces its outputs
+    x = np.random.default_rng(0).normal(size=(2, *CONFIG.input_shape)).astype(np.float32)
+    forward = jax.jit(X3DUGT(best.config).apply)
+    want = forward({"params": bump(state, 2).params, "batch_stats": state.batch_stats}, x)
+    got = forward(best.variables, x)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_latest_when_no_eval_metrics(tmp_path, state):
+    ck = Checkpointer(tmp_path, keep=3, async_save=False)
+    ck.save(4, bump(state, 4), meta(4))
+    ck.save(8, bump(state, 8), meta(8))
+    ck.close()
+    assert restore_inference(tmp_path).step == 8
+
+
+def test_restore_inference_errors_name_the_path(tmp_path, state):
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'missing'} does not exist"):
+        restore_inference(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="empty: no checkpoint found"):
+        restore_inference(tmp_path / "empty")
+    ck = Checkpointer(tmp_path / "run", keep=1, async_save=False)
+    ck.save(1, state, {"step": 1})                 # no model_config in meta
+    ck.close()
+    with pytest.raises(ValueError, match="checkpoints/1/meta: missing 'model_config'"):
+        restore_inference(tmp_path / "run")
