@@ -17,40 +17,56 @@ from jaxar.config import ModelConfig
 from jaxar.network import X3DUGT
 
 
-def _perturb(path: tuple[str, ...], leaf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _value(path: tuple[str, ...], shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     name = path[-1]
-    shape = leaf.shape
-    if "batch_stats" == path[0]:
-        if name == "mean":
-            return rng.normal(0.0, 0.3, shape)
-        if name == "var":
-            return rng.uniform(0.5, 2.0, shape)
     parent = path[-2] if len(path) > 1 else ""
-    if parent.endswith("bn") or parent == "stem_bn":
-        if name == "scale":
-            return rng.uniform(0.6, 1.3, shape)
-        if name == "bias":
-            return rng.normal(0.0, 0.2, shape)
-    if name == "beta":
-        return np.asarray(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.9), np.float32)
-    if name == "bias":                      # dense / TAda temporal biases
+    if path[0] == "batch_stats":
+        return rng.normal(0.0, 0.3, shape) if name == "mean" else rng.uniform(0.5, 2.0, shape)
+    if parent.endswith("_bn"):
+        return rng.uniform(0.6, 1.3, shape) if name == "scale" else rng.normal(0.0, 0.2, shape)
+    if name == "beta":                                   # TAda blend: non-zero, either sign
+        return np.asarray(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.9))
+    if name == "bias":                                   # dense / TAda temporal biases
         return rng.normal(0.0, 0.1, shape)
-    if parent == "classifier" and name == "kernel":
-        return rng.normal(0.0, 1.0 / np.sqrt(shape[0]), shape)
-    return leaf
+    if name == "kernel":
+        # fan-in: every axis but the last (HWIO, (C_in, C_out)); the temporal
+        # depthwise kernel (k, C) has fan-in k.
+        fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+        return rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
+    raise ValueError(f"no demo initialiser for variable {'/'.join(path)}")
 
 
 def realistic_variables(config: ModelConfig, seed: int = 0) -> dict:
     """``{"params", "batch_stats"}`` for ``X3DUGT(config)`` with non-trivial
     BN statistics/affines, non-zero TAda ``beta`` and spread logits.
-    Initialised at batch 1 with the config's frames and size."""
+
+    Shapes come from ``jax.eval_shape`` of ``model.init`` (tracing only: a
+    jitted init compiles Flax's random initialisers for minutes on a CPU);
+    values are drawn with numpy: kernels ``N(0, 1/fan_in)``, BN mean
+    ``N(0, 0.3)``, var ``U(0.5, 2)``, scale ``U(0.6, 1.3)``, bias ``N(0, 0.2)``,
+    TAda ``|beta|`` in ``[0.3, 0.9]``. Deterministic in ``seed``.
+    """
     model = X3DUGT(config)
-    x = jnp.zeros((1, *config.input_shape), jnp.float32)
-    variables = jax.jit(lambda x: model.init(jax.random.PRNGKey(seed), x, train=False))(x)
-    rng = np.random.default_rng(seed + 1)
+    x = jax.ShapeDtypeStruct((1, *config.input_shape), jnp.float32)
+    shapes = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, train=False), x)
+    rng = np.random.default_rng(seed)
 
     def visit(path, leaf):
         keys = tuple(str(getattr(p, "key", p)) for p in path)
-        return jnp.asarray(_perturb(keys, np.asarray(leaf), rng), jnp.float32)
+        return jnp.asarray(_value(keys, tuple(leaf.shape), rng), jnp.float32)
 
-    return jax.tree_util.tree_map_with_path(visit, dict(variables))
+    return jax.tree_util.tree_map_with_path(visit, dict(shapes))
+
+
+def small_config(config: ModelConfig, frames: int = 4, size: int = 32, num_classes: int = 7,
+                 **overrides) -> ModelConfig:
+    """A narrow, shallow copy of ``config`` that keeps its block structure
+    (TAda/SE/SimAM stages, strides, pre-depthwise rule, Ghost ratio), for fast
+    CPU tests of any variant: widths 8/16/24/32, depths 1/1/2/2, head 64."""
+    n = len(config.widths)
+    small = dict(stem_width=8, widths=(8, 16, 24, 32)[:n] if n <= 4 else config.widths,
+                 depths=(1, 1, 2, 2)[:n] if n <= 4 else config.depths, head_width=64,
+                 tada_reduction=min(config.tada_reduction, 8.0), frames=frames, size=size,
+                 num_classes=num_classes)
+    small.update(overrides)
+    return config.replace(**small)
