@@ -7,9 +7,11 @@ Checks (each problem is one line naming the node):
   :data:`FORBIDDEN` (GatherND, Einsum and Range: supported on paper, but they
   only appear when an exporter fell back to index arithmetic or 3-D matmuls,
   and they block fusion);
-* the ``axes``/``pads``/``starts``/``ends``/``steps`` inputs of Slice, Pad,
+* the ``axes`` (and Slice ``steps``, Pad ``pads``) inputs of Slice, Pad,
   Reduce*, Squeeze and Unsqueeze are initializers or Constant outputs
-  (tensor-valued axes arrived only in TensorRT 10.3/10.4);
+  (tensor-valued axes arrived only in TensorRT 10.3/10.4). Slice
+  ``starts``/``ends`` may be computed: a dynamic-batch export derives the
+  batch extent from ``Shape``, which TensorRT takes as a shape tensor;
 * every Conv's ``group`` agrees with its weight (``C_in == W.shape[1] * group``);
 * no float64 tensors (TensorRT has no double), opset within 13..20.
 
@@ -32,7 +34,7 @@ Resize Shape Sigmoid Slice Softmax Split Sqrt Squeeze Sub Sum Tanh Tile Transpos
 """.split())
 FORBIDDEN = frozenset({"GatherND", "Einsum", "Range"})
 STATIC_INPUTS = {              # op -> input indices that must be constant
-    "Slice": (1, 2, 3, 4), "Pad": (1, 2, 3), "Squeeze": (1,), "Unsqueeze": (1,),
+    "Slice": (3, 4), "Pad": (1, 3), "Squeeze": (1,), "Unsqueeze": (1,),
     "ReduceMean": (1,), "ReduceSum": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
     "ReduceProd": (1,), "ReduceL2": (1,),
 }

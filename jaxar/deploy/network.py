@@ -26,7 +26,17 @@ import jax.numpy as jnp
 
 from jaxar.config import ModelConfig
 from jaxar.deploy import ops
-from jaxar.modules.layers import activation
+
+
+def activation(name: str):
+    """The activation by name, looked up in ``jax.nn`` at call time (exporters
+    such as jax2onnx patch ``jax.nn.relu`` while tracing to emit a single
+    ``Relu``; a reference captured at import time would export as ``Max``)."""
+    if name == "identity":
+        return lambda x: x
+    if name not in ("relu", "hard_swish", "swish"):
+        raise ValueError(f"unknown activation {name!r}")
+    return lambda x: getattr(jax.nn, name)(x)
 
 
 def ghost(x: jax.Array, p: Mapping, features: int, ratio: int, act, stride: int = 1) -> jax.Array:
