@@ -1,9 +1,11 @@
 """Preprocessing contract of the exported model, and the clips used for parity.
 
 The exported graph takes ``clip``: float32 ``(N, T, 3, H, W)``, RGB, values
-``(pixel / 255 - mean) / std`` with ImageNet mean/std on the 0-1 scale
-(the data branch's ``data_pipelines/input_pipeline.py`` defines no constants
-of its own yet; if it does, the spec should read them from there). Frames are
+``(pixel / 255 - mean) / std`` on the 0-1 scale, with the constants of the
+training input pipeline (``data_pipelines.clip_config.MEAN_RGB/STD_RGB``,
+re-exported by ``data_pipelines/input_pipeline.py``: the X3D/pytorchvideo
+values 0.45 / 0.225), so a deployed model sees what it was trained on. When
+``data_pipelines`` is not importable the same values are used. Frames are
 sampled uniformly over the video, person-centred crop, resized to ``H x W``.
 :func:`preprocess` turns decoded uint8 ``(N, T, H, W, 3)`` frames into it.
 """
@@ -14,8 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
+try:                                            # the training pipeline's constants
+    from data_pipelines.clip_config import MEAN_RGB as MEAN, STD_RGB as STD
+except ImportError:                             # same values (data branch, clip_config.py)
+    MEAN = (0.45, 0.45, 0.45)
+    STD = (0.225, 0.225, 0.225)
 
 
 def spec(frames: int, size: int, batch: int | None) -> dict:
@@ -24,7 +29,8 @@ def spec(frames: int, size: int, batch: int | None) -> dict:
         "input_name": "clip", "output_name": "logits",
         "input_shape": [batch if batch else "N", frames, 3, size, size],
         "layout": "NTCHW (batch, frame, RGB channel, height, width), float32",
-        "color": "RGB", "scale": "pixel / 255", "mean": list(MEAN), "std": list(STD),
+        "color": "RGB", "scale": "pixel / 255", "mean": [float(m) for m in MEAN],
+        "std": [float(v) for v in STD], "constants_from": "data_pipelines.clip_config (MEAN_RGB, STD_RGB)",
         "normalise": "(pixel / 255 - mean[c]) / std[c]",
         "frames": frames, "height": size, "width": size,
         "frame_sampling": f"{frames} frames uniformly over the video",
