@@ -1,0 +1,189 @@
+"""Orbax checkpoints of a run, and loading a trained model for inference.
+
+Layout of a work directory::
+
+    <workdir>/checkpoints/<step>/state/     TrainState (params, batch_stats,
+                                            opt_state, step, rng), float32
+    <workdir>/checkpoints/<step>/meta/      JSON: step, data position, model
+                                            config, class names, run config
+    <workdir>/checkpoints/<step>/metrics/   JSON eval metrics (eval steps only)
+
+Every step directory is self-contained: :func:`restore_inference` needs
+nothing else. Orbax writes each step into a temporary directory and renames
+it when complete, so a crash never leaves a half-written step behind
+(unfinished ones are removed on the next start). Kept: the latest
+``keep`` steps plus the best one by eval top-1.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxar.config import ModelConfig
+
+CHECKPOINT_DIR = "checkpoints"
+BEST_METRIC = "top1"
+
+
+# ----------------------------------------------------------------------------
+# model config <-> JSON
+
+def model_config_to_json(cfg: ModelConfig) -> dict:
+    """ModelConfig fields as JSON types (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+
+
+def model_config_from_json(d: dict, where: str = "checkpoint") -> ModelConfig:
+    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: model config has fields unknown to this jaxar: {unknown}")
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    return ModelConfig(**kw)
+
+
+# ----------------------------------------------------------------------------
+# training checkpoints
+
+class Checkpointer:
+    """Periodic / best-by-eval saves and exact restore for one work directory."""
+
+    def __init__(self, workdir: str | Path, keep: int = 3, async_save: bool = True):
+        self.directory = Path(workdir).absolute() / CHECKPOINT_DIR
+        policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+            ocp.checkpoint_managers.LatestN(n=keep),
+            ocp.checkpoint_managers.BestN(get_metric_fn=_best_metric, reverse=False, n=1,
+                                          keep_checkpoints_without_metrics=False),
+        ])
+        options = ocp.CheckpointManagerOptions(
+            best_fn=_best_metric, best_mode="max", preservation_policy=policy,
+            enable_async_checkpointing=async_save, create=True)
+        self.manager = ocp.CheckpointManager(self.directory, options=options,
+                                             item_names=("state", "meta"))
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def best_step(self) -> int | None:
+        return _best_step(self.manager)
+
+    def save(self, step: int, state, meta: dict, metrics: dict | None = None) -> None:
+        """Saves ``state`` (a pytree of arrays) and ``meta`` (JSON) as ``step``;
+        ``metrics`` (eval results with ``top1``) makes it a best-checkpoint candidate."""
+        args = ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                  meta=ocp.args.JsonSave(meta))
+        self.manager.save(step, args=args, metrics=metrics, force=True)
+
+    def restore(self, step: int, target):
+        """``(state, meta)`` of ``step``; ``target`` gives structure, dtypes and shardings."""
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+        out = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        return out["state"], out["meta"]
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()
+
+    def close(self) -> None:
+        self.manager.close()
+
+
+def _best_metric(metrics: dict) -> float:
+    return float(metrics[BEST_METRIC])
+
+
+def _best_step(manager: ocp.CheckpointManager) -> int | None:
+    """Best step by eval top-1 among kept steps with metrics, else None."""
+    scored = [(s, manager.metrics(s)) for s in manager.all_steps()]
+    scored = [(_best_metric(m), s) for s, m in scored if m and BEST_METRIC in m]
+    return max(scored)[1] if scored else None
+
+
+# ----------------------------------------------------------------------------
+# inference
+
+@dataclasses.dataclass
+class InferenceBundle:
+    """A trained model, ready to build and run: ``create`` the network from
+    ``config`` (``jaxar.network.X3DUGT(config)``) and apply ``variables``."""
+    config: ModelConfig
+    variables: dict                  # {"params", "batch_stats"}, numpy float32
+    class_names: list[str] | None
+    step: int
+
+
+def _is_step_dir(p: Path) -> bool:
+    return (p / "state").is_dir() and (p / "meta").is_dir()
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A step directory from a work directory (best by eval, else latest), a
+    ``checkpoints/`` directory (same rule) or a step directory itself."""
+    p = Path(path).absolute()
+    if not p.exists():
+        raise FileNotFoundError(f"checkpoint path {p} does not exist")
+    if _is_step_dir(p):
+        return p
+    ckdir = p / CHECKPOINT_DIR if (p / CHECKPOINT_DIR).is_dir() else p
+    steps = sorted(int(d.name) for d in ckdir.iterdir() if d.name.isdigit() and _is_step_dir(d)) \
+        if ckdir.is_dir() else []
+    if not steps:
+        raise FileNotFoundError(
+            f"{p}: no checkpoint found; expected a work directory with {CHECKPOINT_DIR}/<step>/"
+            f"{{state,meta}}, a {CHECKPOINT_DIR}/ directory, or a step directory with state/ and meta/")
+    manager = ocp.CheckpointManager(ckdir, options=ocp.CheckpointManagerOptions(read_only=True))
+    try:
+        step = _best_step(manager)
+    finally:
+        manager.close()
+    return ckdir / str(step if step is not None else steps[-1])
+
+
+def read_meta(step_dir: str | Path) -> dict:
+    """The JSON ``meta`` item of a step directory."""
+    step_dir = Path(step_dir)
+    files = [f for f in (step_dir / "meta").iterdir() if f.is_file() and not f.name.startswith("_")] \
+        if (step_dir / "meta").is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"{step_dir}: no meta/ item (model config, class names) in this checkpoint")
+    with ocp.Checkpointer(ocp.JsonCheckpointHandler()) as ckptr:
+        return ckptr.restore(step_dir / "meta")
+
+
+def restore_inference(path: str | Path) -> InferenceBundle:
+    """Loads ``{"params", "batch_stats"}`` (numpy float32), the model config
+    and class names from a work directory or one checkpoint step directory."""
+    step_dir = resolve_checkpoint(path)
+    meta = read_meta(step_dir)
+    for key in ("model_config", "step"):
+        if key not in meta:
+            raise ValueError(f"{step_dir}/meta: missing {key!r}; was it written by jaxar.train?")
+    config = model_config_from_json(meta["model_config"], where=str(step_dir))
+    state = _restore_variables(step_dir / "state")
+    variables = jax.tree.map(lambda x: np.asarray(x, np.float32), state)
+    return InferenceBundle(config=config, variables=variables,
+                           class_names=meta.get("class_names"), step=int(meta["step"]))
+
+
+def _restore_variables(state_dir: Path) -> dict:
+    """Only ``params`` and ``batch_stats`` of a saved TrainState, on the first
+    local CPU device (whatever devices the run was trained on)."""
+    if not state_dir.is_dir():
+        raise FileNotFoundError(f"{state_dir}: no saved state in this checkpoint")
+    cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
+    with ocp.PyTreeCheckpointer() as ckptr:
+        saved = ckptr.metadata(state_dir).item_metadata
+        if "params" not in saved:
+            raise ValueError(f"{state_dir}: the saved state has no 'params'")
+        target = {k: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=cpu),
+                                  saved[k])
+                  for k in ("params", "batch_stats") if k in saved}
+        out = ckptr.restore(state_dir, args=ocp.args.PyTreeRestore(
+            item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+            partial_restore=True))
+    out.setdefault("batch_stats", {})
+    return out

@@ -1,0 +1,61 @@
+"""The train state: everything a checkpoint must hold to resume exactly.
+
+``TrainState`` is a pytree of arrays only (no functions), so it can be
+donated to the jitted step, replicated over a mesh and saved by Orbax as is:
+
+    step         int32 ()           optimizer steps taken = batches consumed
+    params       pytree float32     model parameters
+    batch_stats  pytree float32     BatchNorm running statistics
+    opt_state    pytree             optax state (momentum buffers, counts)
+    rng          uint32 (2,)        base key; step t uses fold_in(rng, t)
+
+The data-stream position is ``step`` itself: batch ``t`` of the input
+pipeline is a pure function of ``(data seed, t)`` (see :mod:`jaxar.train.data`).
+"""
+from __future__ import annotations
+
+from flax import struct
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@struct.dataclass
+class TrainState:
+    step: jax.Array
+    params: dict
+    batch_stats: dict
+    opt_state: optax.OptState
+    rng: jax.Array
+
+    @property
+    def variables(self) -> dict:
+        return {"params": self.params, "batch_stats": self.batch_stats}
+
+
+# XLA's default CPU optimisation makes the threefry-heavy init program take
+# minutes to compile; it runs once, so compile it with cheap settings.
+_FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+
+def init_variables(model, input_shape: tuple[int, ...], seed: int) -> dict:
+    """``{"params", "batch_stats"}`` for a model taking ``(1, *input_shape)`` clips."""
+    x = jnp.zeros((1, *input_shape), jnp.float32)
+    key = jax.random.PRNGKey(seed)
+    init = jax.jit(lambda k, x: model.init(k, x, train=False))
+    compiled = init.lower(key, x)
+    if jax.default_backend() == "cpu":
+        compiled = compiled.compile(compiler_options=_FAST_COMPILE)
+    else:
+        compiled = compiled.compile()
+    return compiled(key, x)
+
+
+def create_train_state(model, tx: optax.GradientTransformation, input_shape, seed: int) -> TrainState:
+    """Fresh state: initialised model, optimizer state, step 0."""
+    variables = init_variables(model, input_shape, seed)
+    params = variables["params"]
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      batch_stats=variables.get("batch_stats", {}),
+                      opt_state=tx.init(params),
+                      rng=jax.random.PRNGKey(seed + 1))

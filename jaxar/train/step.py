@@ -1,0 +1,97 @@
+"""Pure train and eval steps (jit them with :func:`jaxar.train.step.compile_steps`).
+
+``train_step(state, batch) -> (state, metrics)``: one SGD step on the global
+batch ``{"video": (B, T, S, S, 3) float, "label": (B,) int32}``. Guarded:
+when the loss or any gradient entry is NaN/Inf the returned state is the
+input state unchanged and ``metrics["finite"]`` is False, so the caller can
+stop without ever holding (or saving) a corrupted state.
+
+``eval_step(variables, batch) -> sums``: BN in inference mode; batch may carry
+``"mask": (B,)`` float (0 = padding) and ``video`` may be ``(B, K, T, S, S, 3)``
+for K-clip evaluation (logits averaged over clips). Returns sums to be added
+over batches: ``loss``, ``top1``, ``top5``, ``count`` and the ``confusion``
+matrix ``(K, K)`` (rows = true class, columns = predicted).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxar.losses import topk_correct
+from jaxar.train.state import TrainState
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves))
+
+
+def make_train_step(model, tx: optax.GradientTransformation, loss_fn: Callable,
+                    schedule: optax.Schedule) -> Callable:
+    def train_step(state: TrainState, batch: dict):
+        rng = jax.random.fold_in(state.rng, state.step)
+
+        def objective(params):
+            logits, updates = model.apply(
+                {"params": params, "batch_stats": state.batch_stats}, batch["video"],
+                train=True, mutable=["batch_stats"], rngs={"dropout": rng})
+            loss = jnp.mean(loss_fn(logits, batch["label"]))
+            return loss, (logits, updates["batch_stats"])
+
+        (loss, (logits, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        finite = jnp.isfinite(loss) & _all_finite(grads)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        new = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
+                            batch_stats=batch_stats, opt_state=opt_state)
+        new = jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, state)
+        metrics = {
+            "loss": loss,
+            "top1": jnp.mean(topk_correct(logits, batch["label"], 1)),
+            "top5": jnp.mean(topk_correct(logits, batch["label"], 5)),
+            "grad_norm": optax.global_norm(grads),
+            "lr": jnp.asarray(schedule(state.step), jnp.float32),
+            "finite": finite,
+        }
+        return new, metrics
+
+    return train_step
+
+
+def make_eval_step(model, loss_fn: Callable, num_classes: int) -> Callable:
+    def eval_step(variables: dict, batch: dict):
+        video = batch["video"]
+        labels = batch["label"]
+        mask = batch.get("mask", jnp.ones(labels.shape, jnp.float32))
+        if video.ndim == 6:          # (B, K, T, S, S, 3): average logits over K clips
+            b, k = video.shape[:2]
+            logits = model.apply(variables, video.reshape(b * k, *video.shape[2:]), train=False)
+            logits = logits.reshape(b, k, -1).mean(axis=1)
+        else:
+            logits = model.apply(variables, video, train=False)
+        pred = jnp.argmax(logits, axis=-1)
+        confusion = jnp.einsum("n,ni,nj->ij", mask, jax.nn.one_hot(labels, num_classes),
+                               jax.nn.one_hot(pred, num_classes))
+        return {
+            "loss": jnp.sum(loss_fn(logits, labels) * mask),
+            "top1": jnp.sum(topk_correct(logits, labels, 1) * mask),
+            "top5": jnp.sum(topk_correct(logits, labels, 5) * mask),
+            "count": jnp.sum(mask),
+            "confusion": confusion,
+        }
+
+    return eval_step
+
+
+def compile_steps(model, tx, loss_fn, schedule, num_classes: int, mesh):
+    """Jitted ``(train_step, eval_step)`` for a replicated state and a batch
+    sharded over ``mesh``; the train step donates its input state."""
+    from jaxar.parallel import replicated
+    rep = replicated(mesh)
+    train = jax.jit(make_train_step(model, tx, loss_fn, schedule),
+                    out_shardings=(rep, rep), donate_argnums=0)
+    evaluate = jax.jit(make_eval_step(model, loss_fn, num_classes), out_shardings=rep)
+    return train, evaluate
+
