@@ -102,13 +102,14 @@ def test_cli_bad_arguments_name_the_argument(args, message, tmp_path):
     assert message in proc.stderr
 
 
-def test_cli_checkpoint_without_checkpoint_support_is_clear(tmp_path):
-    try:
-        import jaxar.checkpoint  # noqa: F401
-        pytest.skip("jaxar.checkpoint exists in this checkout")
-    except ImportError:
-        pass
+def test_cli_checkpoint_that_is_not_a_checkpoint_is_clear(tmp_path):
     proc = subprocess.run([sys.executable, "export/to_trt.py", "--checkpoint", str(tmp_path),
                            "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1
-    assert "jaxar.checkpoint.restore_inference" in proc.stderr and "--variant" in proc.stderr
+    try:
+        import jaxar.checkpoint  # noqa: F401
+    except ImportError:          # before the training issue landed: say so, suggest --variant
+        assert proc.returncode == 1
+        assert "jaxar.checkpoint.restore_inference" in proc.stderr and "--variant" in proc.stderr
+        return
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert str(tmp_path) in proc.stderr and "no checkpoint found" in proc.stderr
