@@ -222,7 +222,7 @@ def _tensorrt_step(out, precision, batch, dynamic, max_batch, calib_clips, sourc
     with step(f"TensorRT {precision} parity and profile", result, "tensorrt"):
         runner = TensorRTRunner(plan, name=f"tensorrt-{precision}")
         from export.runtimes import run_batched
-        outputs[runner.name] = (run_batched(runner, x, max_batch), precision if precision != "int8" else "int8")
+        outputs[runner.name] = (run_batched(runner, x, max_batch), precision)
         result["tensorrt"]["context_device_memory_mib"] = runner.device_memory_bytes / 2 ** 20
         if profile:
             from export.deploy_profile import profile_in_subprocess

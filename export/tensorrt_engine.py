@@ -96,6 +96,8 @@ def trtexec_command(onnx_path: str, plan_path: str, precision: str = "fp16",
              f"--memPoolSize=workspace:{workspace_mb}M"]
     if precision == "fp16":
         parts.append("--fp16")
+    if precision == "fp32":
+        parts.append("--noTF32")
     if precision == "int8":
         parts += ["--int8", "--fp16"] + ([f"--calib={calib_cache}"] if calib_cache else [])
     if dynamic:
@@ -213,6 +215,8 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, pre
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
     if precision in ("fp16", "int8"):
         config.set_flag(trt.BuilderFlag.FP16)
+    else:                                                   # true FP32: no TF32 on Ampere (Orin)
+        config.clear_flag(trt.BuilderFlag.TF32)
     profile = builder.create_optimization_profile()
     sample = dims[1:]
     lo, opt, hi = batch if dynamic else (dims[0],) * 3
