@@ -15,8 +15,9 @@ Checks (each problem is one line naming the node):
 * every Conv's ``group`` agrees with its weight (``C_in == W.shape[1] * group``);
 * no float64 tensors (TensorRT has no double), opset within 13..20.
 
-``strict_deploy=True`` additionally requires the deploy-form properties: no
-Transpose, no tensor of rank > 4 after the input, no grouped 3-D Conv.
+``strict_deploy=True`` additionally requires the deploy-form properties: at
+most one Transpose (the deploy form's single frames-major -> channels-major
+switch after the stem), no tensor of rank > 4 after the input, no grouped 3-D Conv.
 """
 from __future__ import annotations
 
@@ -85,9 +86,10 @@ def _deploy_form_problems(model: onnx.ModelProto) -> list[str]:
     inputs = {i.name for i in model.graph.input}
     ranks = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in model.graph.value_info}
     inits = {i.name: list(i.dims) for i in model.graph.initializer}
+    transposes = [n.name for n in model.graph.node if n.op_type == "Transpose"]
+    if len(transposes) > 1:
+        out.append(f"{len(transposes)} Transposes in a deploy-form graph (at most 1): {transposes[:5]}")
     for n in model.graph.node:
-        if n.op_type == "Transpose":
-            out.append(f"Transpose {n.name!r} in a deploy-form graph")
         for o in n.output:
             if ranks.get(o, 0) > 4 and not set(n.input) & inputs:
                 out.append(f"{n.op_type} {n.name!r} makes a rank-{ranks[o]} tensor")

@@ -82,11 +82,12 @@ def test_bn_fold_matches_conv_then_bn():
 
 
 def test_deploy_graph_is_4d_without_3d_convs():
-    """Every intermediate of the deploy jaxpr has <= 4 dims; all convs are 2-D."""
+    """Every intermediate of the deploy jaxpr has <= 4 dims; all convs are 2-D;
+    one transpose (the layout switch after the stem)."""
     cfg = small_config(create_config("x3d_ugt"))
     dm = DeployModel.from_variables(cfg, realistic_variables(cfg))
     x = jnp.zeros((1, cfg.frames, 3, cfg.size, cfg.size))
-    jaxpr = jax.make_jaxpr(dm)(x)
+    jaxpr = jax.make_jaxpr(dm.as_function())(x)
 
     def walk(jp):
         for e in jp.eqns:
@@ -96,8 +97,9 @@ def test_deploy_graph_is_4d_without_3d_convs():
                 if inner is not None:
                     yield from walk(getattr(inner, "jaxpr", inner) if not hasattr(inner, "eqns") else inner)
 
-    n_conv = 0
+    n_conv = n_transpose = 0
     for i, e in enumerate(walk(jaxpr.jaxpr)):
+        n_transpose += e.primitive.name == "transpose"
         if i == 0:
             assert e.primitive.name in ("reshape", "convert_element_type")   # the 5-D input fold
             continue
@@ -106,7 +108,7 @@ def test_deploy_graph_is_4d_without_3d_convs():
         if e.primitive.name == "conv_general_dilated":
             n_conv += 1
             assert len(e.params["window_strides"]) == 2
-    assert n_conv > 10
+    assert n_conv > 10 and n_transpose == 1
 
 
 def test_bad_variables_name_the_missing_path():

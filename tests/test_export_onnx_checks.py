@@ -86,9 +86,10 @@ def test_allowlist_flags_problems(case):
         m = _model([helper.make_node("Relu", ["x"], ["y"], name="r")], [x], [_vi("y", None)], opset=21)
         expect = "opset 21"
     else:
-        m = _model([helper.make_node("Transpose", ["x"], ["y"], name="t", perm=[0, 2, 3, 1])],
-                   [x], [_vi("y", None)])
-        expect = "Transpose"
+        nodes = [helper.make_node("Transpose", ["x"], ["t1"], name="t1", perm=[0, 2, 3, 1]),
+                 helper.make_node("Transpose", ["t1"], ["y"], name="t2", perm=[0, 3, 1, 2])]
+        m = _model(nodes, [x], [_vi("y", None)])
+        expect = "2 Transposes"
         assert validate_for_tensorrt(m) == []          # allowed by TensorRT, not by the deploy form
     problems = validate_for_tensorrt(m, strict_deploy=True)
     assert any(expect in p for p in problems), problems

@@ -39,68 +39,63 @@ def activation(name: str):
     return lambda x: getattr(jax.nn, name)(x)
 
 
-def ghost(x: jax.Array, p: Mapping, features: int, ratio: int, act, stride: int = 1) -> jax.Array:
-    """Ghost pointwise on the frame view: ``(B, C_in, H, W) -> (B, features, H', W')``.
+def ghost(x: jax.Array, p: Mapping, features: int, ratio: int, act, height: int,
+          stride: int = 1) -> tuple[jax.Array, int]:
+    """Ghost pointwise on ``(N, C_in, T, H*W)`` -> ``((N, features, T, H'*W'), H')``.
 
     The cheap depthwise conv (channel multiplier ``ratio - 1``) only reads the
     primary channels whose outputs survive the final slice to ``features``.
     """
-    y = act(ops.conv2d(x, p["primary_w"], p["primary_b"], stride=stride))
+    y, height = ops.pointwise_strided(x, p["primary_w"], p["primary_b"], height, stride)
+    y = act(y)
     m = y.shape[1]
     if "cheap_w" not in p or features <= m:
-        return ops.channel_slice(y, 0, features)
+        return ops.channel_slice(y, 0, features), height
     used = p["cheap_w"].shape[0] // (ratio - 1)                        # input channels read
-    src = ops.channel_slice(y, 0, used)
-    g = act(ops.conv2d(src, p["cheap_w"], p["cheap_b"], groups=used))
-    g = ops.channel_slice(g, 0, features - m)
-    return jnp.concatenate([y, g], axis=1)
+    g, _ = ops.depthwise_spatial(ops.channel_slice(y, 0, used), p["cheap_w"], p["cheap_b"], height)
+    g = ops.channel_slice(act(g), 0, features - m)
+    return jnp.concatenate([y, g], axis=1), height
 
 
-def _tada(ctx: jax.Array, p: Mapping, frames: int) -> jax.Array:
-    """Calibration ``a = 1 + beta*g`` as ``(N, T, E, 1)`` from the expand output
-    (frame view ``(N*T, E, H, W)``)."""
-    c = jnp.mean(ctx, axis=(2, 3))                                      # (N*T, E)
-    z = jax.nn.relu(ops.dense(c, p["reduce_w"], p["reduce_b"]))         # (N*T, h)
-    h = z.shape[1]
-    z = ops.temporal_taps(z.reshape(-1, frames, h, 1), p["temporal_w"])
-    z = z + jnp.asarray(p["temporal_b"]).reshape(1, 1, h, 1)
-    a = ops.dense(z.reshape(-1, h), p["expand_w"], p["expand_b"])       # (N*T, E)
-    return a.reshape(-1, frames, a.shape[1], 1)
+def _tada(ctx: jax.Array, p: Mapping) -> jax.Array:
+    """Calibration ``a = 1 + beta*g`` as ``(N, E, T, 1)`` from the expand output ``(N, E, T, S)``."""
+    c = jnp.mean(ctx, axis=3, keepdims=True)                            # (N, E, T, 1)
+    z = jax.nn.relu(ops.pointwise(c, ops.dense_as_conv(p["reduce_w"]), p["reduce_b"]))
+    z = ops.temporal_conv(z, p["temporal_w"]) + jnp.asarray(p["temporal_b"]).reshape(1, -1, 1, 1)
+    return ops.pointwise(z, ops.dense_as_conv(p["expand_w"]), p["expand_b"])
 
 
-def _se(x: jax.Array, p: Mapping, frames: int) -> jax.Array:
-    s = ops.clip_mean(x, frames)                                        # (N, C)
-    s = jax.nn.relu(ops.dense(s, p["reduce_w"], p["reduce_b"]))
-    s = jax.nn.sigmoid(ops.dense(s, p["expand_w"], p["expand_b"]))
-    _, c, hh, ww = x.shape
-    v = ops.to_clip(x, frames) * s.reshape(-1, 1, c, 1)
-    return ops.to_frames(v, hh, ww)
+def _se(x: jax.Array, p: Mapping) -> jax.Array:
+    s = jnp.mean(x, axis=(2, 3), keepdims=True)                         # (N, C, 1, 1)
+    s = jax.nn.relu(ops.pointwise(s, ops.dense_as_conv(p["reduce_w"]), p["reduce_b"]))
+    s = jax.nn.sigmoid(ops.pointwise(s, ops.dense_as_conv(p["expand_w"]), p["expand_b"]))
+    return x * s
 
 
-def uib_block(x: jax.Array, p: Mapping, cfg: ModelConfig, stage: int, stride: int) -> jax.Array:
-    """One UIB-3D / T-UIB block on the frame view ``(N*T, C_in, H, W)``."""
+def uib_block(x: jax.Array, p: Mapping, cfg: ModelConfig, stage: int, stride: int,
+              height: int) -> tuple[jax.Array, int]:
+    """One UIB-3D / T-UIB block on ``(N, C_in, T, H*W)``; returns ``(y, H')``."""
     act = activation(cfg.activation)
     ident = activation("identity")
-    t, r = cfg.frames, cfg.ghost_ratio
-    h = ops.temporal_shift(x, t, cfg.shift_div)
-    mid_stride = stride
+    r = cfg.ghost_ratio
+    h = ops.temporal_shift(x, cfg.shift_div)
+    mid_stride, hh = stride, height
     if "pre_dw" in p:
-        h = ops.conv2d(h, p["pre_dw"]["w"], p["pre_dw"]["b"], stride=stride, groups=h.shape[1])
+        h, hh = ops.depthwise_spatial(h, p["pre_dw"]["w"], p["pre_dw"]["b"], hh, stride)
         mid_stride = 1
-    h = ghost(h, p["expand"], cfg.expanded(stage), r, act)
+    h, hh = ghost(h, p["expand"], cfg.expanded(stage), r, act, hh)
     ctx = h
-    h = ops.conv2d(h, p["dw_spatial"], stride=mid_stride, groups=h.shape[1])
-    _, e, hh, ww = h.shape
-    v = ops.temporal_taps(ops.to_clip(h, t), p["dw_temporal"])          # (N, T, E, H*W)
+    h, hh = ops.depthwise_spatial(h, p["dw_spatial"], None, hh, mid_stride)
+    h = ops.temporal_conv(h, p["dw_temporal"])                          # (N, E, T, S)
     if "tada" in p:
-        v = v * _tada(ctx, p["tada"], t)
-    v = act(v + jnp.asarray(p["dw_bias"]).reshape(1, 1, e, 1))
-    h = ops.to_frames(v, hh, ww)
+        h = h * _tada(ctx, p["tada"])
+    h = act(h + jnp.asarray(p["dw_bias"]).reshape(1, -1, 1, 1))
     if "se" in p:
-        h = _se(h, p["se"], t)
-    h = ghost(h, p["project"], cfg.widths[stage - 1], r, ident)
-    shortcut = ghost(x, p["shortcut"], cfg.widths[stage - 1], r, ident, stride) if "shortcut" in p else x
-    return shortcut + h
+        h = _se(h, p["se"])
+    h, _ = ghost(h, p["project"], cfg.widths[stage - 1], r, ident, hh)
+    if "shortcut" in p:
+        x, _ = ghost(x, p["shortcut"], cfg.widths[stage - 1], r, ident, height, stride)
+    return x + h, hh
 
 
 def deploy_apply(config: ModelConfig, params: Mapping, x: jax.Array) -> jax.Array:
@@ -111,13 +106,16 @@ def deploy_apply(config: ModelConfig, params: Mapping, x: jax.Array) -> jax.Arra
     act = activation(config.activation)
     _, t, c, hh, ww = x.shape
     h = x.astype(jnp.float32).reshape(-1, c, hh, ww)                   # (N*T, 3, H, W)
-    h = act(ops.conv2d(h, params["stem"]["w"], params["stem"]["b"], stride=2))
+    h = act(ops.conv(h, params["stem"]["w"], params["stem"]["b"], stride=(2, 2), padding=((1, 1), (1, 1))))
+    _, c0, hh, ww = h.shape
+    # the one layout switch: frames-major (N, T, C0, S) -> channels-major (N, C0, T, S)
+    h = jnp.transpose(h.reshape(-1, t, c0, hh * ww), (0, 2, 1, 3))
     for s in range(1, len(config.widths) + 1):
         for b in range(config.depths[s - 1]):
             stride = config.strides[s - 1] if b == 0 else 1
-            h = uib_block(h, params[f"stage{s}"][f"block{b}"], config, s, stride)
+            h, hh = uib_block(h, params[f"stage{s}"][f"block{b}"], config, s, stride, hh)
         if s in config.simam_stages:
-            h = ops.simam(h, t, config.simam_pool, config.simam_lambda)
-    h = ghost(h, params["head_proj"], config.head_width, config.ghost_ratio, act)
-    pooled = ops.clip_mean(h, t)                                        # (N, C_head)
+            h = ops.simam(h, config.simam_pool, config.simam_lambda)
+    h, _ = ghost(h, params["head_proj"], config.head_width, config.ghost_ratio, act, hh)
+    pooled = jnp.mean(h, axis=(2, 3))                                   # (N, C_head)
     return ops.dense(pooled, params["classifier"]["w"], params["classifier"]["b"])
