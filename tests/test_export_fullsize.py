@@ -28,4 +28,5 @@ def test_full_size_default_export(tmp_path):
     ref = jax.jit(lambda v, x: X3DUGT(cfg).apply(v, x, train=False))(variables, np.transpose(x, (0, 1, 3, 4, 2)))
     row = compare(np.asarray(ref), out)
     assert row["passed"], row
-    assert path.stat().st_size < 5e6               # float32 weights of a 0.96 M-parameter model
+    # float32 weights: 0.96 M folded parameters + depthwise kernels repeated over the 16 frames
+    assert path.stat().st_size < 12e6

@@ -1,16 +1,17 @@
 """The deploy form of X3D-UGT: a pure function of (config, folded params, clip).
 
 Input ``(N, T, 3, H, W)`` float32 (normalised RGB, channels-first per frame);
-output logits ``(N, num_classes)`` float32. Internally every activation is a
-4-D tensor in the frame view ``(N*T, C, H, W)`` or the clip view
-``(N, T, C, H*W)`` (see :mod:`jaxar.deploy.ops`); the graph has no
-Transpose, no grouped 3-D conv, no BN and no dropout. Per UIB block::
+output logits ``(N, num_classes)`` float32. The stem runs per frame on
+``(N*T, 3, H, W)``; one Transpose then switches to ``(N, C, T, H*W)``, where
+every op is a 4-D Conv / elementwise / Slice / ReduceMean (see
+:mod:`jaxar.deploy.ops` for the sequence and plane views). No BN, no dropout,
+no grouped 3-D conv, no tensor above 4-D after the input. Per UIB block::
 
-    x -> shift (Slice/Pad/Concat) -> [pre_dw Conv dw, BN folded]
-      -> Ghost expand (Conv 1x1 + Relu, Conv dw + Relu, Concat)
-      -> Conv dw 1xkxk (BN scale folded) -> 3 temporal taps (Pad, Slice, Mul, Add)
-      -> [* TAda calibration (ReduceMean, Gemm, Relu, taps, Gemm)] -> + BN shift -> Relu
-      -> [SE] -> Ghost project -> + shortcut
+    x -> shift (Slice/Pad/Concat) -> [pre_dw: depthwise Conv on the plane view, BN folded]
+      -> Ghost expand (Conv 1x1 + Relu, depthwise Conv + Relu, Concat)
+      -> depthwise Conv 1xkxk (BN scale folded) -> depthwise Conv k_tx1 (time)
+      -> [* TAda calibration: ReduceMean, Conv 1x1, Relu, Conv k_tx1, Conv 1x1]
+      -> + BN shift -> Relu -> [SE] -> Ghost project -> + shortcut
 
 It computes the same function as ``X3DUGT(config).apply(variables, x,
 train=False)`` on the transposed input; ``tests/test_deploy_equivalence.py``

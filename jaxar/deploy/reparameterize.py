@@ -17,6 +17,10 @@ nested dict of float32 numpy arrays in the layouts that
   ``a = 1 + beta * g`` (exact: ``beta*(W2 z + b2) + 1 = (beta W2) z + (beta b2 + 1)``);
 * dropout disappears (it is the identity in eval mode).
 
+Kernels are stored once per channel; the deploy graph repeats depthwise
+kernels over frames and turns dense kernels into 1x1 conv kernels while
+tracing (numpy, so they export as initializers).
+
 Output tree (``E`` expanded width, ``h`` TAda width; all OIHW kernels)::
 
     stem:   {w (C0,3,3,3), b}
