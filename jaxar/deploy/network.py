@@ -9,9 +9,10 @@ no grouped 3-D conv, no tensor above 4-D after the input. Per UIB block::
 
     x -> shift (Slice/Pad/Concat) -> [pre_dw: depthwise Conv on the plane view, BN folded]
       -> Ghost expand (Conv 1x1 + Relu, depthwise Conv + Relu, Concat)
-      -> depthwise Conv 1xkxk (BN scale folded) -> depthwise Conv k_tx1 (time)
-      -> [* TAda calibration: ReduceMean, Conv 1x1, Relu, Conv k_tx1, Conv 1x1]
-      -> + BN shift -> Relu -> [SE] -> Ghost project -> + shortcut
+      -> depthwise Conv 1xkxk (BN scale folded) -> depthwise Conv k_tx1 (time; BN
+         shift as its bias, + Relu)   or, in T-UIB blocks, without bias, then
+         * TAda calibration (ReduceMean, Conv 1x1, Relu, Conv k_tx1, Conv 1x1) + BN shift, Relu
+      -> [SE] -> Ghost project -> + shortcut
 
 It computes the same function as ``X3DUGT(config).apply(variables, x,
 train=False)`` on the transposed input; ``tests/test_deploy_equivalence.py``
@@ -87,10 +88,11 @@ def uib_block(x: jax.Array, p: Mapping, cfg: ModelConfig, stage: int, stride: in
     h, hh = ghost(h, p["expand"], cfg.expanded(stage), r, act, hh)
     ctx = h
     h, hh = ops.depthwise_spatial(h, p["dw_spatial"], None, hh, mid_stride)
-    h = ops.temporal_conv(h, p["dw_temporal"])                          # (N, E, T, S)
-    if "tada" in p:
-        h = h * _tada(ctx, p["tada"])
-    h = act(h + jnp.asarray(p["dw_bias"]).reshape(1, -1, 1, 1))
+    if "tada" in p:                                                     # (N, E, T, S)
+        h = ops.temporal_conv(h, p["dw_temporal"]) * _tada(ctx, p["tada"])
+        h = act(h + jnp.asarray(p["dw_bias"]).reshape(1, -1, 1, 1))
+    else:                                                               # BN shift = conv bias
+        h = act(ops.temporal_conv(h, p["dw_temporal"], p["dw_bias"]))
     if "se" in p:
         h = _se(h, p["se"])
     h, _ = ghost(h, p["project"], cfg.widths[stage - 1], r, ident, hh)

@@ -122,17 +122,17 @@ def plane_kernel(w, frames: int):
     return xp.repeat(w, frames, axis=0)
 
 
-def temporal_conv(x: jax.Array, w) -> jax.Array:
+def temporal_conv(x: jax.Array, w, b=None) -> jax.Array:
     """Depthwise temporal conv, zero padded: ``(N, C, T, S)``, kernel ``(k, C)``.
 
-    ``y[:, c, t] = sum_j w[j, c] * x[:, c, t + j - k//2]`` -- one depthwise Conv
-    with a ``(k x 1)`` kernel on the sequence view.
+    ``y[:, c, t] = b[c] + sum_j w[j, c] * x[:, c, t + j - k//2]`` -- one
+    depthwise Conv with a ``(k x 1)`` kernel on the sequence view.
     """
     xp = xp_of(w)
     k, c = w.shape
     p = k // 2
     wk = xp.transpose(w).reshape(c, 1, k, 1)
-    return conv(x, wk, None, padding=((p, p), (0, 0)), groups=c)
+    return conv(x, wk, b, padding=((p, p), (0, 0)), groups=c)
 
 
 def channel_slice(x: jax.Array, start: int, stop: int, axis: int = 1) -> jax.Array:
@@ -173,7 +173,8 @@ def simam(x: jax.Array, pool: str, lam: float) -> jax.Array:
     mu = jnp.mean(x, axis=axes, keepdims=True)
     d = jnp.square(x - mu)
     var = jnp.mean(d, axis=axes, keepdims=True) * (n / max(n - 1, 1))
-    return x * jax.nn.sigmoid(d / (4.0 * (var + lam)) + 0.5)
+    inv = 1.0 / (4.0 * (var + lam))                 # on the pooled (small) tensor
+    return x * jax.nn.sigmoid(d * inv + 0.5)
 
 
 def dense(x: jax.Array, w, b=None) -> jax.Array:
