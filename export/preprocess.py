@@ -1,0 +1,87 @@
+"""Preprocessing contract of the exported model, and the clips used for parity.
+
+The exported graph takes ``clip``: float32 ``(N, T, 3, H, W)``, RGB, values
+``(pixel / 255 - mean) / std`` on the 0-1 scale, with the constants of the
+training input pipeline (``data_pipelines.clip_config.MEAN_RGB/STD_RGB``,
+re-exported by ``data_pipelines/input_pipeline.py``: the X3D/pytorchvideo
+values 0.45 / 0.225), so a deployed model sees what it was trained on. When
+``data_pipelines`` is not importable the same values are used. Frames are
+sampled uniformly over the video, person-centred crop, resized to ``H x W``.
+:func:`preprocess` turns decoded uint8 ``(N, T, H, W, 3)`` frames into it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+try:                                            # the training pipeline's constants
+    from data_pipelines.clip_config import MEAN_RGB as MEAN, STD_RGB as STD
+except ImportError:                             # same values (data branch, clip_config.py)
+    MEAN = (0.45, 0.45, 0.45)
+    STD = (0.225, 0.225, 0.225)
+
+
+def spec(frames: int, size: int, batch: int | None) -> dict:
+    """The ``preprocessing.json`` content."""
+    return {
+        "input_name": "clip", "output_name": "logits",
+        "input_shape": [batch if batch else "N", frames, 3, size, size],
+        "layout": "NTCHW (batch, frame, RGB channel, height, width), float32",
+        "color": "RGB", "scale": "pixel / 255", "mean": [float(m) for m in MEAN],
+        "std": [float(v) for v in STD], "constants_from": "data_pipelines.clip_config (MEAN_RGB, STD_RGB)",
+        "normalise": "(pixel / 255 - mean[c]) / std[c]",
+        "frames": frames, "height": size, "width": size,
+        "frame_sampling": f"{frames} frames uniformly over the video",
+        "crop": "person-centred square crop (skeleton box, padded), resized to "
+                f"{size}x{size}; full frame when no skeleton",
+        "output": "logits (N, num_classes); softmax for probabilities; labels.json maps index -> name",
+    }
+
+
+def preprocess(frames_uint8: np.ndarray) -> np.ndarray:
+    """uint8 ``(N, T, H, W, 3)`` RGB -> float32 ``(N, T, 3, H, W)`` normalised."""
+    x = np.asarray(frames_uint8)
+    if x.ndim != 5 or x.shape[-1] != 3:
+        raise ValueError(f"expected uint8 RGB clips (N, T, H, W, 3), got shape {x.shape}")
+    x = (x.astype(np.float32) / 255.0 - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
+    return np.ascontiguousarray(np.transpose(x, (0, 1, 4, 2, 3)))
+
+
+def synthetic_clips(n: int, frames: int, size: int, seed: int = 0) -> np.ndarray:
+    """Deterministic uint8 ``(n, T, S, S, 3)`` clips with moving structure
+    (drifting colour gradients and a moving blob plus noise) -- not white noise,
+    so activations resemble those of real video."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1)
+    out = np.empty((n, frames, size, size, 3), np.uint8)
+    for i in range(n):
+        base = rng.uniform(0, 1, 3)
+        freq = rng.uniform(1, 4, 3)
+        vel = rng.uniform(-0.05, 0.05, 2)
+        c0 = rng.uniform(0.2, 0.8, 2)
+        for t in range(frames):
+            cy, cx = c0 + vel * t
+            blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 0.02)
+            img = np.stack([base[c] + 0.3 * np.sin(freq[c] * np.pi * (xx + yy) + 0.2 * t) for c in range(3)], -1)
+            img = img + 0.5 * blob[..., None] + rng.normal(0, 0.05, img.shape)
+            out[i, t] = np.clip(img * 255, 0, 255).astype(np.uint8)
+    return out
+
+
+def load_clips(path: str | os.PathLike, frames: int, size: int) -> np.ndarray:
+    """Reads uint8 RGB clips ``(N, T, H, W, 3)`` from ``.npy`` (or ``.npz`` key
+    ``clips``) and checks them against the export shape."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--clips file not found: {path}")
+    arr = np.load(path)
+    if isinstance(arr, np.lib.npyio.NpzFile):
+        if "clips" not in arr:
+            raise ValueError(f"{path}: .npz has no 'clips' array (has {list(arr.keys())})")
+        arr = arr["clips"]
+    if arr.ndim != 5 or arr.shape[1:] != (frames, size, size, 3) or arr.dtype != np.uint8:
+        raise ValueError(f"{path}: expected uint8 clips (N, {frames}, {size}, {size}, 3), "
+                         f"got {arr.dtype} {arr.shape}")
+    return arr

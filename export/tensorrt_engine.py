@@ -1,0 +1,287 @@
+"""TensorRT engine building and execution (TensorRT 10.x Python API), optional.
+
+TensorRT ships with JetPack (JetPack 6: TensorRT 10.3) and installs with
+``pip install tensorrt`` on a connected CUDA desktop; it cannot be installed on
+machines without NVIDIA's package index, and it needs a CUDA GPU.
+:func:`tensorrt_status` says what is missing; :func:`build_engine` raises
+:class:`TensorRTUnavailable` with that list and the equivalent ``trtexec``
+command, so the caller can print both and stop cleanly.
+
+Building: ``trt.Builder`` -> explicit-batch network -> ``trt.OnnxParser`` ->
+builder config (workspace pool, ``BuilderFlag.FP16`` / ``INT8`` with an
+entropy calibrator over real preprocessed clips) -> one optimization profile
+``min/opt/max`` over the batch -> timing cache loaded/saved ->
+``build_serialized_network`` -> plan file. Running:
+``Runtime.deserialize_cuda_engine`` -> ``create_execution_context`` ->
+``set_input_shape`` / ``set_tensor_address`` -> ``execute_async_v3``; device
+buffers through cuda-python (``cuda.bindings.runtime`` / ``cuda.cudart``) or pycuda.
+The context's device memory is ``engine.device_memory_size_v2``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+PRECISIONS = ("fp16", "fp32", "int8")
+
+
+class TensorRTUnavailable(RuntimeError):
+    """Raised when TensorRT or a CUDA GPU is missing; ``.missing`` lists what,
+    ``.trtexec`` is the command that builds the same engine on the Jetson."""
+
+    def __init__(self, missing: list[str], trtexec: str):
+        self.missing, self.trtexec = missing, trtexec
+        super().__init__("cannot build the TensorRT engine here; missing: " + "; ".join(missing)
+                         + "\nBuild the same engine on the target (Jetson: JetPack 6 ships TensorRT 10.3) with:\n  "
+                         + trtexec)
+
+
+def _cuda_runtime():
+    for mod in ("cuda.bindings.runtime", "cuda.cudart"):
+        try:
+            return importlib.import_module(mod)
+        except ImportError:
+            continue
+    return None
+
+
+def tensorrt_status() -> list[str]:
+    """What is missing for building/running engines here (empty: ready)."""
+    missing = []
+    try:
+        import tensorrt as trt
+        if int(trt.__version__.split(".")[0]) < 10:
+            missing.append(f"TensorRT >= 10 (found {trt.__version__})")
+    except Exception as e:                      # ImportError, or OSError for libnvinfer
+        missing.append(f"the 'tensorrt' Python package with libnvinfer ({type(e).__name__}: {e})")
+    cudart = _cuda_runtime()
+    if cudart is not None:
+        err, count = cudart.cudaGetDeviceCount()
+        if int(err) != 0 or count < 1:
+            missing.append("a CUDA GPU (cudaGetDeviceCount found none)")
+    else:
+        try:
+            import pycuda.driver as drv
+            drv.init()
+            if drv.Device.count() < 1:
+                missing.append("a CUDA GPU (pycuda found none)")
+        except ImportError:
+            gpu = shutil.which("nvidia-smi") and subprocess.run(
+                ["nvidia-smi", "-L"], capture_output=True, text=True).returncode == 0
+            missing.append(("" if gpu else "a CUDA GPU and ")
+                           + "cuda-python ('pip install cuda-python') or pycuda for device buffers")
+        except Exception as e:
+            missing.append(f"a working CUDA driver ({e})")
+    return missing
+
+
+def _shape(batch: int, sample_shape: Sequence[int]) -> str:
+    return "x".join(str(d) for d in (batch, *sample_shape))
+
+
+def trtexec_command(onnx_path: str, plan_path: str, precision: str = "fp16",
+                    sample_shape: Sequence[int] = (16, 3, 224, 224), dynamic: bool = False,
+                    batch: tuple[int, int, int] = (1, 1, 1), timing_cache: str | None = "timing.cache",
+                    workspace_mb: int = 1024, calib_cache: str | None = None, input_name: str = "clip") -> str:
+    """The ``trtexec`` line equivalent to :func:`build_engine` (TensorRT 10.x flags)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    parts = ["/usr/src/tensorrt/bin/trtexec", f"--onnx={onnx_path}", f"--saveEngine={plan_path}",
+             f"--memPoolSize=workspace:{workspace_mb}M"]
+    if precision == "fp16":
+        parts.append("--fp16")
+    if precision == "fp32":
+        parts.append("--noTF32")
+    if precision == "int8":
+        parts += ["--int8", "--fp16"] + ([f"--calib={calib_cache}"] if calib_cache else [])
+    if dynamic:
+        lo, opt, hi = batch
+        parts += [f"--minShapes={input_name}:{_shape(lo, sample_shape)}",
+                  f"--optShapes={input_name}:{_shape(opt, sample_shape)}",
+                  f"--maxShapes={input_name}:{_shape(hi, sample_shape)}"]
+    if timing_cache:
+        parts.append(f"--timingCacheFile={timing_cache}")
+    return " ".join(parts)
+
+
+def _make_calibrator(trt, clips: np.ndarray, batch: int, cache_path: Path, cuda):
+    """INT8 entropy calibrator fed with preprocessed clips ``(N, T, 3, H, W)``."""
+
+    class ClipCalibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self):
+            super().__init__()
+            self.clips, self.batch, self.pos = np.ascontiguousarray(clips, np.float32), batch, 0
+            self.buf = cuda.alloc(self.clips[:batch].nbytes)
+
+        def get_batch_size(self):
+            return self.batch
+
+        def get_batch(self, names):
+            if self.pos + self.batch > len(self.clips):
+                return None
+            cuda.htod(self.buf, self.clips[self.pos:self.pos + self.batch])
+            self.pos += self.batch
+            return [int(self.buf)]
+
+        def read_calibration_cache(self):
+            return cache_path.read_bytes() if cache_path.is_file() else None
+
+        def write_calibration_cache(self, cache):
+            cache_path.write_bytes(bytes(cache))
+
+    return ClipCalibrator()
+
+
+class _Cuda:
+    """Minimal device-memory helper over cuda-python's runtime API."""
+
+    def __init__(self):
+        self.rt = _cuda_runtime()
+        if self.rt is None:
+            raise TensorRTUnavailable(["cuda-python ('pip install cuda-python') for device buffers"], "")
+
+    def _ok(self, res):
+        err = res[0] if isinstance(res, tuple) else res
+        if int(err) != 0:
+            raise RuntimeError(f"CUDA runtime error {err}")
+        return res[1] if isinstance(res, tuple) and len(res) > 1 else None
+
+    def alloc(self, nbytes: int) -> int:
+        return int(self._ok(self.rt.cudaMalloc(nbytes)))
+
+    def free(self, ptr: int):
+        self._ok(self.rt.cudaFree(ptr))
+
+    def htod(self, ptr: int, arr: np.ndarray):
+        arr = np.ascontiguousarray(arr)
+        self._ok(self.rt.cudaMemcpy(ptr, arr.ctypes.data, arr.nbytes,
+                                    self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice))
+
+    def dtoh(self, arr: np.ndarray, ptr: int):
+        self._ok(self.rt.cudaMemcpy(arr.ctypes.data, ptr, arr.nbytes,
+                                    self.rt.cudaMemcpyKind.cudaMemcpyDeviceToHost))
+
+    def stream(self) -> int:
+        return int(self._ok(self.rt.cudaStreamCreate()))
+
+    def sync(self, stream: int):
+        self._ok(self.rt.cudaStreamSynchronize(stream))
+
+
+def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, precision: str = "fp16",
+                 batch: tuple[int, int, int] = (1, 1, 1), timing_cache: str | os.PathLike | None = None,
+                 workspace_mb: int = 1024, calib_clips: np.ndarray | None = None,
+                 calib_cache: str | os.PathLike | None = None, log=print) -> Path:
+    """Builds and serializes an engine; returns ``plan_path``.
+
+    Args:
+      batch: ``(min, opt, max)`` batch of the optimization profile (ignored
+        for a static-batch ONNX, whose batch is fixed).
+      calib_clips: preprocessed ``(N, T, 3, H, W)`` clips for INT8 calibration.
+    Raises:
+      TensorRTUnavailable: TensorRT/CUDA missing (message has the trtexec command).
+      RuntimeError: the parser or builder failed (parser errors included).
+    """
+    onnx_path, plan_path = Path(onnx_path), Path(plan_path)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if not onnx_path.is_file():
+        raise FileNotFoundError(f"ONNX file not found: {onnx_path}")
+    import onnx
+    inp = onnx.load(str(onnx_path), load_external_data=False).graph.input[0]
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in inp.type.tensor_type.shape.dim]
+    dynamic = dims[0] is None
+    cmd = trtexec_command(onnx_path.name, plan_path.name, precision, dims[1:], dynamic, batch,
+                          Path(timing_cache).name if timing_cache else None, workspace_mb,
+                          Path(calib_cache).name if calib_cache else None, inp.name)
+    missing = tensorrt_status()
+    if missing:
+        raise TensorRTUnavailable(missing, cmd)
+    import tensorrt as trt
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)                     # explicit batch (the only mode in 10.x)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errs = "\n".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"TensorRT could not parse {onnx_path}:\n{errs}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
+    else:                                                   # true FP32: no TF32 on Ampere (Orin)
+        config.clear_flag(trt.BuilderFlag.TF32)
+    profile = builder.create_optimization_profile()
+    sample = dims[1:]
+    lo, opt, hi = batch if dynamic else (dims[0],) * 3
+    profile.set_shape(inp.name, (lo, *sample), (opt, *sample), (hi, *sample))
+    config.add_optimization_profile(profile)
+    cuda = None
+    if precision == "int8":
+        if calib_clips is None and not (calib_cache and Path(calib_cache).is_file()):
+            raise ValueError("INT8 needs calibration clips (--calib-clips) or an existing calibration cache")
+        cuda = _Cuda()
+        config.set_flag(trt.BuilderFlag.INT8)
+        clips = calib_clips if calib_clips is not None else np.zeros((opt, *sample), np.float32)
+        config.int8_calibrator = _make_calibrator(trt, clips, opt, Path(calib_cache or plan_path.with_suffix(".calib")), cuda)
+        config.set_calibration_profile(profile)
+    cache_bytes = Path(timing_cache).read_bytes() if timing_cache and Path(timing_cache).is_file() else b""
+    cache = config.create_timing_cache(cache_bytes)
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    log(f"building TensorRT {trt.__version__} {precision} engine from {onnx_path.name} "
+        f"(batch {lo}/{opt}/{hi}); this takes minutes on a Jetson")
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path} (see the log above)")
+    plan_path.write_bytes(bytes(plan))
+    if timing_cache:
+        Path(timing_cache).write_bytes(bytes(config.get_timing_cache().serialize()))
+    return plan_path
+
+
+class TensorRTRunner:
+    """Runs a serialized plan with ``execute_async_v3``; ``runner(x) -> logits``."""
+
+    def __init__(self, plan_path: str | os.PathLike, name: str | None = None):
+        missing = tensorrt_status()
+        if missing:
+            raise TensorRTUnavailable(missing, f"/usr/src/tensorrt/bin/trtexec --loadEngine={plan_path}")
+        import tensorrt as trt
+        self.path = Path(plan_path)
+        self.cuda = _Cuda()
+        self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(self.path.read_bytes())
+        if self.engine is None:
+            raise RuntimeError(f"could not deserialize TensorRT plan {self.path}")
+        self.context = self.engine.create_execution_context()
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        self.in_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
+        self.out_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
+        shape = tuple(self.engine.get_tensor_shape(self.in_name))
+        self.input_shape = tuple(None if d < 0 else d for d in shape)
+        self.device_memory_bytes = int(self.engine.device_memory_size_v2)
+        self.stream = self.cuda.stream()
+        self.name = name or f"tensorrt:{self.path.name}"
+        self._bufs: dict[tuple, tuple[int, int]] = {}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, np.float32)
+        self.context.set_input_shape(self.in_name, x.shape)
+        out = np.empty(tuple(self.context.get_tensor_shape(self.out_name)), np.float32)
+        key = x.shape
+        if key not in self._bufs:
+            self._bufs[key] = (self.cuda.alloc(x.nbytes), self.cuda.alloc(out.nbytes))
+        d_in, d_out = self._bufs[key]
+        self.cuda.htod(d_in, x)
+        self.context.set_tensor_address(self.in_name, d_in)
+        self.context.set_tensor_address(self.out_name, d_out)
+        if not self.context.execute_async_v3(self.stream):
+            raise RuntimeError("TensorRT execute_async_v3 failed")
+        self.cuda.sync(self.stream)
+        self.cuda.dtoh(out, d_out)
+        return out

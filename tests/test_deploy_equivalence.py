@@ -1,0 +1,122 @@
+"""Deploy form == training form (eval mode), for every registered variant.
+
+Variables are "realistic": perturbed BN statistics and affines, non-zero TAda
+``beta``, spread logits (``jaxar.deploy.demo_variables``), so a folding bug
+(wrong axis, dropped mean, TAda ignored) changes the logits by far more than
+the tolerance; ``test_tada_and_bn_changes_are_visible`` checks that.
+Shapes are tiny (T=4, 32x32, narrow widths) to keep the suite fast.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxar.deploy import DeployModel, reparameterize
+from jaxar.deploy.bn_fold import bn_affine, fold_into_oihw
+from jaxar.deploy.demo_variables import realistic_variables, small_config
+from jaxar.network import X3DUGT
+from jaxar.registry import create_config, list_variants
+
+ATOL = 1e-4
+
+
+def _compare(cfg, batch=2, seed=0):
+    variables = realistic_variables(cfg, seed)
+    x = jax.random.normal(jax.random.PRNGKey(seed + 7), (batch, *cfg.input_shape), jnp.float32)
+    ref = jax.jit(lambda v, x: X3DUGT(cfg).apply(v, x, train=False))(variables, x)
+    dm = DeployModel.from_variables(cfg, variables)
+    out = dm.apply_channels_last(x)
+    return np.asarray(ref), np.asarray(out), variables, dm, x
+
+
+@pytest.mark.parametrize("variant", list_variants())
+def test_deploy_equals_training_form(variant):
+    cfg = small_config(create_config(variant))
+    ref, out, variables, _, _ = _compare(cfg)
+    assert out.shape == ref.shape == (2, cfg.num_classes)
+    assert np.std(ref) > 0.05, "logits too flat for a meaningful comparison"
+    np.testing.assert_allclose(out, ref, atol=ATOL, rtol=1e-4)
+    assert (out.argmax(-1) == ref.argmax(-1)).all()
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(pre_dw="stride", simam_pool="spatiotemporal", activation="hard_swish"),
+    dict(widths=(6, 10, 14, 18), head_width=45, ghost_ratio=3, pre_dw="none"),   # Ghost slices
+])
+def test_deploy_equals_training_form_other_paths(overrides):
+    cfg = small_config(create_config("x3d_ugt"), **overrides)
+    ref, out, *_ = _compare(cfg, batch=3, seed=3)
+    np.testing.assert_allclose(out, ref, atol=ATOL, rtol=1e-4)
+
+
+def test_tada_and_bn_changes_are_visible():
+    """The comparison above can fail: ignoring TAda or one BN's mean moves the logits."""
+    cfg = small_config(create_config("x3d_ugt"))
+    ref, out, variables, dm, x = _compare(cfg)
+    tree = reparameterize(cfg, variables)
+    no_tada = jax.tree_util.tree_map(lambda a: a, tree)
+    for s in (3, 4):
+        for blk in no_tada[f"stage{s}"].values():
+            if "tada" in blk:                        # calibration a = 1 everywhere
+                blk["tada"]["expand_w"] = np.zeros_like(blk["tada"]["expand_w"])
+                blk["tada"]["expand_b"] = np.ones_like(blk["tada"]["expand_b"])
+    bad = np.asarray(DeployModel(cfg, no_tada).apply_channels_last(x))
+    assert np.abs(bad - ref).max() > 10 * ATOL
+    stats = jax.tree_util.tree_map(np.asarray, variables)
+    stats["batch_stats"]["stem_bn"]["mean"] = np.zeros_like(stats["batch_stats"]["stem_bn"]["mean"])
+    bad = np.asarray(DeployModel.from_variables(cfg, stats).apply_channels_last(x))
+    assert np.abs(bad - ref).max() > 10 * ATOL
+
+
+def test_bn_fold_matches_conv_then_bn():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(5, 3, 3, 3))
+    x = rng.normal(size=(3, 3, 3))                      # one receptive field (C_in, k, k)
+    params = {"scale": rng.uniform(0.5, 2, 5), "bias": rng.normal(size=5)}
+    stats = {"mean": rng.normal(size=5), "var": rng.uniform(0.2, 3, 5)}
+    conv = np.einsum("oikl,ikl->o", w, x)
+    bn = (conv - stats["mean"]) / np.sqrt(stats["var"] + 1e-5) * params["scale"] + params["bias"]
+    s, b = bn_affine(params, stats)
+    wf, bf = fold_into_oihw(w, s, b)
+    np.testing.assert_allclose(np.einsum("oikl,ikl->o", wf, x) + bf, bn, rtol=1e-12)
+
+
+def test_deploy_graph_is_4d_without_3d_convs():
+    """Every intermediate of the deploy jaxpr has <= 4 dims; all convs are 2-D;
+    one transpose (the layout switch after the stem)."""
+    cfg = small_config(create_config("x3d_ugt"))
+    dm = DeployModel.from_variables(cfg, realistic_variables(cfg))
+    x = jnp.zeros((1, cfg.frames, 3, cfg.size, cfg.size))
+    jaxpr = jax.make_jaxpr(dm.as_function())(x)
+
+    def walk(jp):
+        for e in jp.eqns:
+            yield e
+            for p in e.params.values():
+                inner = getattr(p, "jaxpr", None)
+                if inner is not None:
+                    yield from walk(getattr(inner, "jaxpr", inner) if not hasattr(inner, "eqns") else inner)
+
+    n_conv = n_transpose = 0
+    for i, e in enumerate(walk(jaxpr.jaxpr)):
+        n_transpose += e.primitive.name == "transpose"
+        if i == 0:
+            assert e.primitive.name in ("reshape", "convert_element_type")   # the 5-D input fold
+            continue
+        for v in e.outvars:
+            assert len(v.aval.shape) <= 4, f"{e.primitive} makes a {len(v.aval.shape)}-D tensor"
+        if e.primitive.name == "conv_general_dilated":
+            n_conv += 1
+            assert len(e.params["window_strides"]) == 2
+    assert n_conv > 10 and n_transpose == 1
+
+
+def test_bad_variables_name_the_missing_path():
+    cfg = small_config(create_config("x3d_ugt"))
+    variables = realistic_variables(cfg)
+    params = dict(variables["params"])
+    del params["head_proj"]
+    with pytest.raises(KeyError, match="head_proj"):
+        reparameterize(cfg, {"params": params, "batch_stats": variables["batch_stats"]})
+    with pytest.raises(ValueError, match="params"):
+        reparameterize(cfg, {"weights": 1})
