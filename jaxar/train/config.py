@@ -98,7 +98,7 @@ class TrainConfig:
     log_every: int = 50                # steps between JSONL/TensorBoard train records
     seed: int = 0                      # init, dropout and data order
     num_devices: int | None = None     # None: all devices of all processes
-    progress: bool = True              # tqdm progress bar on process 0
+    progress: bool = True              # tqdm bar on process 0 (False: a plain line per log record)
 
     def replace(self, **kw) -> "TrainConfig":
         return dataclasses.replace(self, **kw)

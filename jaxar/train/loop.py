@@ -152,7 +152,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
         return result
 
     # -- train
-    progress = Progress(plan.total_steps, start, cfg.batch_size, enabled=lead and cfg.progress)
+    progress = Progress(plan.total_steps, start, cfg.batch_size, enabled=lead, bar=cfg.progress)
     batches = source.train_batches(cfg.seed, start)
     window: list[dict] = []
     result = None
@@ -171,11 +171,14 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
                        + (f"{ckpt.directory}/{last}" if last is not None else "none")
                        + ". Lower optim.lr, check the input data, or try model.dtype=float32.")
                 writer.write("event", done, {"event": "nonfinite", "message": msg})
+                ckpt.close()
                 raise NonFiniteError(msg)
             window.append(metrics)
             progress.update(done, metrics)
             if done % cfg.log_every == 0 or done == plan.total_steps:
-                writer.write("train", done, _mean_window(window, progress.clips_per_sec))
+                record = _mean_window(window, progress.clips_per_sec)
+                writer.write("train", done, record)
+                progress.log_line(done, record)
                 window = []
             evaluating = done % cfg.eval_every == 0 or done == plan.total_steps
             result = run_eval(done) if evaluating else None
