@@ -24,12 +24,20 @@ def register(name: str):
     return wrap
 
 
-def list_variants() -> list[str]:
+def family_of(config) -> str:
+    """Model family of a config: its ``family`` class attribute, ``"x3d_ugt"`` for ModelConfig."""
+    return getattr(config, "family", "x3d_ugt")
+
+
+def list_variants(family: str | None = None) -> list[str]:
+    """Registered variant names, optionally only those of one model ``family``."""
     import jaxar.variants  # noqa: F401  (registers the built-in variants)
-    return sorted(_VARIANTS)
+    if family is None:
+        return sorted(_VARIANTS)
+    return sorted(n for n, fn in _VARIANTS.items() if family_of(fn()) == family)
 
 
-def create_config(name: str, **overrides) -> ModelConfig:
+def create_config(name: str, **overrides):
     names = list_variants()
     if name not in _VARIANTS:
         raise ValueError(f"unknown model variant {name!r}; registered: {', '.join(names)}")
@@ -38,4 +46,7 @@ def create_config(name: str, **overrides) -> ModelConfig:
 
 def create_model(name: str, bn_axis_name: str | None = None, **overrides):
     from jaxar.network import X3DUGT
-    return X3DUGT(create_config(name, **overrides), bn_axis_name=bn_axis_name)
+    config = create_config(name, **overrides)
+    if hasattr(config, "build"):
+        return config.build(bn_axis_name=bn_axis_name)
+    return X3DUGT(config, bn_axis_name=bn_axis_name)

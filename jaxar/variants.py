@@ -6,6 +6,7 @@ away from the default.  Parameter counts at 60 classes (``python -m
 jaxar.summary NAME``): 962.9 K / 965.5 K / 929.4 K / 934.2 K / 955.5 K.
 """
 from jaxar.config import ModelConfig
+from jaxar.models.x3d import X3DConfig
 from jaxar.registry import register
 
 
@@ -39,3 +40,19 @@ def x3d_ugt_tiny() -> ModelConfig:
     """Same block structure at narrow widths and shallow depths, for CPU demos and tests."""
     return ModelConfig(stem_width=8, widths=(8, 16, 24, 32), depths=(1, 1, 2, 2),
                        head_width=64, tada_reduction=8.0, frames=8, size=32, dropout=0.2)
+
+
+# X3D baselines (Feichtenhofer 2020): one network, the paper's three inputs.
+@register("x3d_xs")
+def x3d_xs() -> X3DConfig:
+    return X3DConfig(frames=4, size=160)
+
+
+@register("x3d_s")
+def x3d_s() -> X3DConfig:
+    return X3DConfig(frames=13, size=160)
+
+
+@register("x3d_m")
+def x3d_m() -> X3DConfig:
+    return X3DConfig(frames=16, size=224)

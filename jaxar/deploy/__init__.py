@@ -24,7 +24,20 @@ from jaxar.config import ModelConfig
 from jaxar.deploy.network import deploy_apply
 from jaxar.deploy.reparameterize import count_params, reparameterize
 
-_jit_apply = jax.jit(deploy_apply, static_argnums=0)
+
+def _functions(config) -> tuple:
+    """``(reparameterize, deploy_apply)`` of the config's model family
+    (``config.deploy_functions()`` for the families of :mod:`jaxar.models`)."""
+    if hasattr(config, "deploy_functions"):
+        return config.deploy_functions()
+    return reparameterize, deploy_apply
+
+
+def _family_apply(config, params, x):
+    return _functions(config)[1](config, params, x)
+
+
+_jit_apply = jax.jit(_family_apply, static_argnums=0)
 
 __all__ = ["DeployModel", "deploy_apply", "reparameterize", "count_params"]
 
@@ -36,7 +49,7 @@ class DeployModel:
 
     @classmethod
     def from_variables(cls, config: ModelConfig, variables: Mapping) -> "DeployModel":
-        return cls(config, reparameterize(config, variables))
+        return cls(config, _functions(config)[0](config, variables))
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """``(N, T, 3, H, W)`` float32 -> logits ``(N, num_classes)``.
@@ -50,7 +63,8 @@ class DeployModel:
         """``fn(x)`` with the folded weights closed over, for exporters
         (jax2onnx makes them initializers, jax2tf constants)."""
         config, params = self.config, self.params
-        return lambda x: deploy_apply(config, params, x)
+        apply = _functions(config)[1]
+        return lambda x: apply(config, params, x)
 
     def apply_channels_last(self, x: jax.Array) -> jax.Array:
         """Same, on the training layout ``(N, T, H, W, 3)`` (one transpose first)."""

@@ -37,7 +37,7 @@ def _value(path: tuple[str, ...], shape: tuple[int, ...], rng: np.random.Generat
 
 
 def realistic_variables(config: ModelConfig, seed: int = 0) -> dict:
-    """``{"params", "batch_stats"}`` for ``X3DUGT(config)`` with non-trivial
+    """``{"params", "batch_stats"}`` for ``X3DUGT(config)`` (or ``config.build()``) with non-trivial
     BN statistics/affines, non-zero TAda ``beta`` and spread logits.
 
     Shapes come from ``jax.eval_shape`` of ``model.init`` (tracing only: a
@@ -46,7 +46,7 @@ def realistic_variables(config: ModelConfig, seed: int = 0) -> dict:
     ``N(0, 0.3)``, var ``U(0.5, 2)``, scale ``U(0.6, 1.3)``, bias ``N(0, 0.2)``,
     TAda ``|beta|`` in ``[0.3, 0.9]``. Deterministic in ``seed``.
     """
-    model = X3DUGT(config)
+    model = config.build() if hasattr(config, "build") else X3DUGT(config)
     x = jax.ShapeDtypeStruct((1, *config.input_shape), jnp.float32)
     shapes = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, train=False), x)
     rng = np.random.default_rng(seed)
