@@ -54,6 +54,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

@@ -1,6 +1,6 @@
 """X3D (Feichtenhofer, CVPR 2020): X3D-XS, X3D-S and X3D-M.
 
-Built as the reference implementations (SlowFast, PyTorchVideo) build them:
+Built as the reference implementation (PyTorchVideo's ``create_x3d``) builds them:
 width factor 2.0, bottleneck factor 2.25, depth factor 2.2 (stage depths
 3/5/11/7), so all three share one network and differ only in their input
 (XS 4x160^2, S 13x160^2, M 16x224^2). Input ``(N, T, H, W, 3)`` float
@@ -11,14 +11,14 @@ width factor 2.0, bottleneck factor 2.25, depth factor 2.2 (stage depths
              1x1x1 conv C_in->E, BN, ReLU -> 3x3x3 depthwise conv (stride
              (1,s,s)), BN -> [SE, on blocks 0, 2, 4, ...] -> Swish
              -> 1x1x1 conv E->C_out, BN -> + shortcut -> ReLU
-             (E = 2.25 C_out; shortcut: identity, or strided 1x1x1 conv + BN
-             when the shape changes)
+             (E = 2.25 C_out; shortcut: identity, or a strided 1x1x1 conv
+             when the shape changes, + BN when the width changes)
     head:    1x1x1 conv 192->432, BN, ReLU -> global average pool
              -> linear 432->2048 (no bias), ReLU -> dropout -> linear classifier
 
 Parameter tree: ``stem/{conv_xy, conv_t, conv_t_bn}``,
 ``stage{s}/block{b}/{conv_a, conv_a_bn, conv_b, conv_b_bn, se, conv_c,
-conv_c_bn, shortcut, shortcut_bn}``, ``head/{conv, conv_bn, hidden,
+conv_c_bn, shortcut, [shortcut_bn]}``, ``head/{conv, conv_bn, hidden,
 classifier}``. Kernel layouts follow :mod:`jaxar.ops.conv`; the 3x3x3
 depthwise kernel is DHWIO ``(k_t, k, k, 1, C)``.
 """
@@ -58,6 +58,7 @@ class X3DConfig:
     temporal_kernel: int = 3
     se_ratio: float = 1 / 16                      # hidden = make_divisible(inner * ratio, 8)
     se_every: int = 2                             # SE on blocks 0, se_every, ...; 0: no SE
+    stride_shortcut_bn: bool = False              # BN after a shortcut conv that keeps the width
     # head
     head_width: int = 432
     head_hidden: int = 2048
@@ -162,6 +163,7 @@ class X3DBlock(nn.Module):
     se_hidden: int = 0
     kernel_size: int = 3
     temporal_kernel: int = 3
+    stride_shortcut_bn: bool = False
     train: bool = False
     bn_axis_name: str | None = None
     dtype: Any = jnp.float32
@@ -181,7 +183,9 @@ class X3DBlock(nn.Module):
         if self.stride == 1 and x.shape[-1] == self.out_channels:
             shortcut = x
         else:
-            shortcut = bn("shortcut_bn")(Pointwise(self.out_channels, self.stride, name="shortcut")(x))
+            shortcut = Pointwise(self.out_channels, self.stride, name="shortcut")(x)
+            if x.shape[-1] != self.out_channels or self.stride_shortcut_bn:
+                shortcut = bn("shortcut_bn")(shortcut)
         return nn.relu(shortcut + h)
 
 
@@ -219,6 +223,24 @@ class X3DHead(nn.Module):
         return Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01), name="classifier")(x)
 
 
+class X3DStage(nn.Module):
+    config: X3DConfig
+    index: int                      # 1-based
+    train: bool = False
+    bn_axis_name: str | None = None
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        cfg, s = self.config, self.index
+        for b in range(cfg.depths[s - 1]):
+            x = X3DBlock(cfg.widths[s - 1], cfg.inner(s), cfg.strides[s - 1] if b == 0 else 1,
+                         cfg.se_hidden(s, b), cfg.kernel_size, cfg.temporal_kernel,
+                         cfg.stride_shortcut_bn, self.train,
+                         self.bn_axis_name, self.dtype, cfg.impl, name=f"block{b}")(x)
+        return x
+
+
 class X3D(nn.Module):
     config: X3DConfig
     bn_axis_name: str | None = None
@@ -237,20 +259,3 @@ class X3D(nn.Module):
         x = X3DHead(cfg.head_width, cfg.head_hidden, cfg.num_classes, cfg.dropout, name="head",
                     **common)(x)
         return x.astype(jnp.float32)
-
-
-class X3DStage(nn.Module):
-    config: X3DConfig
-    index: int                      # 1-based
-    train: bool = False
-    bn_axis_name: str | None = None
-    dtype: Any = jnp.float32
-
-    @nn.compact
-    def __call__(self, x):
-        cfg, s = self.config, self.index
-        for b in range(cfg.depths[s - 1]):
-            x = X3DBlock(cfg.widths[s - 1], cfg.inner(s), cfg.strides[s - 1] if b == 0 else 1,
-                         cfg.se_hidden(s, b), cfg.kernel_size, cfg.temporal_kernel, self.train,
-                         self.bn_axis_name, self.dtype, cfg.impl, name=f"block{b}")(x)
-        return x

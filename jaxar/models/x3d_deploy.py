@@ -66,8 +66,10 @@ def _block(p, st, has_shortcut: bool) -> dict:
         out["se"] = {"reduce_w": f32(_get(p, "se/reduce/kernel")), "reduce_b": f32(_get(p, "se/reduce/bias")),
                      "expand_w": f32(_get(p, "se/expand/kernel")), "expand_b": f32(_get(p, "se/expand/bias"))}
     out["c"] = _pointwise_bn(p, st, "conv_c", "conv_c_bn")
-    if has_shortcut:
+    if has_shortcut and "shortcut_bn" in p:
         out["shortcut"] = _pointwise_bn(p, st, "shortcut", "shortcut_bn")
+    elif has_shortcut:                                                  # stride-only projection
+        out["shortcut"] = {"w": f32(pointwise_to_oihw(_get(p, "shortcut/kernel"))), "b": None}
     return out
 
 
