@@ -23,6 +23,7 @@ Writes ``compare_models.json``, ``compare_models.md`` (the table) and
 
     python benchmarks/compare_models.py                          # all models
     python benchmarks/compare_models.py --variants x3d_xs x3d_ugt --runs 10
+    python benchmarks/compare_models.py --resume          # continue a run that was cut short
 """
 from __future__ import annotations
 
@@ -171,6 +172,9 @@ def to_markdown(rows: list[dict], meta: dict) -> str:
     for r in rows:
         lines.append("| " + " | ".join(_cell(r, k, f) for k, _, f in COLUMNS) + " |")
     notes = sorted({r["trt"] for r in rows if "trt" in r} | {f"{r['model']}: {r['error']}" for r in rows if "error" in r})
+    cur = {k: meta[k] for k in ("date", "runs", "runs8", "threads")}
+    notes += [f"{r['model']}: measured in an earlier run ({', '.join(f'{k} {v}' for k, v in r['settings'].items())})"
+              for r in rows if r.get("settings", cur) != cur]
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
@@ -215,6 +219,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
     ap.add_argument("--no-latency", action="store_true", help="counts and file sizes only")
     ap.add_argument("--out", default="artifacts/compare_models", help="ONNX files, JSON, table and plot")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows of models already measured in --out/compare_models.json "
+                         "(a long run cut short continues; its meta records each row's settings)")
     args = ap.parse_args(argv)
     from jaxar.registry import list_variants
     names = args.variants or full_size_variants()
@@ -232,12 +239,20 @@ def main(argv=None) -> int:
             "machine": f"{platform.machine()} {os.cpu_count()} CPUs ({platform.processor() or platform.system()})",
             "onnxruntime": onnxruntime.__version__, "threads": args.threads, "runs": args.runs,
             "runs8": args.runs8, "num_classes": args.num_classes}
-    rows = []
+    rows, done = [], {}
+    previous = out / "compare_models.json"
+    if args.resume and previous.is_file():
+        done = {r["model"]: r for r in json.loads(previous.read_text())["rows"] if "error" not in r}
+        log(f"resuming: keeping {sorted(done)} from {previous}")
     for i, name in enumerate(names, 1):
+        if name in done:
+            rows.append(done[name])
+            continue
         t = time.time()
         log(f"[{i}/{len(names)}] {name}: counting and exporting")
         try:
             row = export_model(name, args.num_classes, out)
+            row["settings"] = {k: meta[k] for k in ("date", "runs", "runs8", "threads")}
             if not args.no_latency:
                 log(f"[{i}/{len(names)}] {name}: ONNX Runtime latency ({args.runs} + {args.runs8} runs)")
                 ort_profile(row, args.runs, args.runs8, args.threads)
