@@ -73,12 +73,6 @@ class VideoReader:
         self.close()
 
 
-def read_video(path: str | os.PathLike) -> np.ndarray:
-    """Decodes a whole (small) video: uint8 ``(T, H, W, 3)`` RGB."""
-    with VideoReader(path) as r:
-        return np.stack(list(r.frames()))
-
-
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 30.0,
                 codec: str = "MJPG") -> None:
     """Encodes uint8 RGB ``(T, H, W, 3)`` frames with OpenCV's VideoWriter

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import data_fixtures as fx
-from data_pipelines import inspect as inspect_cli
+from data_pipelines import inspect_dataset as inspect_cli
 from data_pipelines import prepare as prepare_cli
 from data_pipelines.clip_prep import PrepOptions
 

@@ -1,4 +1,4 @@
-"""Inspect a prepared dataset: ``python -m data_pipelines.inspect``.
+"""Inspect a prepared dataset: ``python -m data_pipelines.inspect_dataset``.
 
 Prints example counts per split and class, the full-frame-fallback counts and
 skipped samples recorded at preparation, and writes a contact sheet PNG:
@@ -8,7 +8,7 @@ mapped into the stored crop; fallback crops get a red frame.
 
 Example::
 
-    python -m data_pipelines.inspect ntu_rgbd/ntu60_xsub --data_dir /data/tfds \\
+    python -m data_pipelines.inspect_dataset ntu_rgbd/ntu60_xsub --data_dir /data/tfds \\
         --split train --clips 8 --out ntu60_xsub_train.png
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m data_pipelines.inspect",
+    p = argparse.ArgumentParser(prog="python -m data_pipelines.inspect_dataset",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("dataset", help="e.g. ntu_rgbd/ntu60_xsub, video_folder, synthetic_actions/small")
     p.add_argument("--data_dir", default=None)
