@@ -42,7 +42,11 @@ def joints_for(box, rng) -> np.ndarray:
     xy = np.column_stack([rng.uniform(cx - hw, cx + hw, 25), rng.uniform(cy - hh, cy + hh, 25)])
     xy[:4] = [(cx - hw, cy - hh), (cx + hw, cy + hh), (cx - hw, cy + hh), (cx + hw, cy - hh)]
     j = np.zeros((25, 12))
-    j[:, 0:3] = rng.normal(size=(25, 3))
+    # Camera-space metres: x right, y up, z depth; 2 cm per pixel here, so a
+    # box taller than wide in the image is a body taller than wide in 3-D.
+    j[:, 0] = (xy[:, 0] - W / 2) * 0.02
+    j[:, 1] = (H / 2 - xy[:, 1]) * 0.02
+    j[:, 2] = 3.0 + rng.normal(scale=0.05, size=25)
     j[:, 3:5] = xy / 4                      # depthX/Y (other image; unused)
     j[:, 5:7] = xy
     j[:, 7] = 1.0

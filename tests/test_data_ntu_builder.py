@@ -155,9 +155,9 @@ def test_preparation_is_restartable(ntu_env, tmp_path):
     # A task whose result exists is not redone.
     path = str(files[0])
     mtime = os.path.getmtime(path)
-    name = files[0].name[:-4]
-    task = (name, None, None, False, PrepOptions(size=SIZE), path)
-    assert prepare_ntu_sample(task) == (name, "cached", "")
+    name = files[0].name.split("-")[0]
+    task = (name, None, None, False, PrepOptions(size=SIZE), path, False)
+    assert prepare_ntu_sample(task) == (name, "cached", "", "")
     assert os.path.getmtime(path) == mtime
 
 
