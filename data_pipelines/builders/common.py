@@ -161,13 +161,14 @@ def report_failures(builder_name: str, results, skip_corrupt: bool) -> list[tupl
 
 def finish_preparation(builder, label: str, samples_found: int,
                        kept: dict[str, list[str]], skipped, ignored: dict[str, list[str]],
-                       prep_options: dict) -> dict:
+                       prep_options: dict, warnings=()) -> dict:
     """Builds the preparation report, prints its summary, records it in
     ``builder.info.metadata`` and writes it next to the dataset.
 
     Raises :class:`PreparationError` if no sample is left to store.
     """
-    rep = report_lib.build_report(label, prep_options, samples_found, kept, skipped, ignored)
+    rep = report_lib.build_report(label, prep_options, samples_found, kept, skipped, ignored,
+                                  warnings)
     for line in report_lib.summary_lines(rep):
         print(f"[{label}] {line}", flush=True)
     if not rep["samples_kept"]["total"]:

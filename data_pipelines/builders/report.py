@@ -65,7 +65,8 @@ def _duration_stats(samples: Sequence[dict]) -> dict:
 def build_report(dataset: str, prep_options: dict, samples_found: int,
                  kept: Mapping[str, Sequence[str]],
                  skipped: Iterable[tuple[str, str, str]],
-                 ignored: Mapping[str, Sequence[str]]) -> dict:
+                 ignored: Mapping[str, Sequence[str]],
+                 warnings: Sequence[str] = ()) -> dict:
     """Assembles the report.
 
     Args:
@@ -75,6 +76,7 @@ def build_report(dataset: str, prep_options: dict, samples_found: int,
       kept: ``{split: [cache file of each kept sample]}``.
       skipped: ``(sample, reason, message)`` per skipped sample.
       ignored: ``{category: [file names]}`` of files not used.
+      warnings: builder-specific warnings to record (e.g. a single class).
     """
     report: dict = {"dataset": dataset, "prep_options": prep_options,
                     "samples_found": int(samples_found)}
@@ -104,7 +106,7 @@ def build_report(dataset: str, prep_options: dict, samples_found: int,
     report["ignored_files"] = {k: {"count": len(v), "examples": sorted(v)[:MAX_EXAMPLES]}
                                for k, v in sorted(ignored.items()) if v}
     report["clip_duration"] = {s: _duration_stats(v) for s, v in per_split.items()}
-    warnings = []
+    warnings = list(warnings)
     total = report["samples_kept"]["total"]
     n_fallback = sum(f["total"] for f in fallbacks.values())
     if total and n_fallback > FALLBACK_WARN_SHARE * total:
