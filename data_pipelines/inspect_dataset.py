@@ -102,6 +102,14 @@ def main(argv=None) -> int:
               f"python -m data_pipelines.prepare {args.dataset} ...", file=sys.stderr)
         return 2
     info = builder.info
+    if not info.splits:
+        print(f"{args.dataset} in {builder.data_dir} has no splits (an empty build); "
+              f"prepare it again", file=sys.stderr)
+        return 2
+    if args.split is not None and args.split not in info.splits:
+        print(f"--split {args.split!r}: {args.dataset} has splits {list(info.splits)}",
+              file=sys.stderr)
+        return 2
     names = info.features["label"].names
     print(f"{args.dataset}: {info.features['label'].num_classes} classes, data in {builder.data_dir}")
     for split, si in info.splits.items():
@@ -116,6 +124,10 @@ def main(argv=None) -> int:
     if meta.get("skipped_samples"):
         print(f"  skipped at preparation ({len(meta['skipped_samples'])}): "
               f"{list(meta['skipped_samples'])[:20]}")
+    if "preparation" in meta:
+        from data_pipelines.builders.report import summary_lines
+        for line in summary_lines(meta["preparation"]):
+            print(f"  {line}")
     split = args.split or next(iter(info.splits))
     src = builder.as_data_source(split)
     rng = np.random.default_rng(args.seed)

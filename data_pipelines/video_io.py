@@ -89,7 +89,7 @@ class VideoReader:
             if claimed > 0 and count < MIN_DECODED_FRACTION * claimed:
                 raise TruncatedVideoError(
                     f"{self.name}: decoded only {count} of the {claimed} frames {source} "
-                    f"claims (below {MIN_DECODED_FRACTION:.0%}; truncated or damaged video)")
+                    f"claims (below {MIN_DECODED_FRACTION * 100:.0f} %; truncated or damaged video)")
 
     def close(self):
         self._cap.release()

@@ -29,6 +29,7 @@ class FakeSample:
     write_skeleton: bool = True
     truncate_skeleton: bool = False
     corrupt_video: bool = False
+    truncate_video: float | None = None   # keep this fraction of the .avi's bytes
 
     def __post_init__(self):
         if self.bodies is None:
@@ -90,6 +91,9 @@ def write_ntu_dir(root: str, samples: list[FakeSample]) -> None:
                 f.write(b"RIFF\x00\x00\x00\x00AVI garbage, not a video" * 10)
         else:
             write_video(vpath, render_frames(s, seed=i), fps=30.0)
+            if s.truncate_video is not None:
+                with open(vpath, "r+b") as f:
+                    f.truncate(int(os.path.getsize(vpath) * s.truncate_video))
         if s.write_skeleton:
             with open(os.path.join(root, "nturgb+d_skeletons", f"{s.name}.skeleton"), "w",
                       newline="") as f:
