@@ -20,7 +20,8 @@ from data_pipelines.builders.ntu_rgbd import NtuRgbd, make_config, prepare_ntu_s
 from data_pipelines.builders.report import REPORT_FILE
 from data_pipelines.clip_prep import PrepOptions
 from data_pipelines.ntu import protocols
-from data_pipelines.ntu.skeleton import parse_skeleton, filter_ghost_bodies
+from data_pipelines.ntu.ghost_bodies import filter_ghost_bodies
+from data_pipelines.ntu.skeleton import parse_skeleton
 from data_pipelines.ntu.sources import Location, index_manual_dir
 from data_pipelines.video_io import OutputWriteError, TruncatedVideoError, VideoReader
 

@@ -6,7 +6,7 @@ Configs (one per protocol, see :mod:`data_pipelines.ntu.protocols`):
 colorX/colorY joints (:mod:`data_pipelines.crop`), resized to
 ``size x size`` (default 256) and stored as JPEG (quality 90). Spurious
 ("ghost") bodies are removed from the skeletons before cropping
-(:func:`data_pipelines.ntu.skeleton.filter_ghost_bodies`). Samples on the
+(:mod:`data_pipelines.ntu.ghost_bodies`). Samples on the
 published missing-skeleton list, without a skeleton file, or whose skeleton
 has no body in any frame use the full-frame centre square instead; they are
 counted per split and reason in ``info.metadata["crop_fallbacks"]`` and the
@@ -38,7 +38,8 @@ from etils import epath
 from data_pipelines.builders import common
 from data_pipelines.clip_prep import PrepOptions, PreparedClip, prepare_clip
 from data_pipelines.ntu import protocols
-from data_pipelines.ntu.skeleton import SkeletonFormatError, filter_ghost_bodies
+from data_pipelines.ntu.ghost_bodies import filter_ghost_bodies
+from data_pipelines.ntu.skeleton import SkeletonFormatError
 from data_pipelines.ntu.sources import index_manual_dir, load_skeleton, video_path
 from data_pipelines.parallel_prep import run_tasks
 from data_pipelines.video_io import OutputWriteError, TruncatedVideoError, VideoDecodeError
