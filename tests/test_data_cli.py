@@ -1,4 +1,6 @@
-"""Tests for the prepare / inspect command-line tools."""
+"""Tests for the prepare / inspect_dataset command-line tools."""
+import json
+
 import numpy as np
 import pytest
 
@@ -29,6 +31,8 @@ def test_prepare_then_inspect(tmp_path, capsys):
     line = next(l for l in out.splitlines() if l.startswith("prepared ntu_rgbd/"))
     name = line.split()[1]
     assert name.startswith("ntu_rgbd/ntu60_xsub_") and "{'train': 3, 'test': 1}" in line
+    report = next(l for l in out.splitlines() if "preparation report:" in l).split(": ", 1)[1]
+    assert json.loads(open(report).read())["samples_kept"] == {"train": 3, "test": 1, "total": 4}
 
     png = tmp_path / "sheet.png"
     assert inspect_cli.main([name, "--data_dir", str(data), "--out", str(png), "--clips", "3",
@@ -37,6 +41,7 @@ def test_prepare_then_inspect(tmp_path, capsys):
     assert "train: 3 examples" in out and "test: 1 examples" in out
     assert "brushing teeth" not in out and "eat meal/snack" in out
     assert "'missing_list': 1" in out
+    assert "samples kept: {'train': 3, 'test': 1, 'total': 4} of 4 found" in out
     data_png = png.read_bytes()
     assert data_png[:8] == b"\x89PNG\r\n\x1a\n" and len(data_png) > 5000
 
