@@ -243,3 +243,18 @@ def test_empty_manual_dir_is_a_one_line_error(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and str(manual) in err
         assert ("is empty" if manual.name == "manual" else "does not exist") in err
+
+
+def test_zip_extraction_separates_read_and_write_errors(tmp_path):
+    import zipfile
+    from data_pipelines.video_io import local_copy
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("nturgb+d_rgb/x_rgb.avi", os.urandom(50_000))
+    with _file_size_limit(10_000), pytest.raises(OutputWriteError, match="cannot write the extracted copy"):
+        with local_copy(str(archive), "nturgb+d_rgb/x_rgb.avi", tmp_dir=str(tmp_path)):
+            pass
+    assert sorted(os.listdir(tmp_path)) == ["a.zip"]             # temporary copy removed
+    with pytest.raises(KeyError):                                  # a read error stays one
+        with local_copy(str(archive), "missing.avi", tmp_dir=str(tmp_path)):
+            pass
