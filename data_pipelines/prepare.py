@@ -79,13 +79,14 @@ def prep_options(args, base: PrepOptions | None) -> PrepOptions | None:
 
 
 def make_builder(name: str, args):
-    """The builder object for ``name`` with the command-line options applied."""
+    """The builder object for ``name`` with the command-line options applied;
+    ``ValueError`` (naming the dataset or option) for bad names and values."""
     from data_pipelines.builders import ntu_rgbd, synthetic_actions, video_folder
     base, _, config = name.partition("/")
     kw = dict(data_dir=args.data_dir)
     if base == "ntu_rgbd":
         if not config:
-            raise SystemExit("ntu_rgbd needs a protocol: ntu_rgbd/ntu60_xsub, ntu60_xview, "
+            raise ValueError("ntu_rgbd needs a protocol: ntu_rgbd/ntu60_xsub, ntu60_xview, "
                              "ntu120_xsub or ntu120_xset")
         cfg = ntu_rgbd.make_config(config, prep_options(args, None))
         return ntu_rgbd.NtuRgbd(config=cfg, workers=args.workers,
@@ -105,7 +106,7 @@ def make_builder(name: str, args):
                                         skip_corrupt=args.skip_corrupt, **kw)
     if base == "synthetic_actions":
         return synthetic_actions.SyntheticActions(config=config or "default", **kw)
-    raise SystemExit(f"unknown dataset {name!r}: use ntu_rgbd/<protocol>, video_folder or "
+    raise ValueError(f"unknown dataset {name!r}: use ntu_rgbd/<protocol>, video_folder or "
                      "synthetic_actions[/small]")
 
 
@@ -131,7 +132,11 @@ def main(argv=None) -> int:
     from data_pipelines.builders.common import PreparationError
     from data_pipelines.builders.report import REPORT_FILE
     for name in args.datasets:
-        builder = make_builder(name, args)
+        try:
+            builder = make_builder(name, args)
+        except ValueError as e:
+            print(f"prepare: error: {e}", file=sys.stderr)
+            return 2
         problem = check_manual_dir(name, builder, args.manual_dir)
         if problem:
             print(f"prepare: error: {name}: {problem}", file=sys.stderr)

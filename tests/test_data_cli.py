@@ -57,9 +57,15 @@ def test_box_in_crop_maps_coordinates():
     assert (x0, y0, x1, y1) == (5.0, 10.0, 15.0, 20.0)
 
 
-def test_unknown_dataset_is_a_clear_error():
+def test_unknown_dataset_is_a_clear_error(capsys):
     args = prepare_cli.parse_args(["imagenet"])
-    with pytest.raises(SystemExit, match="unknown dataset 'imagenet'"):
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'"):
         prepare_cli.make_builder("imagenet", args)
-    with pytest.raises(SystemExit, match="needs a protocol"):
+    with pytest.raises(ValueError, match="needs a protocol"):
         prepare_cli.make_builder("ntu_rgbd", args)
+    assert prepare_cli.main(["imagenet"]) == 2
+    assert capsys.readouterr().err.strip() == ("prepare: error: unknown dataset 'imagenet': use "
+                                               "ntu_rgbd/<protocol>, video_folder or "
+                                               "synthetic_actions[/small]")
+    assert prepare_cli.main(["ntu_rgbd/ntu60_xsub", "--size", "4"]) == 2
+    assert "size=4: must be >= 8" in capsys.readouterr().err
