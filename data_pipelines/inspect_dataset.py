@@ -96,7 +96,12 @@ def main(argv=None) -> int:
     import tensorflow_datasets as tfds
 
     import data_pipelines  # noqa: F401
-    builder = tfds.builder(args.dataset, data_dir=args.data_dir)
+    try:
+        builder = tfds.builder(args.dataset, data_dir=args.data_dir)
+    except (tfds.core.registered.DatasetNotFoundError, ValueError) as e:
+        print(f"inspect_dataset: error: {args.dataset!r}: {str(e).splitlines()[0]}",
+              file=sys.stderr)
+        return 2
     if not builder.is_prepared():
         print(f"{args.dataset} is not prepared in {builder.data_dir}; run "
               f"python -m data_pipelines.prepare {args.dataset} ...", file=sys.stderr)

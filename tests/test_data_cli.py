@@ -49,6 +49,9 @@ def test_prepare_then_inspect(tmp_path, capsys):
 def test_inspect_unprepared_dataset(tmp_path, capsys):
     assert inspect_cli.main(["synthetic_actions/small", "--data_dir", str(tmp_path)]) == 2
     assert "not prepared" in capsys.readouterr().err
+    assert inspect_cli.main(["no_such_dataset", "--data_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "'no_such_dataset'" in err
 
 
 def test_box_in_crop_maps_coordinates():
