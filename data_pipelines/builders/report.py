@@ -115,7 +115,7 @@ def build_report(dataset: str, prep_options: dict, samples_found: int,
                         "check the skeleton / person box files")
     n_skipped = sum(len(v) for v in by_reason.values())
     if n_skipped:
-        warnings.append(f"{n_skipped} sample(s) skipped as unreadable: "
+        warnings.append(f"{n_skipped} sample(s) skipped (unreadable or truncated): "
                         f"{dict((r, len(v)) for r, v in report['skipped'].items())}")
     report["warnings"] = warnings
     return report
