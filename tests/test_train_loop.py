@@ -20,6 +20,7 @@ from jaxar.checkpoint import restore_inference
 from jaxar.train.metric_writer import read_log
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow      # training runs in subprocesses
 SMOKE = ["--config", "experiments/smoke_tiny.py"]
 
 
