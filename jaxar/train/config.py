@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import ml_collections
+from flax import traverse_util
 from ml_collections import config_dict
 
 
@@ -155,7 +156,7 @@ def from_dict(d: dict) -> ml_collections.ConfigDict:
     try:
         model = dict(d["model"])
         cfg = default_config(model.pop("variant"))
-        for key, value in _flatten(d).items():
+        for key, value in traverse_util.flatten_dict(d, sep=".").items():
             if key == "model.variant":
                 continue
             parent, _, leaf = key.rpartition(".")
@@ -175,16 +176,6 @@ def _node(cfg, dotted: str):
             raise ValueError(f"stored config has unknown section {dotted!r}")
         node = node[part]
     return node
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 # ----------------------------------------------------------------------------
