@@ -91,6 +91,15 @@ def test_latest_when_no_eval_metrics(tmp_path, state):
     assert restore_inference(tmp_path).step == 8
 
 
+def test_best_of_equal_eval_metrics_is_the_latest(tmp_path, state):
+    ck = Checkpointer(tmp_path, keep=3, async_save=False)
+    for step, top1 in ((1, 0.5), (2, 0.7), (3, 0.7), (4, None)):
+        ck.save(step, bump(state, step), meta(step), None if top1 is None else {"top1": top1})
+    assert ck.best_step() == 3 and ck.latest_step() == 4
+    ck.close()
+    assert restore_inference(tmp_path).step == 3
+
+
 def test_restore_inference_errors_name_the_path(tmp_path, state):
     with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'missing'} does not exist"):
         restore_inference(tmp_path / "missing")
