@@ -1,8 +1,8 @@
 """Run configuration as code: one ``ml_collections.ConfigDict`` per run.
 
 A run is one Python file under ``experiments/`` whose ``get_config()`` starts
-from :func:`default_config` and sets what differs; ablations import a base
-file and change one field. On the command line (``ml_collections``
+from :func:`default_config` and sets what differs; an ablation loads its
+base file with :func:`load_config` and changes one field. On the command line (``ml_collections``
 ``config_flags``) ``--config FILE`` names the file and
 ``--config.section.field=value`` overrides any field: the value is parsed
 by the field's type (``0.1``, ``"(1, 1, 2, 2)"``, ``true``, ``bfloat16``), an
@@ -16,7 +16,9 @@ Sections (every field with its default is in :func:`default_config`):
     ``frames``, ``size``, ``impl``, ``dtype``, ``widths``, ...). ``None``
     keeps the variant's value; anything else replaces it. This is the only
     place a model field is set: the data pipeline reads the clip shape and
-    class count from the model config (:func:`model_config`).
+    class count from the model config (:func:`model_config`). The entries
+    are those of the config class the file started from, so switching
+    ``model.variant`` to another model family needs a config file of its own.
 ``data``, ``optim``, ``loss``, ``checkpoint``
     input pipeline, PyTorch-style SGD + cosine, Poly-1 / CE, Orbax saves.
 top level
