@@ -5,7 +5,9 @@ Layout of a work directory::
     <workdir>/checkpoints/<step>/state/     TrainState (params, batch_stats,
                                             opt_state, step, rng), float32
     <workdir>/checkpoints/<step>/meta/      JSON: step, data position, model
-                                            config, class names, run config
+                                            config ({"class", "fields"}, any
+                                            registered family), variant name,
+                                            class names, run config
     <workdir>/checkpoints/<step>/metrics/   JSON eval metrics (eval steps only)
 
 Every step directory is self-contained: :func:`restore_inference` needs
