@@ -18,14 +18,12 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import optax  # noqa: E402
+import jax
+import jax.numpy as jnp
+import optax
 
 from jaxar.initialization import init_variables
-from jaxar.registry import create_model  # noqa: E402
+from jaxar.registry import create_model
 
 
 def step_fn(model):

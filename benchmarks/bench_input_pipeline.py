@@ -21,19 +21,25 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+
+def _fixtures():
+    """The test suite's NTU sample writer (``tests/data_fixtures.py``), loaded by path."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data_fixtures.py")
+    spec = importlib.util.spec_from_file_location("data_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_manual_dir(root: str, videos: int, frames: int, width: int, height: int) -> None:
     """NTU layout with ``videos`` samples whose person walks across the frame."""
-    import data_fixtures as fx
+    fx = _fixtures()
     from data_pipelines.video_io import write_video
 
     rng = np.random.default_rng(0)

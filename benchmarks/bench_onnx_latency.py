@@ -32,9 +32,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 
 def export_all_graphs(variant: str, frames: int, size: int, out: Path, log=print) -> tuple[dict, dict]:
     """Exports the three graphs; returns ``({label: onnx path}, info)``."""

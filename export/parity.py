@@ -25,9 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 TOLERANCES = {
     "fp32": {"max_abs_rel_to_scale": 1e-4, "top1_agreement": 1.0},
     "fp16": {"top1_agreement": 0.99},

@@ -10,17 +10,13 @@ TensorRT/GPU, ``build_engine.sh`` with the exact ``trtexec`` command),
 ``parity.json/md``, ``profile.json`` + ``latency.png``, ``labels.json``,
 ``preprocessing.json`` and ``manifest.json``. Exit status: 0 when parity
 passed (TensorRT missing is not an error), 1 when it failed, 2 on bad arguments.
-Runs from the repository root of a clone; see docs/deploy.md.
+Needs the package installed (``pip install -e .``); see docs/deploy.md.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:                  # `python export/to_trt.py` from a fresh clone
-    sys.path.insert(0, str(ROOT))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,9 @@ Layout of a work directory::
     <workdir>/checkpoints/<step>/state/     TrainState (params, batch_stats,
                                             opt_state, step, rng), float32
     <workdir>/checkpoints/<step>/meta/      JSON: step, data position, model
-                                            config, class names, run config
+                                            config ({"class", "fields"}, any
+                                            registered family), variant name,
+                                            class names, run config
     <workdir>/checkpoints/<step>/metrics/   JSON eval metrics (eval steps only)
 
 Every step directory is self-contained: :func:`restore_inference` needs
@@ -19,11 +21,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
+
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxar.config import ModelConfig
+from jaxar import registry
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_METRIC = "top1"
@@ -43,18 +47,18 @@ logging.getLogger("absl").addFilter(_QuietPeriodicSaves())
 # ----------------------------------------------------------------------------
 # model config <-> JSON
 
-def model_config_to_json(cfg: ModelConfig) -> dict:
-    """ModelConfig fields as JSON types (tuples become lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+def model_config_to_json(cfg) -> dict:
+    """``{"class": config class name, "fields": {...}}`` (tuples become lists);
+    any registered model family."""
+    return registry.config_to_json(cfg)
 
 
-def model_config_from_json(d: dict, where: str = "checkpoint") -> ModelConfig:
-    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
-    unknown = sorted(set(d) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: model config has fields unknown to this jaxar: {unknown}")
-    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-    return ModelConfig(**kw)
+def model_config_from_json(d: dict, where: str = "checkpoint") -> Any:
+    """Inverse of :func:`model_config_to_json`. A flat dict of fields (no
+    ``class``) is read as an X3D-UGT :class:`~jaxar.config.ModelConfig`."""
+    if "class" not in d:
+        d = {"class": "ModelConfig", "fields": d}
+    return registry.config_from_json(d, where)
 
 
 # ----------------------------------------------------------------------------
@@ -80,7 +84,8 @@ class Checkpointer:
         return self.manager.latest_step()
 
     def best_step(self) -> int | None:
-        return _best_step(self.manager)
+        """Best kept step by eval top-1 (the latest of equals), None without evals."""
+        return self.manager.best_step()
 
     def save(self, step: int, state, meta: dict, metrics: dict | None = None) -> None:
         """Saves ``state`` (a pytree of arrays) and ``meta`` (JSON) as ``step``;
@@ -107,11 +112,6 @@ def _best_metric(metrics: dict) -> float:
     return float(metrics[BEST_METRIC])
 
 
-def _best_step(manager: ocp.CheckpointManager) -> int | None:
-    """Best step by eval top-1 among kept steps with metrics, else None."""
-    scored = [(s, manager.metrics(s)) for s in manager.all_steps()]
-    scored = [(_best_metric(m), s) for s, m in scored if m and BEST_METRIC in m]
-    return max(scored)[1] if scored else None
 
 
 # ----------------------------------------------------------------------------
@@ -119,9 +119,8 @@ def _best_step(manager: ocp.CheckpointManager) -> int | None:
 
 @dataclasses.dataclass
 class InferenceBundle:
-    """A trained model, ready to build and run: ``create`` the network from
-    ``config`` (``jaxar.network.X3DUGT(config)``) and apply ``variables``."""
-    config: ModelConfig
+    """A trained model, ready to run: ``config.build().apply(variables, x)``."""
+    config: Any                      # a model config (see jaxar.config), any family
     variables: dict                  # {"params", "batch_stats"}, numpy float32
     class_names: list[str] | None
     step: int
@@ -146,9 +145,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
         raise FileNotFoundError(
             f"{p}: no checkpoint found; expected a work directory with {CHECKPOINT_DIR}/<step>/"
             f"{{state,meta}}, a {CHECKPOINT_DIR}/ directory, or a step directory with state/ and meta/")
-    manager = ocp.CheckpointManager(ckdir, options=ocp.CheckpointManagerOptions(read_only=True))
+    manager = ocp.CheckpointManager(ckdir, options=ocp.CheckpointManagerOptions(
+        read_only=True, best_fn=_best_metric, best_mode="max"))
     try:
-        step = _best_step(manager)
+        step = manager.best_step()
     finally:
         manager.close()
     return ckdir / str(step if step is not None else steps[-1])

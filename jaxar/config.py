@@ -3,6 +3,12 @@
 Every architectural choice the paper leaves open is a field here; the named
 variants in :mod:`jaxar.variants` fix them (see ``docs/architecture.md`` for
 why these values).  Stages are numbered 1..4 as in the paper.
+
+Model configuration protocol (every model family follows it, so the registry,
+training, checkpoints and summaries are family-agnostic): a frozen dataclass
+with the fields ``num_classes``, ``frames``, ``size``, ``impl`` and ``dtype``,
+a ``replace(**fields)`` that rejects unknown fields, the ``input_shape``
+property ``(T, H, W, 3)`` and ``build() -> flax.linen.Module``.
 """
 from __future__ import annotations
 
@@ -74,6 +80,11 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
         return dataclasses.replace(self, **kw)
+
+    def build(self):
+        """The Flax module of this configuration: :class:`jaxar.network.X3DUGT`."""
+        from jaxar.network import X3DUGT
+        return X3DUGT(self)
 
     def expanded(self, stage: int) -> int:
         return int(round(self.expansion * self.widths[stage - 1]))

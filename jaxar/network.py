@@ -32,7 +32,6 @@ class Stage(nn.Module):
     config: ModelConfig
     index: int                    # 1-based stage number
     train: bool = False
-    bn_axis_name: str | None = None
 
     @nn.compact
     def __call__(self, x):
@@ -49,7 +48,7 @@ class Stage(nn.Module):
                 shift_div=cfg.shift_div, ghost_ratio=cfg.ghost_ratio,
                 ghost_kernel=cfg.ghost_kernel, se_hidden=se_hidden,
                 tada_hidden=tada_hidden(expanded, cfg.tada_reduction) if use_tada else 0,
-                act=cfg.activation, train=self.train, bn_axis_name=self.bn_axis_name,
+                act=cfg.activation, train=self.train,
                 dtype=DTYPES[cfg.dtype], impl=cfg.impl, name=f"block{b}")(x)
         if s in cfg.simam_stages:
             x = simam(x, cfg.simam_pool, cfg.simam_lambda)
@@ -58,7 +57,6 @@ class Stage(nn.Module):
 
 class X3DUGT(nn.Module):
     config: ModelConfig
-    bn_axis_name: str | None = None
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -69,11 +67,11 @@ class X3DUGT(nn.Module):
         act = activation(cfg.activation)
         x = x.astype(dtype)
         x = SpatialConv(cfg.stem_width, 3, 2, impl=cfg.impl, name="stem")(x)
-        x = act(batch_norm(train, self.bn_axis_name, dtype, name="stem_bn")(x))
+        x = act(batch_norm(train, dtype=dtype, name="stem_bn")(x))
         for s in range(1, len(cfg.widths) + 1):
-            x = Stage(cfg, s, train, self.bn_axis_name, name=f"stage{s}")(x)
+            x = Stage(cfg, s, train, name=f"stage{s}")(x)
         x = GhostPointwise(cfg.head_width, cfg.ghost_ratio, cfg.ghost_kernel, 1, cfg.activation,
-                           train, self.bn_axis_name, dtype, cfg.impl, name="head_proj")(x)
+                           train, dtype=dtype, impl=cfg.impl, name="head_proj")(x)
         x = jnp.mean(x, axis=(1, 2, 3))
         x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
         x = Dense(cfg.num_classes, kernel_init=nn.initializers.normal(0.01), name="classifier")(x)

@@ -2,6 +2,7 @@
 checked, allow-listed, and compared with JAX on one clip."""
 import jax
 import numpy as np
+import pytest
 
 from export.allowlist import validate_for_tensorrt
 from export.onnx_jax2onnx import export_jax2onnx
@@ -12,6 +13,8 @@ from jaxar.deploy import DeployModel
 from jaxar.deploy.demo_variables import realistic_variables
 from jaxar.network import X3DUGT
 from jaxar.registry import create_config
+
+pytestmark = pytest.mark.slow
 
 
 def test_full_size_default_export(tmp_path):

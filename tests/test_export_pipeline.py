@@ -15,13 +15,14 @@ from export.allowlist import validate_for_tensorrt
 from export.runtimes import OrtRunner
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow      # exports through TF/TFLite and ONNX in subprocesses
 
 
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_export")
     proc = subprocess.run(
-        [sys.executable, "export/to_trt.py", "--variant", "x3d_ugt_tiny", "--frames", "4", "--size", "32",
+        [sys.executable, "-m", "export.to_trt", "--variant", "x3d_ugt_tiny", "--frames", "4", "--size", "32",
          "--num-classes", "7", "--num-clips", "6", "--profile-runs", "5", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -73,7 +74,7 @@ def test_profile_and_standalone_parity(export_dir):
     assert {p["runtime"] for p in prof} == {"ort:model.jax2onnx.onnx", "ort:model.tflite.onnx"}
     b = prof[0]["batches"][0]
     assert b["batch"] == 1 and 0 < b["p50_ms"] <= b["p90_ms"] <= b["p99_ms"] and prof[0]["peak_rss_mb"] > 0
-    proc = subprocess.run([sys.executable, "export/parity.py", str(out), "--num-clips", "3"],
+    proc = subprocess.run([sys.executable, "-m", "export.parity", str(out), "--num-clips", "3"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ort:model.onnx" in proc.stdout and "PASS" in proc.stdout
@@ -96,14 +97,14 @@ def test_default_onnx_runs_on_real_preprocessed_clip(export_dir):
 ])
 def test_cli_bad_arguments_name_the_argument(args, message, tmp_path):
     args = [a if a != "x" else str(tmp_path / "o") for a in args]
-    proc = subprocess.run([sys.executable, "export/to_trt.py", *args, "--no-profile"],
+    proc = subprocess.run([sys.executable, "-m", "export.to_trt", *args, "--no-profile"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert message in proc.stderr
 
 
 def test_cli_checkpoint_that_is_not_a_checkpoint_is_clear(tmp_path):
-    proc = subprocess.run([sys.executable, "export/to_trt.py", "--checkpoint", str(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "export.to_trt", "--checkpoint", str(tmp_path),
                            "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     try:
         import jaxar.checkpoint  # noqa: F401

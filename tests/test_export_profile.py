@@ -40,13 +40,13 @@ def test_profile_with_onnxruntime(dyn_onnx, tmp_path):
 
 def test_profile_cli_json_plot_and_missing_file(dyn_onnx, tmp_path):
     out = tmp_path / "p.json"
-    proc = subprocess.run([sys.executable, "export/deploy_profile.py", str(dyn_onnx), "--batch", "2",
+    proc = subprocess.run([sys.executable, "-m", "export.deploy_profile", str(dyn_onnx), "--batch", "2",
                            "--runs", "3", "--json", str(out), "--plot", str(tmp_path / "p.png")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["batches"][0]["batch"] == 2 and (tmp_path / "p.png").is_file()
-    bad = subprocess.run([sys.executable, "export/deploy_profile.py", str(tmp_path / "missing.onnx")],
+    bad = subprocess.run([sys.executable, "-m", "export.deploy_profile", str(tmp_path / "missing.onnx")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "missing.onnx" in bad.stderr
 
