@@ -36,6 +36,6 @@ def create_config(name: str, **overrides) -> ModelConfig:
     return _VARIANTS[name]().replace(**overrides)
 
 
-def create_model(name: str, bn_axis_name: str | None = None, **overrides):
+def create_model(name: str, **overrides):
     from jaxar.network import X3DUGT
-    return X3DUGT(create_config(name, **overrides), bn_axis_name=bn_axis_name)
+    return X3DUGT(create_config(name, **overrides))

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxar.deploy import DeployModel, reparameterize
+from jaxar.deploy import LAYOUTS, DeployModel, reparameterize
 from jaxar.deploy.bn_fold import bn_affine, fold_into_oihw
 from jaxar.deploy.demo_variables import realistic_variables, small_config
 from jaxar.network import X3DUGT
@@ -20,33 +20,42 @@ from jaxar.registry import create_config, list_variants
 ATOL = 1e-4
 
 
-def _compare(cfg, batch=2, seed=0):
+def _compare(cfg, batch=2, seed=0, layout="channels-major"):
     variables = realistic_variables(cfg, seed)
     x = jax.random.normal(jax.random.PRNGKey(seed + 7), (batch, *cfg.input_shape), jnp.float32)
     ref = jax.jit(lambda v, x: X3DUGT(cfg).apply(v, x, train=False))(variables, x)
-    dm = DeployModel.from_variables(cfg, variables)
+    dm = DeployModel.from_variables(cfg, variables, layout=layout)
     out = dm.apply_channels_last(x)
     return np.asarray(ref), np.asarray(out), variables, dm, x
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("variant", list_variants())
-def test_deploy_equals_training_form(variant):
+def test_deploy_equals_training_form(variant, layout):
     cfg = small_config(create_config(variant))
-    ref, out, variables, _, _ = _compare(cfg)
+    ref, out, variables, _, _ = _compare(cfg, layout=layout)
     assert out.shape == ref.shape == (2, cfg.num_classes)
     assert np.std(ref) > 0.05, "logits too flat for a meaningful comparison"
     np.testing.assert_allclose(out, ref, atol=ATOL, rtol=1e-4)
     assert (out.argmax(-1) == ref.argmax(-1)).all()
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("overrides", [
     dict(pre_dw="stride", simam_pool="spatiotemporal", activation="hard_swish"),
     dict(widths=(6, 10, 14, 18), head_width=45, ghost_ratio=3, pre_dw="none"),   # Ghost slices
+    dict(strides=(1, 2, 3, 2), size=36),          # a stride that does not divide the height
 ])
-def test_deploy_equals_training_form_other_paths(overrides):
+def test_deploy_equals_training_form_other_paths(overrides, layout):
     cfg = small_config(create_config("x3d_ugt"), **overrides)
-    ref, out, *_ = _compare(cfg, batch=3, seed=3)
+    ref, out, *_ = _compare(cfg, batch=3, seed=3, layout=layout)
     np.testing.assert_allclose(out, ref, atol=ATOL, rtol=1e-4)
+
+
+def test_unknown_layout_is_rejected():
+    cfg = small_config(create_config("x3d_ugt"))
+    with pytest.raises(ValueError, match="layout"):
+        DeployModel.from_variables(cfg, realistic_variables(cfg), layout="nchw")
 
 
 def test_tada_and_bn_changes_are_visible():
