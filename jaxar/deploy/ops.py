@@ -252,7 +252,7 @@ def concat_channels(parts: list[Act]) -> Act:
     """Concatenation along channels, in the first part's view when it allows it
     (channels-major planes are channel-major blocks, so both views work)."""
     first = parts[0]
-    view = first.view if first.view in ("seq", "planes") else "seq"
+    view = first.view if first.view in ("seq", "planes") else "planes"
     axis = 2 if (first.layout == "frames-major" and view == "seq") else 1
     data = jnp.concatenate([p.view_as(view) for p in parts], axis=axis)
     return first.replace(data, view, channels=sum(p.channels for p in parts))

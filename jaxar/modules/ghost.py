@@ -90,5 +90,6 @@ class GhostPointwise(nn.Module):
         if "cheap" not in p:
             return dops.channel_slice(y, 0, self.features)
         used = p["cheap"]["w"].shape[0] // (self.ratio - 1)          # input channels read
+        y = y.to("planes")              # one view for the cheap conv, the concat and what follows
         g = dops.depthwise(dops.channel_slice(y, 0, used), p["cheap"]["w"], p["cheap"]["b"], act=f)
         return dops.concat_channels([y, dops.channel_slice(g, 0, self.features - m)])

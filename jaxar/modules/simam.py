@@ -42,7 +42,7 @@ def attend(x: jax.Array, axes: tuple[int, ...], lam: float) -> jax.Array:
         n *= x.shape[a]
     mu = jnp.mean(x, axis=axes, keepdims=True)
     d = jnp.square(x - mu)
-    var = jnp.sum(d, axis=axes, keepdims=True) / max(n - 1, 1)
+    var = jnp.mean(d, axis=axes, keepdims=True) * (n / max(n - 1, 1))   # unbiased
     inv = 1.0 / (4.0 * (var + lam))                   # on the pooled (small) tensor
     return x * jax.nn.sigmoid(d * inv + 0.5)
 

@@ -165,4 +165,4 @@ class UIB3D(nn.Module):
         h = self.ghost("project").deploy_apply(p["project"], h)
         shortcut = (self.ghost("shortcut").deploy_apply(p["shortcut"], x)
                     if self.projects_shortcut(x.channels) else x)
-        return dops.add(h, shortcut)
+        return dops.add(shortcut, h)      # in the shortcut's view: the next block's input view
