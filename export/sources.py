@@ -4,7 +4,7 @@
   training issue's API: a work directory or a checkpoint directory ->
   ``InferenceBundle(config, variables, class_names, step)``), imported lazily;
 * ``from_variant(name)`` builds ``create_config(name)`` with
-  :func:`jaxar.deploy.demo_variables.realistic_variables` (non-trivial BN
+  :func:`export.demo_variables.realistic_variables` (non-trivial BN
   statistics and TAda coefficients, so the export is a meaningful test).
 
 Also the ``config.json`` / ``jax_variables.npz`` round trip that lets the
@@ -49,7 +49,7 @@ def from_checkpoint(path: str | os.PathLike) -> ModelSource:
 
 
 def from_variant(name: str, num_classes: int = 60, seed: int = 0, **overrides) -> ModelSource:
-    from jaxar.deploy.demo_variables import realistic_variables
+    from export.demo_variables import realistic_variables
     from jaxar.registry import create_config
     config = create_config(name, num_classes=num_classes, **overrides)
     return ModelSource(config, realistic_variables(config, seed), None, None,

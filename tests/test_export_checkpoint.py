@@ -12,7 +12,7 @@ ckpt = pytest.importorskip("jaxar.checkpoint", reason="jaxar.checkpoint not in t
 def test_checkpoint_to_parity_checked_onnx(tmp_path):
     from export.pipeline import export_all
     from export.sources import from_checkpoint
-    from jaxar.deploy.demo_variables import realistic_variables, small_config
+    from export.demo_variables import realistic_variables, small_config
     from jaxar.registry import create_config
 
     cfg = small_config(create_config("x3d_ugt"), num_classes=3)

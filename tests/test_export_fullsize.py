@@ -9,7 +9,7 @@ from export.parity import compare
 from export.preprocess import preprocess, synthetic_clips
 from export.runtimes import OrtRunner
 from jaxar.deploy import DeployModel
-from jaxar.deploy.demo_variables import realistic_variables
+from export.demo_variables import realistic_variables
 from jaxar.network import X3DUGT
 from jaxar.registry import create_config
 
