@@ -223,7 +223,8 @@ def tensorrt(ctx: Context, done: Mapping) -> dict:
                      log=ctx.log)
     except TensorRTUnavailable as e:
         from jaxar.bundle import atomic_write_bytes
-        atomic_write_bytes(ctx.work / "build_engine.sh", build_script(e.trtexec, opts.precision).encode())
+        atomic_write_bytes(ctx.work / "build_engine.sh", build_script(e.trtexec, opts.precision).encode(),
+                           mode=0o777)
         ctx.log("  not built here: missing " + "; ".join(e.missing) + " (see build_engine.sh)")
         return {"tensorrt": {**info, "built": False, "missing": e.missing, "trtexec": e.trtexec or None,
                              "script": "build_engine.sh"}}

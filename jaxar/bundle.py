@@ -92,14 +92,18 @@ def model_config_from_json(d: Mapping, where: str = "checkpoint") -> ModelConfig
 # ----------------------------------------------------------------------------
 # atomic writes
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o666) -> Path:
     """Writes ``data`` to a temporary file next to ``path`` and renames it over
-    ``path``: readers see the old file or the whole new one, never a part."""
+    ``path``: readers see the old file or the whole new one, never a part.
+    Permissions: ``mode`` less the process umask, as ``open`` would give."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, mode & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
