@@ -52,7 +52,7 @@ class ExportOptions:
     num_clips: int = 16
     savedmodel_clips: int = 4
     profile: bool = True
-    profile_runs: int = 30
+    profile_runs: int = 10
     threads: int | None = None
     tensorrt: bool = True
     simplify: bool = True

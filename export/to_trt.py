@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--routes", default=",".join(ROUTES), help="ONNX routes, comma-separated")
     ap.add_argument("--no-savedmodel", action="store_true", help="skip the SavedModel (needs --routes jax2onnx)")
     ap.add_argument("--no-profile", action="store_true", help="skip the latency/memory profile")
-    ap.add_argument("--profile-runs", type=int, default=30)
+    ap.add_argument("--profile-runs", type=int, default=10,
+                    help="timed runs per batch size of the ONNX Runtime profile (default 10)")
     ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
     ap.add_argument("--no-tensorrt", action="store_true", help="stop after ONNX")
     return ap
