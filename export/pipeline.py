@@ -303,6 +303,7 @@ def export(bundle: InferenceBundle, out_dir: str | os.PathLike, opts: ExportOpti
       ExportFailed: no ONNX passed (the export directory is still written).
     """
     out = Path(out_dir).absolute()
+    check_clip_files(bundle, opts)
     work = prepare_output(out, opts.overwrite)
     steps = [s for s in STEPS if s.when(opts)]
     ctx = Context(opts, bundle, work, log)
@@ -326,6 +327,22 @@ def export(bundle: InferenceBundle, out_dir: str | os.PathLike, opts: ExportOpti
         raise ExportFailed(f"no ONNX export passed the checker, the allow-list and parity; see "
                            f"{out / 'parity.md'} and errors: {done['errors']}")
     return result
+
+
+def check_clip_files(bundle: InferenceBundle, opts: ExportOptions) -> None:
+    """``--clips`` / ``--calib-clips`` match the model input (and INT8 has at
+    least one calibration batch), checked before any work; ``ValueError`` names the flag."""
+    from export.preprocess import load_clips
+    c = bundle.config
+    for flag, path in (("--clips", opts.clips), ("--calib-clips", opts.calib_clips)):
+        if path:
+            try:
+                n = len(load_clips(path, c.frames, c.size))
+            except ValueError as e:
+                raise ValueError(f"{flag} {e}") from e
+            if flag == "--calib-clips" and n < opts.trt_profile[1]:
+                raise ValueError(f"--calib-clips {path}: {n} clips, the INT8 calibrator needs at least "
+                                 f"one batch of {opts.trt_profile[1]}")
 
 
 def _merge(done: dict, new: Mapping) -> None:
