@@ -99,7 +99,7 @@ def write_report(report: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]:
 def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips: int = 16,
                  log=print) -> dict:
     """Re-runs the parity report from an export directory alone (see module doc)."""
-    from export.reference import jax_reference, parity_clips
+    from export.reference import deploy_logits, jax_reference, parity_clips
     from export.runtimes import OrtRunner, run_batched
     from jaxar.bundle import read_bundle, read_json
     from jaxar.deploy import DeployModel
@@ -116,7 +116,7 @@ def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips
     ref = jax_reference(bundle, x)
     layout = doc.get("layout")
     dm = DeployModel.from_variables(bundle.config, bundle.variables, **deploy_kwargs(layout))
-    outputs = {"jax-deploy-form": (np.asarray(dm(x)), "fp32")}
+    outputs = {"jax-deploy-form": (deploy_logits(dm, x), "fp32")}
     if (out / "saved_model" / "saved_model.pb").is_file():
         from export.savedmodel import SavedModelRunner
         k = int(doc.get("options", {}).get("savedmodel_clips", len(x)))

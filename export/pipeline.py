@@ -44,8 +44,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Mapping
 
-import numpy as np
-
 from export.options import ROUTE_PREFERENCE, ExportOptions
 from jaxar.bundle import InferenceBundle
 
@@ -102,11 +100,11 @@ def write_model_record(ctx: Context, done: Mapping) -> dict:
 
 
 def reference_logits(ctx: Context, done: Mapping) -> dict:
-    from export.reference import jax_reference, parity_clips, reference_impl
+    from export.reference import deploy_logits, jax_reference, parity_clips, reference_impl
     x, desc = parity_clips(ctx.bundle, ctx.opts.clips, ctx.opts.num_clips)
     ctx.log(f"  {desc}; training form with impl={reference_impl() or ctx.bundle.config.impl}")
     ref = jax_reference(ctx.bundle, x)
-    deploy = np.asarray(done["deploy"](x))
+    deploy = deploy_logits(done["deploy"], x)
     return {"x": x, "inputs_desc": desc, "ref": ref, "outputs": {"jax-deploy-form": (deploy, "fp32")}}
 
 
@@ -304,6 +302,7 @@ def export(bundle: InferenceBundle, out_dir: str | os.PathLike, opts: ExportOpti
     """
     out = Path(out_dir).absolute()
     check_clip_files(bundle, opts)
+    check_layout(opts)
     work = prepare_output(out, opts.overwrite)
     steps = [s for s in STEPS if s.when(opts)]
     ctx = Context(opts, bundle, work, log)
@@ -312,9 +311,10 @@ def export(bundle: InferenceBundle, out_dir: str | os.PathLike, opts: ExportOpti
     try:
         for i, step in enumerate(steps, 1):
             log(f"[export {i}/{len(steps)}] {step.title} ...")
-            t0 = time.time()
+            t0, c0 = time.time(), _cpu_seconds()
             _merge(done, step.run(ctx, MappingProxyType(done)))
-            log(f"[export {i}/{len(steps)}]   done ({time.time() - t0:.1f} s)")
+            log(f"[export {i}/{len(steps)}]   done ({time.time() - t0:.1f} s, "
+                f"CPU {_cpu_seconds() - c0:.1f} s)")
         move_into_place(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -343,6 +343,23 @@ def check_clip_files(bundle: InferenceBundle, opts: ExportOptions) -> None:
             if flag == "--calib-clips" and n < opts.trt_profile[1]:
                 raise ValueError(f"--calib-clips {path}: {n} clips, the INT8 calibrator needs at least "
                                  f"one batch of {opts.trt_profile[1]}")
+
+
+def check_layout(opts: ExportOptions) -> None:
+    """A non-default ``--layout`` needs a deploy form that offers it."""
+    import inspect
+    from export.parity import deploy_kwargs
+    from jaxar.deploy import DeployModel
+    if deploy_kwargs(opts.layout) and "layout" not in inspect.signature(DeployModel.from_variables).parameters:
+        raise ValueError(f"--layout {opts.layout}: this deploy form (jaxar.deploy.DeployModel) has only "
+                         "the channels-major layout")
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the profiler
+    subprocesses): on a shared machine a steadier measure than wall time."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _merge(done: dict, new: Mapping) -> None:

@@ -40,6 +40,11 @@ def jax_reference(bundle: InferenceBundle, x_ntchw: np.ndarray, chunk: int = 8) 
     return np.concatenate(outs)
 
 
+def deploy_logits(deploy_model, x_ntchw: np.ndarray, chunk: int = 8) -> np.ndarray:
+    """Logits of a :class:`jaxar.deploy.DeployModel` for ``(N, T, 3, H, W)`` clips, ``chunk`` per call."""
+    return np.concatenate([np.asarray(deploy_model(x_ntchw[i:i + chunk])) for i in range(0, len(x_ntchw), chunk)])
+
+
 def parity_clips(bundle: InferenceBundle, clips_path: str | os.PathLike | None,
                  num_clips: int) -> tuple[np.ndarray, str]:
     """Preprocessed clips ``(N, T, 3, H, W)`` for parity and a one-line description:

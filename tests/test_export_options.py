@@ -124,3 +124,18 @@ def test_parity_cli_names_the_file_it_cannot_read(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parity.main([str(d)])
     assert str(d / "config.json") in capsys.readouterr().err
+
+
+def test_layout_reaches_the_deploy_form_only_when_not_default():
+    import inspect
+    from export.parity import deploy_kwargs
+    from export.pipeline import check_layout
+    from jaxar.deploy import DeployModel
+    assert deploy_kwargs("channels-major") == {} and deploy_kwargs(None) == {}
+    assert deploy_kwargs("frames-major") == {"layout": "frames-major"}
+    check_layout(ExportOptions())
+    if "layout" in inspect.signature(DeployModel.from_variables).parameters:
+        check_layout(ExportOptions(layout="frames-major"))
+    else:
+        with pytest.raises(ValueError, match="--layout frames-major"):
+            check_layout(ExportOptions(layout="frames-major"))
