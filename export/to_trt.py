@@ -113,4 +113,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # `kill` cleans up the build directory too
     sys.exit(main())
