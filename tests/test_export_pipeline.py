@@ -72,8 +72,10 @@ def test_tensorrt_step_stops_clearly_with_trtexec_command(export_dir):
     assert "trtexec --onnx=model.onnx --saveEngine=model_fp16.plan" in cmd and "--fp16" in cmd
 
 
-def test_profile_and_standalone_parity(export_dir):
-    out, _ = export_dir
+def test_profile_and_standalone_parity(export_dir, tmp_path):
+    first, _ = export_dir
+    out = tmp_path / "copy"                  # parity.py rewrites parity.json: keep the fixture's own
+    shutil.copytree(first, out)
     prof = json.loads((out / "profile.json").read_text())["profiles"]
     assert {p["runtime"] for p in prof} == {"ort:model.jax2onnx.onnx", "ort:model.tflite.onnx"}
     b = prof[0]["batches"][0]
