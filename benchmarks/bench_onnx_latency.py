@@ -47,7 +47,7 @@ def export_all_graphs(variant: str, frames: int, size: int, out: Path, log=print
     from export.onnx_tflite import export_via_tflite
     from export.savedmodel import write_savedmodel
     from jaxar.deploy import DeployModel
-    from jaxar.deploy.demo_variables import realistic_variables
+    from export.demo_variables import realistic_variables
     from jaxar.network import X3DUGT
     from jaxar.registry import create_config
 

@@ -18,7 +18,6 @@ it when complete, so a crash never leaves a half-written step behind
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxar import registry
+from jaxar.bundle import InferenceBundle, model_config_from_json, model_config_to_json  # noqa: F401
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_METRIC = "top1"
@@ -42,23 +41,6 @@ class _QuietPeriodicSaves(logging.Filter):
 
 
 logging.getLogger("absl").addFilter(_QuietPeriodicSaves())
-
-
-# ----------------------------------------------------------------------------
-# model config <-> JSON
-
-def model_config_to_json(cfg) -> dict:
-    """``{"class": config class name, "fields": {...}}`` (tuples become lists);
-    any registered model family."""
-    return registry.config_to_json(cfg)
-
-
-def model_config_from_json(d: dict, where: str = "checkpoint") -> Any:
-    """Inverse of :func:`model_config_to_json`. A flat dict of fields (no
-    ``class``) is read as an X3D-UGT :class:`~jaxar.config.ModelConfig`."""
-    if "class" not in d:
-        d = {"class": "ModelConfig", "fields": d}
-    return registry.config_from_json(d, where)
 
 
 # ----------------------------------------------------------------------------
@@ -117,15 +99,6 @@ def _best_metric(metrics: dict) -> float:
 # ----------------------------------------------------------------------------
 # inference
 
-@dataclasses.dataclass
-class InferenceBundle:
-    """A trained model, ready to run: ``config.build().apply(variables, x)``."""
-    config: Any                      # a model config (see jaxar.config), any family
-    variables: dict                  # {"params", "batch_stats"}, numpy float32
-    class_names: list[str] | None
-    step: int
-
-
 def _is_step_dir(p: Path) -> bool:
     return (p / "state").is_dir() and (p / "meta").is_dir()
 
@@ -161,8 +134,23 @@ def read_meta(step_dir: str | Path) -> dict:
         if (step_dir / "meta").is_dir() else []
     if not files:
         raise FileNotFoundError(f"{step_dir}: no meta/ item (model config, class names) in this checkpoint")
-    with ocp.Checkpointer(ocp.JsonCheckpointHandler()) as ckptr:
-        return ckptr.restore(step_dir / "meta")
+    try:
+        with ocp.Checkpointer(ocp.JsonCheckpointHandler()) as ckptr:
+            meta = ckptr.restore(step_dir / "meta")
+    except Exception as e:                  # JSONDecodeError, OSError, orbax errors
+        raise ValueError(f"{files[0]}: unreadable checkpoint meta ({_first_line(e)})") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{files[0]}: checkpoint meta must be a JSON object, got {type(meta).__name__}")
+    return meta
+
+
+def _first_line(e: BaseException) -> str:
+    """``Type: first line`` of ``e`` (of its cause when that says more: TensorStore
+    wraps the file-level error in a long spec dump)."""
+    inner = e.__cause__ or e.__context__
+    use = inner if inner is not None and str(inner) else e
+    text = str(use).strip().splitlines()
+    return f"{type(use).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
 
 
 def restore_inference(path: str | Path) -> InferenceBundle:
@@ -176,8 +164,10 @@ def restore_inference(path: str | Path) -> InferenceBundle:
     config = model_config_from_json(meta["model_config"], where=str(step_dir))
     state = _restore_variables(step_dir / "state")
     variables = jax.tree.map(lambda x: np.asarray(x, np.float32), state)
-    return InferenceBundle(config=config, variables=variables,
-                           class_names=meta.get("class_names"), step=int(meta["step"]))
+    extra = {k: v for k, v in meta.items() if k not in ("model_config", "class_names", "step")}
+    return InferenceBundle(config=config, variables=variables, class_names=meta.get("class_names"),
+                           step=int(meta["step"]), metadata={"checkpoint": str(step_dir), **extra},
+                           origin=f"checkpoint:{step_dir}")
 
 
 def _restore_variables(state_dir: Path) -> dict:
@@ -187,14 +177,25 @@ def _restore_variables(state_dir: Path) -> dict:
         raise FileNotFoundError(f"{state_dir}: no saved state in this checkpoint")
     cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
     with ocp.PyTreeCheckpointer() as ckptr:
-        saved = ckptr.metadata(state_dir).item_metadata
+        try:
+            saved = ckptr.metadata(state_dir).item_metadata
+        except Exception as e:              # a truncated _METADATA surfaces as TypeError/ValueError
+            raise ValueError(f"{state_dir / '_METADATA'}: unreadable checkpoint metadata "
+                             f"({_first_line(e)})") from e
+        if not saved:                       # orbax reads a truncated _METADATA as None
+            raise ValueError(f"{state_dir / '_METADATA'}: checkpoint metadata is empty or unreadable "
+                             "(truncated or damaged file)")
         if "params" not in saved:
             raise ValueError(f"{state_dir}: the saved state has no 'params'")
         target = {k: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=cpu),
                                   saved[k])
                   for k in ("params", "batch_stats") if k in saved}
-        out = ckptr.restore(state_dir, args=ocp.args.PyTreeRestore(
-            item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
-            partial_restore=True))
+        try:
+            out = ckptr.restore(state_dir, args=ocp.args.PyTreeRestore(
+                item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+                partial_restore=True))
+        except Exception as e:              # TensorStore: truncated or damaged array data
+            raise ValueError(f"{state_dir}: checkpoint array data is damaged or truncated "
+                             f"({_first_line(e)})") from e
     out.setdefault("batch_stats", {})
     return out

@@ -1,7 +1,7 @@
 """Deploy form == training form (eval mode), for every registered variant.
 
 Variables are "realistic": perturbed BN statistics and affines, non-zero TAda
-``beta``, spread logits (``jaxar.deploy.demo_variables``), so a folding bug
+``beta``, spread logits (``export.demo_variables``), so a folding bug
 (wrong axis, dropped mean, TAda ignored) changes the logits by far more than
 the tolerance; ``test_tada_and_bn_changes_are_visible`` checks that.
 Shapes are tiny (T=4, 32x32, narrow widths) to keep the suite fast.
@@ -14,7 +14,7 @@ import pytest
 from jaxar.deploy import LAYOUTS, DeployModel, reparameterize
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import bn_affine, fold_into_oihw
-from jaxar.deploy.demo_variables import realistic_variables, small_config
+from export.demo_variables import realistic_variables, small_config
 from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
 from jaxar.network import X3DUGT
 from jaxar.registry import create_config, list_variants

@@ -1,4 +1,4 @@
-"""The brief's route (jax2tf SavedModel -> TFLite -> tf2onnx) needs the group
+"""The TFLite route (jax2tf SavedModel -> TFLite -> tf2onnx) needs the group
 post-pass for grouped 3-D convs: real TF, TFLite, tf2onnx and onnxruntime."""
 import jax
 import numpy as np
