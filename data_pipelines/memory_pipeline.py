@@ -18,6 +18,7 @@ import numpy as np
 from data_pipelines import sampling
 from data_pipelines.clip_config import ClipConfig
 from jaxar.runtime.crop import crop_and_resize
+from jaxar.runtime.preprocess import normalise as runtime_normalise
 
 
 def crop_window(h: int, w: int, cfg: ClipConfig, train: bool,
@@ -49,9 +50,7 @@ def make_clip(video: np.ndarray, cfg: ClipConfig, train: bool, rng: np.random.Ge
 
 def normalise(clips_uint8: np.ndarray, cfg: ClipConfig) -> np.ndarray:
     """uint8 RGB -> float32 ``(x / 255 - mean) / std`` (last axis = channels)."""
-    scale = np.float32(1.0 / 255.0) / np.asarray(cfg.std, np.float32)
-    shift = np.asarray(cfg.mean, np.float32) / np.asarray(cfg.std, np.float32)
-    return clips_uint8.astype(np.float32) * scale - shift
+    return runtime_normalise(clips_uint8, cfg.mean, cfg.std)
 
 
 def numpy_batches(videos: np.ndarray, labels: np.ndarray, batch_size: int, *,

@@ -37,7 +37,15 @@ class DataSource:
     class_names: list[str] | None
     train_batches: Callable[[int, int], Iterator[Batch]]    # (seed, start_step) -> batches
     eval_batches: Callable[[], Iterator[Batch]]
+    # Duration of the training clips the pipeline samples T frames over:
+    # {"seconds": float | None, "source": how it was obtained}. Stored in the
+    # checkpoint meta as the default inference window (docs/predict.md).
+    clip_seconds: dict | None = None
 
+
+# The synthetic set has no time base; its clips are defined to play at this
+# rate (demo videos are written at it), so a 16-frame clip lasts 2 s.
+SYNTHETIC_FPS = 8.0
 
 # factory(spec, host_batch, process_index, process_count) -> DataSource
 SourceFactory = Callable[[DataSpec, int, int, int], DataSource]
@@ -92,8 +100,11 @@ def synthetic_source(spec: DataSpec, host_batch: int, process_index: int,
         return numpy_batches(test_v, test_l, host_batch, train=False,
                              clip=clip_config(spec, train=False), **shard)
 
+    seconds = spec.synthetic_frames / SYNTHETIC_FPS
     return DataSource(len(train_v), len(test_v), list(synthetic.CLASS_NAMES[:spec.num_classes]),
-                      train_batches, eval_batches)
+                      train_batches, eval_batches,
+                      {"seconds": seconds, "source": f"synthetic set: every clip is {spec.synthetic_frames} "
+                       f"frames at the set's nominal {SYNTHETIC_FPS:g} fps"})
 
 
 @register_source("tfds")
@@ -125,4 +136,6 @@ def tfds_source(spec: DataSpec, host_batch: int, process_index: int,
 
     return DataSource(input_pipeline.split_size(name, spec.train_split, ddir),
                       input_pipeline.split_size(name, spec.eval_split, ddir),
-                      list(labels.names), train_batches, eval_batches)
+                      list(labels.names), train_batches, eval_batches,
+                      {"seconds": None, "source": f"{name} records no frame rate, so the training clip "
+                       "duration is unknown; pass --window to jaxar.predict"})

@@ -141,7 +141,8 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     def meta_for(step: int) -> dict:
         return {"step": step, "data": {"seed": cfg.seed, "next_step": step},
                 "model_config": model_config_to_json(model_cfg),
-                "class_names": source.class_names, "train_config": cfg.to_dict()}
+                "class_names": source.class_names, "train_config": cfg.to_dict(),
+                "clip_seconds": source.clip_seconds}
 
     def run_eval(step: int) -> dict:
         result = evaluate_variables(eval_step, state.variables, source.eval_batches(), mesh)
