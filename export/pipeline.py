@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from export.runtime_bundle import write_runtime
 from export.sources import ModelSource, read_source_files, write_source_files
 
 ROUTES = ("jax2onnx", "tflite")
@@ -96,6 +97,7 @@ def export_all(source: ModelSource, out_dir: str | os.PathLike, batch: int = 1,
     with step("folding BN/TAda into the deploy form"):
         dm = DeployModel.from_variables(cfg, source.variables)
         write_source_files(source, out)
+        write_runtime(out, source)          # runtime/ (the device runner) + metadata.json
         (out / "labels.json").write_text(json.dumps(
             source.class_names or [f"class_{i}" for i in range(cfg.num_classes)], indent=1) + "\n")
         (out / "preprocessing.json").write_text(json.dumps(
