@@ -92,3 +92,23 @@ def test_runtime_imports_only_numpy_and_opencv(tmp_path):
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_tfds_eval_path_equals_predict_path_on_the_same_frames():
+    """The tf.data evaluation clip (stored JPEG frames) equals the predict
+    path on the same decoded frames."""
+    tf = pytest.importorskip("tensorflow")
+    import cv2
+    from data_pipelines.clip_config import ClipConfig
+    from data_pipelines.input_pipeline import _make_clip
+    from data_pipelines.video_io import decode_jpeg, encode_jpeg
+    from jaxar.runtime.clips import prepare_frame
+    rng = np.random.default_rng(1)
+    stored = [cv2.GaussianBlur(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), (5, 5), 2) for _ in range(13)]
+    jpegs = [encode_jpeg(f) for f in stored]
+    cfg = ClipConfig(num_frames=4, size=24)
+    got = _make_clip(tf, tf.constant(jpegs), cfg, False, tf.constant([0, 0], tf.int64), 0).numpy()
+    decoded = [cv2.cvtColor(decode_jpeg(j), cv2.COLOR_RGB2BGR) for j in jpegs]   # as OpenCV reads video
+    box = fixed("center", 64, 48).box(0)
+    clip = np.stack([prepare_frame(decoded[i], box, 24) for i in sampling.frame_indices(13, 4, 0.5)])
+    assert np.abs(normalise(clip, DEFAULT_MEAN, DEFAULT_STD) - got).max() <= 1.0 / (255 * 0.225) + 1e-6

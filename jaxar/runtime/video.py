@@ -7,6 +7,7 @@ converting first).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -20,10 +21,34 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".m
 def _quiet_opencv() -> None:
     """OpenCV's own warnings would add lines to our one-line errors."""
     try:
-        cv2.setLogLevel(0)
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     except AttributeError:
         pass
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Demuxers print diagnostics straight to file descriptor 2 while probing
+    a broken file; the error we raise says what matters."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+def _open(*args) -> "cv2.VideoCapture":
+    _quiet_opencv()
+    with _stderr_silenced():
+        return cv2.VideoCapture(*args)
 
 
 class Capture:
@@ -60,7 +85,6 @@ class Capture:
 
 def open_file(path: str | os.PathLike) -> Capture:
     """Opens a video file; :class:`InputError` if missing or unreadable."""
-    _quiet_opencv()
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: video file not found")
@@ -68,7 +92,7 @@ def open_file(path: str | os.PathLike) -> Capture:
         raise InputError(f"{p}: not a file")
     if not os.access(p, os.R_OK):
         raise InputError(f"{p}: video file is not readable (permission denied)")
-    cap = cv2.VideoCapture(str(p))
+    cap = _open(str(p))
     if not cap.isOpened():
         cap.release()
         raise InputError(f"{p}: OpenCV cannot open this video (not a video, corrupt, or unsupported codec)")
@@ -81,8 +105,7 @@ def open_file(path: str | os.PathLike) -> Capture:
 
 def open_camera(index: int) -> Capture:
     """Opens camera ``index`` (``/dev/video<index>`` on Linux)."""
-    _quiet_opencv()
-    cap = cv2.VideoCapture(int(index))
+    cap = _open(int(index))
     if not cap.isOpened():
         cap.release()
         raise InputError(f"camera {index}: cannot be opened (no such device, or it is busy)")
@@ -95,15 +118,14 @@ def open_camera(index: int) -> Capture:
 
 def open_url(url: str, timeout_s: float = 10.0) -> Capture:
     """Opens an RTSP / HTTP stream with open and read timeouts of ``timeout_s``."""
-    _quiet_opencv()
     if "://" not in url:
         raise InputError(f"--url {url!r}: not a URL (expected rtsp://..., http://... or https://...)")
     ms = int(timeout_s * 1000)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
     try:
-        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+        cap = _open(url, cv2.CAP_FFMPEG, params)
     except cv2.error:
-        cap = cv2.VideoCapture(url)
+        cap = _open(url)
     if not cap.isOpened():
         cap.release()
         raise InputError(f"--url {url}: cannot open the stream within {timeout_s:g} s "
