@@ -97,7 +97,7 @@ def run_live(capture: Capture, boxes: FrameBoxes, num_frames: int, size: int, in
     nominal_fps = realtime_fps or capture.fps or 30.0
     capacity = int(np.ceil(window_s * nominal_fps * 1.5)) + num_frames + 8
     cap = CaptureThread(capture, boxes, size, capacity, realtime_fps)
-    stats = {"windows": 0, "ticks_skipped": 0, "frames_captured": 0, "frames_dropped": 0,
+    stats = {"windows": 0, "windows_dropped": 0, "frames_captured": 0, "frames_dropped": 0,
              "latency_ms": [], "infer_ms": []}
     last_covered = -1
     t_start = time.perf_counter()
@@ -150,7 +150,7 @@ def run_live(capture: Capture, boxes: FrameBoxes, num_frames: int, size: int, in
             after = time.perf_counter()
             missed = int((after - next_tick) // stride_s)
             if full and missed > 0:
-                stats["ticks_skipped"] += missed
+                stats["windows_dropped"] += missed
             next_tick += (missed + 1) * stride_s
             if after - last_report >= report_every_s:
                 last_report = after
@@ -185,11 +185,11 @@ def _summary(stats: dict, cap: CaptureThread, t_start: float) -> dict:
             "infer_ms_p50": round(_pct(stats["infer_ms"], 50), 1),
             "latency_ms_p50": round(_pct(lat, 50), 1), "latency_ms_p95": round(_pct(lat, 95), 1),
             "latency_ms_max": round(max(lat), 1) if lat else float("nan"),
-            "frames_dropped": stats["frames_dropped"], "ticks_skipped": stats["ticks_skipped"]}
+            "frames_dropped": stats["frames_dropped"], "windows_dropped": stats["windows_dropped"]}
 
 
 def format_stats(s: dict) -> str:
     return (f"live: {s['seconds']:.0f} s, capture {s['capture_fps']:.1f} fps, inference "
             f"{s['inference_fps']:.2f} windows/s ({s['infer_ms_p50']:.0f} ms each), latency p50 "
             f"{s['latency_ms_p50']:.0f} ms p95 {s['latency_ms_p95']:.0f} ms, dropped "
-            f"{s['frames_dropped']} frames, skipped {s['ticks_skipped']} ticks")
+            f"{s['frames_dropped']} frames, dropped {s['windows_dropped']} windows")

@@ -1,0 +1,71 @@
+"""Live mode: a file played with --realtime through the capture thread and
+ring buffer, with inference slower than capture."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.predict_fixtures import make_onnx_bundle, write_video
+from tests.test_predict_cli import RUN
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory):
+    d = tmp_path_factory.mktemp("live")
+    # 6 conv layers of 48 channels at 64x64: tens of ms or more per window here,
+    # slower than the 30 fps capture and the 50 ms stride below
+    bundle = make_onnx_bundle(d / "bundle", frames=4, size=64, convs=6, channels=48)
+    video = write_video(d / "v.avi", 90, width=96, height=64, fps=30.0)
+    return d, bundle, video
+
+
+def test_realtime_slow_inference_drops_frames_with_bounded_latency(slow):
+    d, bundle, video = slow
+    out = d / "live.jsonl"
+    r = subprocess.run([sys.executable, str(RUN), video, "--bundle", bundle, "--realtime", "--window", "0.1",
+                        "--stride", "0.05", "--out", out, "--threads", "1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    summary, windows = rows[-1], rows[:-1]
+    assert summary["summary"] and summary["live"] and summary["frames_captured"] == 90
+    assert summary["capture_fps"] > 20                      # capture is not held up by inference
+    infer = summary["infer_ms_p50"]
+    assert infer > 50, f"the model must be slower than the 50 ms stride here (took {infer} ms)"
+    # windows due while inference was busy are dropped, not queued; with a window
+    # (0.1 s) shorter than one inference, frames that no window saw are dropped too
+    assert summary["windows_dropped"] > 0
+    if infer > 150:
+        assert summary["frames_dropped"] > 0
+    lat = np.array([w["latency_ms"] for w in windows])
+    assert len(lat) == summary["windows"] >= 3
+    # bounded: about one inference + one stride + one frame, never growing with the stream
+    bound = 3 * infer + 50 + 2 * 33 + 150
+    assert lat.max() < bound, (lat, bound)
+    assert lat[-len(lat) // 3:].mean() < 2 * lat[:len(lat) // 3].mean() + 100
+    starts = [w["start_s"] for w in windows]
+    assert starts == sorted(starts) and all(w["end_s"] - w["start_s"] == pytest.approx(0.1, abs=0.04)
+                                            for w in windows[:-1])
+    assert "capture" in r.stderr and "latency p50" in r.stderr
+
+
+def test_ctrl_c_writes_results_and_summary_and_exits_0(slow):
+    d, bundle, _ = slow
+    video = write_video(d / "long.avi", 600, width=96, height=64, fps=30.0)
+    out = d / "int.jsonl"
+    p = subprocess.Popen([sys.executable, str(RUN), video, "--bundle", bundle, "--realtime", "--window",
+                          "0.5", "--stride", "0.25", "--out", out], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and p.poll() is None and not (d / "int.jsonl.tmp").exists():
+        time.sleep(0.1)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert rows[-1]["summary"] and rows[-1]["interrupted"] and rows[-1]["windows"] == len(rows) - 1 >= 1
+    assert "Traceback" not in err
