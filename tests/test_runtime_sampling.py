@@ -112,3 +112,29 @@ def test_tfds_eval_path_equals_predict_path_on_the_same_frames():
     box = fixed("center", 64, 48).box(0)
     clip = np.stack([prepare_frame(decoded[i], box, 24) for i in sampling.frame_indices(13, 4, 0.5)])
     assert np.abs(normalise(clip, DEFAULT_MEAN, DEFAULT_STD) - got).max() <= 1.0 / (255 * 0.225) + 1e-6
+
+
+def test_truncated_video_windows_use_the_decodable_frames(tmp_path):
+    """The container claims more frames than decode: the tail window is formed
+    from the frames that exist (re-reading frames the reader skipped)."""
+    import cv2
+    data = write_video(tmp_path / "full.avi", 60, fps=8.0).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:int(len(data) * 0.55)])
+    with open_file(cut) as cap:
+        assert cap.header_frames == 60
+        frames = []
+        while (f := cap.read()) is not None:
+            frames.append(f)
+    n = len(frames)
+    warnings = []
+    with open_file(cut) as cap:
+        clips = FileClips(cap, fixed("full", 64, 48), 4, 16, 1.0, 0.5, warn=warnings.append)
+        got = list(clips)
+    assert clips.truncated and clips.frames_read == n and f"read {n} of the 60 frames" in warnings[0]
+    plan = sampling.plan_windows(n, 8.0, 4, 1.0, 0.5)
+    assert [(w.first, w.stop) for w, _ in got] == [(w.first, w.stop) for w in plan]
+    w, clip = got[-1]
+    want = np.stack([cv2.cvtColor(cv2.resize(frames[i], (16, 16), interpolation=cv2.INTER_AREA),
+                                  cv2.COLOR_BGR2RGB) for i in w.frames])
+    np.testing.assert_array_equal(clip, want)

@@ -6,8 +6,9 @@ background thread (decode, crop, resize to ``S x S``, BGR -> RGB) and yields
 order. Windows follow :func:`.sampling.plan_windows` exactly, computed on the
 fly because a container's frame count can be wrong: grid windows are emitted
 as soon as their last frame is decoded; when the stream ends, the tail window
-(or the single short-video window) is formed from the frames kept. Memory is
-bounded by one window of resized frames.
+(or the single short-video window) is formed from the frames kept. Only
+frames some window samples are converted, cropped and resized; the rest are
+only grabbed. Memory is bounded by one window of resized frames.
 """
 from __future__ import annotations
 
@@ -54,16 +55,35 @@ class FileClips:
         if capture.header_frames > 0:
             boxes.check_count(capture.header_frames)
 
+    def _grid_first(self, k: int) -> int:
+        return int(round(k * self.stride_s * self.fps))
+
     def _reader(self, q: queue.Queue, stop: threading.Event) -> None:
+        """Sends ``(i, frame or None)`` for every source frame: only frames a
+        window can sample are converted, cropped and resized (the others are
+        just grabbed, which skips the colour conversion)."""
         import time
+        offsets = sampling.frame_indices(self.span, self.t, sampling.EVAL_OFFSET)
+        tail_from = self.cap.header_frames - self.span if self.cap.header_frames > 0 else 0
+        wanted: set[int] = set()
+        k = 0
         i = 0
         try:
             while not stop.is_set():
                 t0 = time.perf_counter()
-                bgr = self.cap.read()
-                if bgr is None:
-                    break
-                small = prepare_frame(bgr, self.boxes.box(i), self.size)
+                while self._grid_first(k) <= i:
+                    wanted.update((self._grid_first(k) + offsets).tolist())
+                    k += 1
+                if i in wanted or i >= tail_from:
+                    wanted.discard(i)
+                    bgr = self.cap.read()
+                    if bgr is None:
+                        break
+                    small = prepare_frame(bgr, self.boxes.box(i), self.size)
+                else:
+                    if not self.cap.cap.grab():
+                        break
+                    small = None
                 self.decode_s += time.perf_counter() - t0
                 while not stop.is_set():
                     try:
@@ -75,6 +95,23 @@ class FileClips:
             q.put(_END)
         except BaseException as e:  # forwarded to the consumer
             q.put(e)
+
+    def _fetch(self, indices, kept: dict) -> None:
+        """Decodes frames the reader skipped (a container that claimed more
+        frames than it has) by reading the file again."""
+        missing = sorted(set(int(j) for j in indices) - set(kept))
+        if not missing:
+            return
+        cap = cv2.VideoCapture(self.cap.name)
+        try:
+            for j in range(missing[-1] + 1):
+                ok, bgr = cap.read() if j in missing else (cap.grab(), None)
+                if not ok:
+                    raise InputError(f"{self.cap.name}: frame {j} could not be decoded again")
+                if bgr is not None:
+                    kept[j] = prepare_frame(bgr, self.boxes.box(j), self.size)
+        finally:
+            cap.release()
 
     def __iter__(self) -> Iterator[tuple[sampling.Window, np.ndarray]]:
         q: queue.Queue = queue.Queue(maxsize=self.queue_size)
@@ -94,7 +131,8 @@ class FileClips:
                 if isinstance(item, BaseException):
                     raise item
                 i, small = item
-                kept[i] = small
+                if small is not None:
+                    kept[i] = small
                 kept.pop(i - self.span, None)
                 n = i + 1
                 while next_first + self.span == n:
@@ -105,7 +143,7 @@ class FileClips:
                     yield w, np.stack([kept[j] for j in w.frames])
                     while True:           # next grid start that differs from this one
                         k += 1
-                        f = int(round(k * self.stride_s * self.fps))
+                        f = self._grid_first(k)
                         if f != next_first:
                             next_first = f
                             break
@@ -124,5 +162,6 @@ class FileClips:
         plan = sampling.plan_windows(n, self.fps, self.t, self.window_s, self.stride_s)
         for w in plan[len(emitted):]:
             w = sampling.Window(len(emitted), w.first, w.stop, w.frames, w.fps, w.short)
+            self._fetch(w.frames, kept)
             emitted.append(w)
             yield w, np.stack([kept[j] for j in w.frames])
