@@ -49,6 +49,8 @@ def clip_seconds_from_meta(meta: dict) -> tuple[float | None, str]:
 
 
 def load_checkpoint_model(path: str) -> app.Model:
+    import logging
+    logging.getLogger("absl").setLevel(logging.ERROR)     # Orbax's read-only notices
     from jaxar.checkpoint import read_meta, resolve_checkpoint, restore_inference
     try:
         step_dir = resolve_checkpoint(path)

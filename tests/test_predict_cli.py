@@ -168,3 +168,29 @@ def test_bad_input_is_one_line_exit_2(env, case):
     assert code == 2, err
     assert lines[-1].startswith("runtime/run.py: error: ") and message in lines[-1], err
     assert "Traceback" not in err and len([x for x in lines if "error" in x]) == 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--checkpoint", "{d}/nope"], "--checkpoint {d}/nope: does not exist"),
+    (["--checkpoint", "{d}", "--bundle", "{b}"], "exactly one of --checkpoint"),
+    (["--bundle", "{b}", "--backend", "jax"], "--backend jax needs --checkpoint"),
+    (["--checkpoint", "{d}", "--backend", "onnxruntime"], "a checkpoint runs with JAX"),
+])
+def test_jaxar_predict_model_arguments(env, args, message):
+    d, bundle = env
+    fmt = [a.format(d=d, b=bundle) for a in args]
+    r = subprocess.run([sys.executable, "-m", "jaxar.predict", str(d / "long.avi"), *fmt],
+                       capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 2 and last.startswith("python -m jaxar.predict: error: "), r.stderr
+    assert message.format(d=d) in last and "Traceback" not in r.stderr
+
+
+def test_jaxar_predict_bundle_rows_equal_the_bundle_runner(env):
+    d, bundle = env
+    r = subprocess.run([sys.executable, "-m", "jaxar.predict", str(d / "long.avi"), "--bundle", str(bundle),
+                        "--quiet"], capture_output=True, text=True, timeout=300,
+                       cwd=Path(__file__).resolve().parents[1])
+    code, out, err = run(d / "long.avi", "--bundle", bundle, "--quiet")
+    assert r.returncode == code == 0, r.stderr + err
+    assert r.stdout == out and len(out.splitlines()) == 8
