@@ -1,5 +1,6 @@
 """The bundle runner (runtime/run.py) end to end on real videos and a real
 ONNX Runtime model: rows, summaries, timeline, render, bad input."""
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -148,6 +149,10 @@ BAD = {
     "stride": (lambda d, b: [d / "long.avi", "--bundle", b, "--stride", "-1"], "--stride -1: must be > 0"),
     "no input": (lambda d, b: ["--bundle", b], "no input"),
     "no window known": (lambda d, b: [d / "long.avi", "--bundle", d / "nowindow"], "pass --window"),
+    "tensorrt without engine": (lambda d, b: [d / "long.avi", "--bundle", b, "--backend", "tensorrt"],
+                                "no TensorRT engine (model_*.plan)"),
+    "tensorrt not importable": (lambda d, b: [d / "long.avi", "--bundle", d / "withplan", "--backend", "tensorrt"],
+                                "TensorRT is not installed here"),
     "bad skeleton": (lambda d, b: [d / "long.avi", "--bundle", b, "--skeleton", d / "text.avi"], "--skeleton"),
 }
 
@@ -162,6 +167,10 @@ def test_bad_input_is_one_line_exit_2(env, case):
             shutil.copytree(bundle, d / name)
             (d / name / drop).unlink()
         make_onnx_bundle(d / "nowindow", window_s=None)
+        shutil.copytree(bundle, d / "withplan")
+        (d / "withplan" / "model_fp16.plan").write_bytes(b"not an engine")
+    if case == "tensorrt not importable" and importlib.util.find_spec("tensorrt"):
+        pytest.skip("TensorRT is installed here; this case checks the message where it is not")
     args, message = BAD[case]
     code, out, err = run(*args(d, bundle))
     lines = err.strip().splitlines()
