@@ -25,7 +25,6 @@ def write_demo_video(path: str | os.PathLike, num_classes: int = 10, frames: int
     """Writes an MJPG video of ``clips`` clips; returns the per-clip truth."""
     import cv2
     from data_pipelines import synthetic
-    from jaxar.train.data import SYNTHETIC_FPS
     videos, labels = synthetic.generate(clips * 4, frames, size, seed=synthetic.TEST_SEED,
                                         num_classes=num_classes)
     chosen, seen = [], set()
@@ -37,8 +36,8 @@ def write_demo_video(path: str | os.PathLike, num_classes: int = 10, frames: int
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    side = size * scale
-    out = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), SYNTHETIC_FPS, (side, side))
+    side, fps = size * scale, synthetic.SYNTHETIC_FPS
+    out = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (side, side))
     if not out.isOpened():
         raise RuntimeError(f"{path}: OpenCV cannot write MJPG video here")
     truth = []
@@ -46,7 +45,7 @@ def write_demo_video(path: str | os.PathLike, num_classes: int = 10, frames: int
         for f in videos[i]:
             big = np.repeat(np.repeat(f, scale, axis=0), scale, axis=1)
             out.write(cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
-        truth.append({"start_s": n * frames / SYNTHETIC_FPS, "end_s": (n + 1) * frames / SYNTHETIC_FPS,
+        truth.append({"start_s": n * frames / fps, "end_s": (n + 1) * frames / fps,
                       "label": synthetic.CLASS_NAMES[int(labels[i])]})
     out.release()
     os.replace(tmp, path)

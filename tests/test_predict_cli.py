@@ -203,3 +203,18 @@ def test_jaxar_predict_bundle_rows_equal_the_bundle_runner(env):
     code, out, err = run(d / "long.avi", "--bundle", bundle, "--quiet")
     assert r.returncode == code == 0, r.stderr + err
     assert r.stdout == out and len(out.splitlines()) == 8
+
+
+def test_demo_video_has_the_clips_and_their_labels(tmp_path):
+    from data_pipelines import synthetic
+    from jaxar.demo_video import write_demo_video
+    truth = write_demo_video(tmp_path / "demo.avi", clips=3)
+    assert [t["start_s"] for t in truth] == [0.0, 1.0, 2.0] and truth[-1]["end_s"] == 3.0
+    assert len({t["label"] for t in truth}) == 3 and {t["label"] for t in truth} <= set(synthetic.CLASS_NAMES)
+    assert json.loads((tmp_path / "demo.labels.json").read_text()) == truth
+    cap = cv2.VideoCapture(str(tmp_path / "demo.avi"))
+    assert cap.get(cv2.CAP_PROP_FPS) == 8.0 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 128
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 24

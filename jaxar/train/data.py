@@ -43,10 +43,6 @@ class DataSource:
     clip_seconds: dict | None = None
 
 
-# The synthetic set has no time base; its clips are defined to play at this
-# rate (demo videos are written at it), so a 16-frame clip lasts 2 s.
-SYNTHETIC_FPS = 8.0
-
 # factory(spec, host_batch, process_index, process_count) -> DataSource
 SourceFactory = Callable[[DataSpec, int, int, int], DataSource]
 _SOURCES: dict[str, SourceFactory] = {}
@@ -100,11 +96,11 @@ def synthetic_source(spec: DataSpec, host_batch: int, process_index: int,
         return numpy_batches(test_v, test_l, host_batch, train=False,
                              clip=clip_config(spec, train=False), **shard)
 
-    seconds = spec.synthetic_frames / SYNTHETIC_FPS
+    seconds = spec.synthetic_frames / synthetic.SYNTHETIC_FPS
     return DataSource(len(train_v), len(test_v), list(synthetic.CLASS_NAMES[:spec.num_classes]),
                       train_batches, eval_batches,
                       {"seconds": seconds, "source": f"synthetic set: every clip is {spec.synthetic_frames} "
-                       f"frames at the set's nominal {SYNTHETIC_FPS:g} fps"})
+                       f"frames at the set's nominal {synthetic.SYNTHETIC_FPS:g} fps"})
 
 
 @register_source("tfds")
