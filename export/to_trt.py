@@ -90,6 +90,8 @@ def main(argv=None) -> int:
         print("\nTensorRT engine NOT built here (missing: " + "; ".join(trt["missing"]) + ").\n"
               f"On the Jetson, from {args.out}:\n  {trt['trtexec']}\n(also saved as build_engine.sh)")
     print(f"\nparity: {'PASS' if result['parity']['passed'] else 'FAIL'}; default ONNX {result['default_onnx']}")
+    print(f"recognise actions with this bundle (numpy + OpenCV + onnxruntime only): "
+          f"python3 {Path(args.out) / 'runtime' / 'run.py'} VIDEO --out results.jsonl  (docs/predict.md)")
     return 0 if result["parity"]["passed"] else 1
 
 
