@@ -200,9 +200,6 @@ def run(a, model: Model, log: Callable[[str], None]) -> int:
                           tag=f"[{n + 1}/{len(videos)}] " if len(videos) > 1 else "")
     finally:
         writer.close()
-        if a.out is None:
-            for row in writer.rows:
-                print(json.dumps(row))
     if a.out:
         log(f"wrote {len(writer.rows)} rows to {a.out}")
     return 0

@@ -64,7 +64,8 @@ def summary_row(video: str, probs: list[np.ndarray], labels: list[str], **extra)
 
 
 class JsonlWriter:
-    """Appends rows to ``<path>.tmp``; :meth:`close` renames it to ``path``."""
+    """Appends rows to ``<path>.tmp``; :meth:`close` renames it to ``path``.
+    Without a path, rows are printed to stdout as they come."""
 
     def __init__(self, path: str | os.PathLike | None):
         self.path = Path(path) if path else None
@@ -80,6 +81,8 @@ class JsonlWriter:
         if self._f is not None:
             self._f.write(json.dumps(row) + "\n")
             self._f.flush()
+        else:
+            print(json.dumps(row), flush=True)
 
     def close(self) -> None:
         if self._f is not None and not self._f.closed:
