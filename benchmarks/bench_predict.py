@@ -33,13 +33,15 @@ sys.path.insert(0, str(ROOT))
 
 def write_1080p(path_stem: Path, seconds: float, fps: float = 30.0) -> tuple[Path, str]:
     """Moving shapes over a textured background at 1920x1080; returns (path, codec)."""
+    from jaxar.runtime.video import _stderr_silenced
     w, h = 1920, 1080
     n = int(seconds * fps)
     rng = np.random.default_rng(0)
     base = cv2.resize(rng.integers(0, 200, (135, 240, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
     for codec, ext in (("avc1", ".mp4"), ("H264", ".mp4"), ("X264", ".mp4"), ("MJPG", ".avi")):
         path = path_stem.with_suffix(ext)
-        out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
+        with _stderr_silenced():               # FFmpeg reports every encoder it cannot use
+            out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
         if not out.isOpened():
             continue
         for t in range(n):
