@@ -3,7 +3,6 @@ OpenCV, ONNX Runtime only) gives the rows of ``jaxar.predict --checkpoint``."""
 import json
 import re
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
