@@ -47,6 +47,8 @@ def timeline_png(path: str | os.PathLike, times: np.ndarray, probs: np.ndarray, 
         x = int(left + pw * (v - t0) / span)
         cv2.putText(img, f"{v:.1f}s", (x - 15, top_m + ph + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
     cv2.putText(img, title[:90], (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    cv2.putText(img, "window centre time; y: probability", (left + pw // 2 - 120, height - 8),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.42, (80, 80, 80), 1)
     order = np.argsort(-probs.mean(axis=0))[:top]
     for n, c in enumerate(order):
         r, g, b = _COLOURS[n % len(_COLOURS)]
