@@ -99,6 +99,12 @@ def write_model_record(ctx: Context, done: Mapping) -> dict:
     return {"record": bundle}
 
 
+def write_device_runtime(ctx: Context, done: Mapping) -> dict:
+    """``runtime/`` (the standalone device runner) and ``metadata.json`` (default window)."""
+    from export.runtime_bundle import write_runtime
+    return {"runtime_meta": write_runtime(ctx.work, ctx.bundle)}
+
+
 def reference_logits(ctx: Context, done: Mapping) -> dict:
     from export.reference import deploy_logits, jax_reference, parity_clips, reference_impl
     x, desc = parity_clips(ctx.bundle, ctx.opts.clips, ctx.opts.num_clips)
@@ -273,6 +279,7 @@ def write_manifest(ctx: Context, done: Mapping) -> dict:
 STEPS = (
     Step("folding BN/TAda into the deploy form", fold_deploy_form),
     Step("model record (config, variables, labels, preprocessing)", write_model_record),
+    Step("device runtime (runtime/run.py) and metadata.json", write_device_runtime),
     Step("reference logits (JAX training form, eval mode) and the deploy form", reference_logits),
     Step("SavedModel via jax2tf, checked in TF", savedmodel, lambda o: o.savedmodel),
     Step("ONNX via jax2onnx (checker, shape inference, simplify, allow-list)", onnx_route("jax2onnx"),

@@ -40,6 +40,10 @@ class DataSource:
     class_names: list[str] | None
     train_batches: Callable[[int, int], Iterator[Batch]]    # (seed, start_step) -> batches
     eval_batches: Callable[[], Iterator[Batch]]
+    # Duration of the training clips the pipeline samples T frames over:
+    # {"seconds": float | None, "source": how it was obtained}. Stored in the
+    # checkpoint meta as the default inference window (docs/predict.md).
+    clip_seconds: dict | None = None
 
 
 # factory(data section, model config, host_batch, process_index, process_count) -> DataSource
@@ -96,8 +100,11 @@ def synthetic_source(spec: ml_collections.ConfigDict, model, host_batch: int, pr
         return numpy_batches(test_v, test_l, host_batch, train=False,
                              clip=clip_config(spec, model, train=False), **shard)
 
+    seconds = spec.synthetic_frames / synthetic.SYNTHETIC_FPS
     return DataSource(len(train_v), len(test_v), list(synthetic.CLASS_NAMES[:model.num_classes]),
-                      train_batches, eval_batches)
+                      train_batches, eval_batches,
+                      {"seconds": seconds, "source": f"synthetic set: every clip is {spec.synthetic_frames} "
+                       f"frames at the set's nominal {synthetic.SYNTHETIC_FPS:g} fps"})
 
 
 @register_source("tfds")
@@ -129,4 +136,6 @@ def tfds_source(spec: ml_collections.ConfigDict, model, host_batch: int, process
 
     return DataSource(input_pipeline.split_size(name, spec.train_split, ddir),
                       input_pipeline.split_size(name, spec.eval_split, ddir),
-                      list(labels.names), train_batches, eval_batches)
+                      list(labels.names), train_batches, eval_batches,
+                      {"seconds": None, "source": f"{name} records no frame rate, so the training clip "
+                       "duration is unknown; pass --window to jaxar.predict"})

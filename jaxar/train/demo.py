@@ -68,6 +68,12 @@ def main(argv=None) -> int:
     print(f"demo: held-out top-1 {100 * out['top1']:.1f}% on {out['count']} synthetic clips "
           f"(best checkpoint step {out['best_step']}) in {out['seconds']:.0f} s; "
           f"outputs in {out['workdir']}", file=sys.stderr)
+    from jaxar.demo_video import write_demo_video
+    video = Path(out["workdir"]) / "demo_video.avi"
+    write_demo_video(video)
+    print(f"recognise actions in a video (held-out clips, truth in {video.stem}.labels.json):\n"
+          f"  python -m jaxar.predict {video} --checkpoint {out['workdir']} --out {out['workdir']}/predictions.jsonl "
+          f"--timeline {out['workdir']}/timeline.png", file=sys.stderr)
     return 0
 
 

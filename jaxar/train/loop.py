@@ -144,7 +144,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
         return {"step": step, "data": {"seed": cfg.seed, "next_step": step},
                 "model_config": model_config_to_json(model_cfg),
                 "class_names": source.class_names, "variant": cfg.model.variant,
-                "train_config": json.loads(to_json(cfg))}
+                "train_config": json.loads(to_json(cfg)), "clip_seconds": source.clip_seconds}
 
     def run_eval(step: int) -> dict:
         result = evaluate_variables(eval_step, state.variables, source.eval_batches(), mesh)
