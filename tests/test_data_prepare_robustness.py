@@ -165,6 +165,11 @@ def test_report_contents(lenient):
     assert d["median_seconds"] == pytest.approx(8 / 30, abs=1e-4)
     assert d["max_seconds"] == pytest.approx(24 / 30, abs=1e-4)
     assert lenient.info.metadata["clip_duration"]["train"] == d
+    # ... and training reads it as the default inference window (checkpoint meta -> jaxar.predict)
+    from jaxar.train.data import tfds_clip_seconds
+    window = tfds_clip_seconds(lenient.info, "ntu_rgbd/ntu60_xsub", "train[:90%]")
+    assert window["seconds"] == pytest.approx(d["median_seconds"]) and "3 source videos" in window["source"]
+    assert tfds_clip_seconds(lenient.info, "ntu_rgbd/ntu60_xsub", "validation")["seconds"] is None
     # 1 of 3 kept samples is a fallback crop (> 5 %): warned.
     assert any("full-frame fallback crop" in w for w in rep["warnings"])
 

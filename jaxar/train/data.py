@@ -119,7 +119,8 @@ def tfds_source(spec: ml_collections.ConfigDict, model, host_batch: int, process
     if not spec.tfds_name:
         raise ValueError("data.source='tfds' needs data.tfds_name, e.g. ntu_rgbd/ntu60_xsub")
     name, ddir = spec.tfds_name, spec.data_dir
-    labels = tfds.builder(name, data_dir=ddir).info.features["label"]
+    info = tfds.builder(name, data_dir=ddir).info
+    labels = info.features["label"]
     if labels.num_classes != model.num_classes:
         raise ValueError(f"model.num_classes={model.num_classes} but {name} has "
                          f"{labels.num_classes} classes")
@@ -137,5 +138,19 @@ def tfds_source(spec: ml_collections.ConfigDict, model, host_batch: int, process
     return DataSource(input_pipeline.split_size(name, spec.train_split, ddir),
                       input_pipeline.split_size(name, spec.eval_split, ddir),
                       list(labels.names), train_batches, eval_batches,
-                      {"seconds": None, "source": f"{name} records no frame rate, so the training clip "
-                       "duration is unknown; pass --window to jaxar.predict"})
+                      tfds_clip_seconds(info, name, spec.train_split))
+
+
+def tfds_clip_seconds(info, name: str, split: str) -> dict:
+    """The median source-clip duration of the training split, as recorded by
+    the preparation report (``info.metadata["clip_duration"]``), or a reason
+    why it is unknown (datasets prepared without a frame rate)."""
+    base = split.split("[")[0]
+    stats = ((getattr(info, "metadata", None) or {}).get("clip_duration") or {}).get(base) or {}
+    seconds = stats.get("median_seconds")
+    if seconds:
+        return {"seconds": float(seconds),
+                "source": f"median duration of the {stats.get('samples', '?')} source videos of "
+                          f"{name} split {base!r} (preparation report)"}
+    return {"seconds": None, "source": f"{name} records no clip durations for split {base!r}, so the "
+            "training clip duration is unknown; pass --window to jaxar.predict"}
