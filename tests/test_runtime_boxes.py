@@ -84,3 +84,24 @@ def test_skeleton_crop_equals_the_training_crop(tmp_path):
         bad = tmp_path / "b.skeleton"
         bad.write_text("3\n1\n")
         boxes.from_skeleton(bad, 96, 64)
+
+
+def test_skeleton_crop_drops_ghost_bodies_like_preparation(tmp_path):
+    """A 5-frame ghost body on the far side of the frame: --skeleton keeps the
+    actor-only crop that dataset preparation uses (ghost filter first)."""
+    import data_fixtures as fx
+    from data_pipelines.ntu.skeleton import read_skeleton
+    from jaxar.runtime import crop as crop_lib
+    from jaxar.runtime.ghost_bodies import filter_ghost_bodies
+    actor, ghost = (16, 24, 5, 12), (56, 24, 5, 12)
+    bodies = [[actor, ghost] if 8 <= t < 13 else [actor] for t in range(24)]
+    skel = tmp_path / "S001C001P001R001A001.skeleton"
+    skel.write_text(fx.skeleton_text(fx.FakeSample("S001C001P001R001A001", frames=24, bodies=bodies)))
+    fb = boxes.from_skeleton(skel, 64, 48)
+    got = np.stack([fb.box(i) for i in range(24)])
+    filtered, removed = filter_ghost_bodies(read_skeleton(skel))
+    assert removed["short_lived"] == 1
+    want = crop_lib.person_boxes(filtered.color_points(), 64, 48, crop_lib.CropOptions()).boxes
+    unfiltered = crop_lib.person_boxes(read_skeleton(skel).color_points(), 64, 48, crop_lib.CropOptions()).boxes
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert not np.allclose(got, unfiltered, atol=1.0)       # the ghost would have widened it

@@ -181,6 +181,7 @@ def from_detections(frames: list[np.ndarray], width: int, height: int, source: s
 def from_skeleton(path: str | Path, width: int, height: int,
                   options: crop_lib.CropOptions = crop_lib.CropOptions()) -> FrameBoxes:
     """The training data's person crop from an NTU ``.skeleton`` file."""
+    from .ghost_bodies import filter_ghost_bodies
     from .skeleton import SkeletonFormatError, read_skeleton
     path = Path(path)
     if not path.is_file():
@@ -191,6 +192,7 @@ def from_skeleton(path: str | Path, width: int, height: int,
         raise InputError(f"--skeleton {e}") from None
     if seq.num_frames == 0:
         raise InputError(f"--skeleton {path}: the file has no frames")
+    seq, _ = filter_ghost_bodies(seq)          # the same bodies the training crop kept
     res = crop_lib.person_boxes(seq.color_points(), width, height, options)
     return FrameBoxes("skeleton", width, height, res.boxes, strict=False, source=f"--skeleton {path}",
                       fallback=res.fallback)
