@@ -20,9 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow      # exports through TF/TFLite and ONNX in subprocesses
 
 
-pytestmark = pytest.mark.slow
-
-
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_export")
