@@ -25,9 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):                  # `python3 export/calibrate.py` from a clone
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 CLIPS_FILE = "calibration_clips.npy"
 
 

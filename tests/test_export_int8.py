@@ -24,7 +24,7 @@ def int8_export(tmp_path_factory):
     np.save(tmp / "calib.npy", clips)
     out = tmp / "out"
     proc = subprocess.run(
-        [sys.executable, "export/to_trt.py", "--variant", "x3d_ugt_tiny", "--frames", "4", "--size", "32",
+        [sys.executable, "-m", "export.to_trt", "--variant", "x3d_ugt_tiny", "--frames", "4", "--size", "32",
          "--num-classes", "5", "--num-clips", "3", "--routes", "jax2onnx", "--no-savedmodel",
          "--dynamic-batch", "--batch", "2", "--max-batch", "4", "--profile-runs", "2",
          "--precision", "int8", "--calib-clips", str(tmp / "calib.npy"), "--out", str(out)],
@@ -53,7 +53,7 @@ def test_int8_stores_real_clips_and_a_device_side_calibration_step(int8_export):
     doc = json.loads((out / "manifest.json").read_text())
     assert doc["tensorrt"]["calibration"] == {"file": "calibration_clips.npy", "clips": 3}
     assert "calibration_clips.npy" in doc["files"]
-    proc = subprocess.run([sys.executable, "export/calibrate.py", str(out)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "export.calibrate", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "missing" in proc.stderr and "tensorrt" in proc.stderr.lower()
 
@@ -61,7 +61,7 @@ def test_int8_stores_real_clips_and_a_device_side_calibration_step(int8_export):
 def test_int8_needs_enough_real_clips(tmp_path):
     np.save(tmp_path / "one.npy", synthetic_clips(1, 4, 32))
     proc = subprocess.run(
-        [sys.executable, "export/to_trt.py", "--variant", "x3d_ugt_tiny", "--frames", "4", "--size", "32",
+        [sys.executable, "-m", "export.to_trt", "--variant", "x3d_ugt_tiny", "--frames", "4", "--size", "32",
          "--routes", "jax2onnx", "--no-savedmodel", "--no-profile", "--batch", "2", "--precision", "int8",
          "--calib-clips", str(tmp_path / "one.npy"), "--out", str(tmp_path / "o")],
         cwd=ROOT, capture_output=True, text=True, timeout=900)

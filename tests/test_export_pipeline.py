@@ -20,9 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow      # exports through TF/TFLite and ONNX in subprocesses
 
 
-pytestmark = pytest.mark.slow
-
-
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_export")
@@ -141,7 +138,7 @@ def test_second_export_into_same_dir_refused_then_replaces_everything(export_dir
     first, _ = export_dir
     out = tmp_path / "again"
     shutil.copytree(first, out)
-    args = [sys.executable, "export/to_trt.py", "--variant", "x3d_ugt_tiny", "--frames", "2", "--size", "32",
+    args = [sys.executable, "-m", "export.to_trt", "--variant", "x3d_ugt_tiny", "--frames", "2", "--size", "32",
             "--num-classes", "7", "--num-clips", "3", "--routes", "jax2onnx", "--no-savedmodel",
             "--no-profile", "--out", str(out)]
     refused = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -154,7 +151,7 @@ def test_second_export_into_same_dir_refused_then_replaces_everything(export_dir
     on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"manifest.json"}
     assert listed == on_disk and manifest.verify(out) == []
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]     # no build leftovers
-    par = subprocess.run([sys.executable, "export/parity.py", str(out), "--num-clips", "2"],
+    par = subprocess.run([sys.executable, "-m", "export.parity", str(out), "--num-clips", "2"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert par.returncode == 0, par.stderr[-2000:]
     assert "ort:model.onnx" in par.stdout and "tflite" not in par.stdout

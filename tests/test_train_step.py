@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxar import parallel
 from jaxar.losses import make_loss_fn
@@ -11,6 +12,7 @@ from jaxar.train.state import create_train_state
 from jaxar.train.step import compile_steps
 
 
+@pytest.mark.slow      # compiles a full train step (forward, backward, SGD) in bfloat16
 def test_bfloat16_step_keeps_float32_state():
     cfg = model_config(load_config("experiments/smoke_tiny.py", ["model.dtype=bfloat16"]))
     model = cfg.build()
