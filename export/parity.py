@@ -113,10 +113,10 @@ def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips
     ref = jax_reference(bundle, x)
     layout = doc.get("layout")
     dm = DeployModel.from_variables(bundle.config, bundle.variables, **deploy_kwargs(layout))
-    outputs = {"jax-deploy-form": (deploy_logits(dm, x), "fp32")}
+    k = int(doc.get("options", {}).get("xla_clips", len(x)))
+    outputs = {"jax-deploy-form": (deploy_logits(dm, x[:k]), "fp32")}
     if (out / "saved_model" / "saved_model.pb").is_file():
         from export.savedmodel import SavedModelRunner
-        k = int(doc.get("options", {}).get("savedmodel_clips", len(x)))
         outputs["tf-savedmodel"] = (run_batched(SavedModelRunner(out / "saved_model"), x[:k], 8), "fp32")
     for name in sorted(n for n in doc.get("files", {}) if n.endswith(".onnx")):
         r = OrtRunner(out / name)

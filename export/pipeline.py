@@ -110,7 +110,7 @@ def reference_logits(ctx: Context, done: Mapping) -> dict:
     x, desc = parity_clips(ctx.bundle, ctx.opts.clips, ctx.opts.num_clips)
     ctx.log(f"  {desc}; training form with impl={reference_impl() or ctx.bundle.config.impl}")
     ref = jax_reference(ctx.bundle, x)
-    deploy = deploy_logits(done["deploy"], x)
+    deploy = deploy_logits(done["deploy"], x[:ctx.opts.xla_clips])
     return {"x": x, "inputs_desc": desc, "ref": ref, "outputs": {"jax-deploy-form": (deploy, "fp32")}}
 
 
@@ -119,7 +119,7 @@ def savedmodel(ctx: Context, done: Mapping) -> dict:
     from export.savedmodel import SavedModelRunner, write_savedmodel
     path = ctx.work / "saved_model"
     write_savedmodel(done["deploy"].as_function(), ctx.input_shape, path)
-    x = done["x"][:ctx.opts.savedmodel_clips]
+    x = done["x"][:ctx.opts.xla_clips]
     ctx.log(f"  checking in TF on {len(x)} of the parity clips")
     return {"outputs": {"tf-savedmodel": (run_batched(SavedModelRunner(path), x, ctx.opts.max_batch), "fp32")}}
 
@@ -280,7 +280,7 @@ STEPS = (
     Step("folding BN/TAda into the deploy form", fold_deploy_form),
     Step("model record (config, variables, labels, preprocessing)", write_model_record),
     Step("device runtime (runtime/run.py) and metadata.json", write_device_runtime),
-    Step("reference logits (JAX training form, eval mode) and the deploy form", reference_logits),
+    Step("reference logits (JAX training form, eval mode) and the JAX deploy form", reference_logits),
     Step("SavedModel via jax2tf, checked in TF", savedmodel, lambda o: o.savedmodel),
     Step("ONNX via jax2onnx (checker, shape inference, simplify, allow-list)", onnx_route("jax2onnx"),
          lambda o: "jax2onnx" in o.routes),

@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--calib-clips", help="uint8 clips .npy (N,T,H,W,3) for INT8 calibration (required for int8)")
     ap.add_argument("--clips", help="uint8 clips .npy (N,T,H,W,3) for the parity report (default synthetic)")
     ap.add_argument("--num-clips", type=int, default=16, help="synthetic parity clips (default 16)")
-    ap.add_argument("--savedmodel-clips", type=int, default=4,
-                    help="parity clips the TF SavedModel runs (default 4; TF is the slow runtime)")
+    ap.add_argument("--xla-clips", type=int, default=2,
+                    help="parity clips the XLA-run forms (JAX deploy form, TF SavedModel) get; "
+                         "default 2: XLA's CPU depthwise convs make them the slow runtimes")
     ap.add_argument("--routes", default=",".join(ROUTES), help="ONNX routes, comma-separated")
     ap.add_argument("--no-savedmodel", action="store_true", help="skip the SavedModel (needs --routes jax2onnx)")
     ap.add_argument("--no-profile", action="store_true", help="skip the latency/memory profile")
@@ -64,7 +65,7 @@ def options_from_args(args: argparse.Namespace) -> ExportOptions:
         precision=args.precision, calib_clips=args.calib_clips,
         routes=tuple(r.strip() for r in args.routes.split(",") if r.strip()),
         savedmodel=not args.no_savedmodel, clips=args.clips, num_clips=args.num_clips,
-        savedmodel_clips=args.savedmodel_clips, profile=not args.no_profile,
+        xla_clips=args.xla_clips, profile=not args.no_profile,
         profile_runs=args.profile_runs, threads=args.threads, tensorrt=not args.no_tensorrt,
         layout=args.layout, overwrite=args.overwrite)
 
