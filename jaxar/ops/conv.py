@@ -9,7 +9,8 @@ The network only ever needs four kinds of convolution:
 * depthwise temporal ``kx1x1`` (zero padded in time);
 * the stem's dense ``1x3x3`` conv.
 
-Each function takes ``impl``:
+Each function takes ``impl`` (``"auto"`` picks one per backend, see
+:mod:`jaxar.ops.formulation`):
 
 * ``"conv3d"`` -- the straightforward formulation: one ``lax.conv_general_dilated``
   with three spatial dimensions (grouped for depthwise).  This is what a
@@ -42,13 +43,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-IMPLS = ("lowered", "conv3d", "shifted")
-
-
-def check_impl(impl: str) -> str:
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-    return impl
+from jaxar.ops.formulation import IMPLS, check_impl, resolve_impl  # noqa: F401
 
 
 def same_pad(k: int) -> tuple[int, int]:
@@ -105,7 +100,7 @@ def spatial_conv(x: jax.Array, kernel: jax.Array, stride: int = 1, groups: int =
     Returns:
       ``(N, T, H', W', C_out)`` with ``H' = spatial_out(H, k, stride)``.
     """
-    check_impl(impl)
+    impl = resolve_impl(impl)
     k = kernel.shape[0]
     pad = same_pad(k)
     kernel = kernel.astype(x.dtype)
@@ -153,7 +148,7 @@ def temporal_depthwise(x: jax.Array, kernel: jax.Array, impl: str = "lowered") -
     Args:
       x: ``(N, T, H, W, C)``; kernel: ``(k, C)``.
     """
-    check_impl(impl)
+    impl = resolve_impl(impl)
     k, c = kernel.shape
     kernel = kernel.astype(x.dtype)
     p = k // 2

@@ -32,7 +32,7 @@ class ModelSpec:
     """Which network to train. ``num_classes``/``frames``/``size`` come from ``data``."""
     variant: str = "x3d_ugt"           # a name from jaxar.registry.list_variants()
     dtype: str = "float32"             # compute dtype, "float32" | "bfloat16" (params stay float32)
-    impl: str = "lowered"              # "lowered" | "conv3d"
+    impl: str = "auto"                 # "auto" (per backend) | "lowered" | "conv3d" | "shifted"
     overrides: dict = dataclasses.field(default_factory=dict)   # other ModelConfig fields
 
 
