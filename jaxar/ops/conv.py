@@ -21,7 +21,8 @@ Each function takes ``impl`` (``"auto"`` picks one per backend, see
   grouped Conv3D is several times slower than this (see
   ``benchmarks/bench_formulations.py``).
 * ``"shifted"`` -- ``"lowered"``, except that depthwise ``1xkxk`` convs are
-  also ``k*k`` shifted multiply-adds on static (strided) slices. XLA's CPU
+  also ``k*k`` shifted multiply-adds on static (strided) slices, and both
+  depthwise convs carry hand-written gradients (:mod:`jaxar.ops.shifted`). XLA's CPU
   grouped 2-D conv is itself slow (about 10x in the forward and 3-7x in the
   gradient at the tiny model's shapes), so this is the fastest formulation
   for training on CPU; accelerators and export keep ``"lowered"``.
@@ -43,7 +44,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxar.ops import shifted as _shifted
 from jaxar.ops.formulation import IMPLS, check_impl, resolve_impl  # noqa: F401
+
+SHIFTED_CUSTOM_VJP = True
+"""``"shifted"`` uses the hand-written gradients of :mod:`jaxar.ops.shifted`.
+``False`` falls back to automatic differentiation of the same forward (kept so
+``benchmarks/bench_formulations.py`` can measure the difference in one run)."""
 
 
 def same_pad(k: int) -> tuple[int, int]:
@@ -125,6 +132,8 @@ def _depthwise_shifted(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Arra
     k, mult = kernel.shape[0], kernel.shape[-1] // c
     if mult > 1:                      # output channel c*m + j reads input channel c
         x = jnp.repeat(x, mult, axis=-1)
+    if SHIFTED_CUSTOM_VJP:
+        return _shifted.depthwise_spatial(x, kernel, stride)
     pad = same_pad(k)
     xp = jnp.pad(x, ((0, 0), (0, 0), pad, pad, (0, 0)))
     ho, wo = spatial_out(h, k, stride), spatial_out(w, k, stride)
@@ -157,6 +166,8 @@ def temporal_depthwise(x: jax.Array, kernel: jax.Array, impl: str = "lowered") -
             x, kernel.reshape(k, 1, 1, 1, c), window_strides=(1, 1, 1),
             padding=((p, p), (0, 0), (0, 0)),
             dimension_numbers=("NDHWC", "DHWIO", "NDHWC"), feature_group_count=c)
+    if impl == "shifted" and SHIFTED_CUSTOM_VJP:
+        return _shifted.depthwise_temporal(x, kernel)
     t = x.shape[1]
     xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
     y = None
