@@ -27,9 +27,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 
 def write_1080p(path_stem: Path, seconds: float, fps: float = 30.0) -> tuple[Path, str]:
     """Moving shapes over a textured background at 1920x1080; returns (path, codec)."""

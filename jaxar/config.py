@@ -17,6 +17,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from jaxar.ops.formulation import IMPL_CHOICES
+
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
@@ -55,7 +57,7 @@ class ModelConfig:
     head_width: int = 432
     dropout: float = 0.5
     # execution
-    impl: str = "lowered"                             # "lowered" | "conv3d" | "shifted" (same maths)
+    impl: str = "auto"                                # "auto" | "lowered" | "conv3d" | "shifted" (same maths)
     dtype: str = "float32"                            # compute dtype; params stay float32
 
     def __post_init__(self):
@@ -69,6 +71,8 @@ class ModelConfig:
                 raise ValueError(f"{name} has stage numbers {bad} outside 1..{n}")
         if self.pre_dw not in ("all", "stride", "none"):
             raise ValueError(f"pre_dw must be 'all', 'stride' or 'none', got {self.pre_dw!r}")
+        if self.impl not in IMPL_CHOICES:
+            raise ValueError(f"impl must be one of {IMPL_CHOICES}, got {self.impl!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         if self.num_classes < 1 or self.frames < 1 or self.size < 1:
