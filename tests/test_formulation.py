@@ -8,12 +8,12 @@ from jaxar.initialization import init_variables
 from jaxar.ops import conv as ops
 from jaxar.ops.formulation import AUTO_IMPL, IMPLS, resolve_impl
 from jaxar.registry import create_model
-from jaxar.train.config import ModelSpec
+from jaxar.train.config import default_config, model_config
 
 
 def test_auto_is_the_default_everywhere_a_model_is_configured():
     assert ModelConfig().impl == "auto"
-    assert ModelSpec().impl == "auto"
+    assert model_config(default_config()).impl == "auto"          # a run config's model section
 
 
 @pytest.mark.parametrize("backend,expected", [("cpu", "shifted"), ("gpu", "lowered"),
