@@ -12,7 +12,7 @@ from export.onnx_jax2onnx import export_jax2onnx
 from export.parity import compare
 from export.runtimes import OrtRunner
 from jaxar.deploy import DeployModel
-from jaxar.deploy.demo_variables import realistic_variables, small_config
+from export.demo_variables import realistic_variables, small_config
 from jaxar.network import X3DUGT
 from jaxar.registry import create_config, list_variants
 
@@ -22,7 +22,7 @@ def _reference(cfg, variables, x_ntchw):
     return np.asarray(fn(variables, np.transpose(x_ntchw, (0, 1, 3, 4, 2))))
 
 
-@pytest.mark.parametrize("variant", list_variants("x3d_ugt"))
+@pytest.mark.parametrize("variant", list_variants())
 def test_variant_onnx_checker_allowlist_parity(variant, tmp_path):
     cfg = small_config(create_config(variant))
     variables = realistic_variables(cfg, seed=1)

@@ -32,9 +32,14 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+import numpy as np
+
 from jaxar import macs
 from jaxar.config import DTYPES
-from jaxar.modules.layers import Dense, Pointwise, SpatialConv, TemporalDepthwise, batch_norm, conv_init
+from jaxar.deploy import ops as dops
+from jaxar.deploy.bn_fold import Variables, f32, hwio_to_oihw
+from jaxar.modules.layers import (Dense, Pointwise, SpatialConv, TemporalDepthwise, activation,
+                                  batch_norm, conv_init)
 from jaxar.modules.squeeze_excite import SqueezeExcite, make_divisible
 from jaxar.ops import conv as ops
 
@@ -64,7 +69,7 @@ class X3DConfig:
     head_hidden: int = 2048
     dropout: float = 0.5
     # execution
-    impl: str = "lowered"                         # "lowered" | "conv3d" | "shifted" (same maths)
+    impl: str = "auto"                            # "auto" | "lowered" | "conv3d" | "shifted" (same maths)
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -103,13 +108,17 @@ class X3DConfig:
             return 0
         return make_divisible(self.inner(stage) * self.se_ratio)
 
-    def build(self, bn_axis_name: str | None = None) -> "X3D":
-        return X3D(self, bn_axis_name=bn_axis_name)
+    def build(self) -> "X3D":
+        return X3D(self)
 
-    def deploy_functions(self):
-        """``(reparameterize, deploy_apply)`` of the deploy form (:mod:`jaxar.models.x3d_deploy`)."""
-        from jaxar.models import x3d_deploy
-        return x3d_deploy.reparameterize, x3d_deploy.deploy_apply
+    def small(self, frames: int = 4, size: int = 32, num_classes: int = 7, **overrides) -> "X3DConfig":
+        """A narrow, shallow copy for fast CPU tests that keeps the block structure
+        (identity and projection shortcuts, with and without BN, SE on even blocks):
+        widths 8/16/16/24, depths 2/1/1/1, head 32 -> 32."""
+        small = dict(stem_width=8, widths=(8, 16, 16, 24), depths=(2, 1, 1, 1), head_width=32,
+                     head_hidden=32, frames=frames, size=size, num_classes=num_classes)
+        small.update(overrides)
+        return self.replace(**small)
 
 
 def depthwise3d(x: jax.Array, kernel: jax.Array, stride: int = 1, impl: str = "lowered") -> jax.Array:
@@ -122,7 +131,7 @@ def depthwise3d(x: jax.Array, kernel: jax.Array, stride: int = 1, impl: str = "l
       formulations sum ``k_t`` depthwise ``1xkxk`` convs
       (:func:`jaxar.ops.conv.spatial_conv`) over zero-padded time slices.
     """
-    ops.check_impl(impl)
+    impl = ops.resolve_impl(impl)
     kt, k, c = kernel.shape[0], kernel.shape[1], x.shape[-1]
     kernel = kernel.astype(x.dtype)
     p = kt // 2
@@ -144,7 +153,7 @@ class DepthwiseConv3D(nn.Module):
     kernel_size: int = 3
     temporal_kernel: int = 3
     stride: int = 1
-    impl: str = "lowered"
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x):
@@ -155,8 +164,44 @@ class DepthwiseConv3D(nn.Module):
         return y
 
 
+def _shift_time(a: dops.Act, d: int) -> dops.Act:
+    """Deploy-form time shift ``y[t] = x[t + d]``, zero outside the clip (Slice + Pad)."""
+    x = a.view_as("seq")
+    axis = 2 if a.layout == "channels-major" else 1          # (N, C, T, S) / (N, T, C, S)
+    t = a.frames
+    if d == 0:
+        return a.to("seq")
+    if abs(d) >= t:
+        return a.replace(jnp.zeros_like(x), "seq")
+    pads = [(0, 0)] * 4
+    if d > 0:
+        pads[axis] = (0, d)
+        y = jnp.pad(lax.slice_in_dim(x, d, t, axis=axis), pads)
+    else:
+        pads[axis] = (-d, 0)
+        y = jnp.pad(lax.slice_in_dim(x, 0, t + d, axis=axis), pads)
+    return a.replace(y, "seq")
+
+
+def deploy_depthwise3d(a: dops.Act, w, b, stride: int = 1) -> dops.Act:
+    """Deploy form of :func:`depthwise3d`: kernel ``(C, k_t, k, k)`` (OIHW per
+    tap), bias ``(C,)``; the sum over ``k_t`` time-shifted ``1xkxk`` depthwise
+    convs (:func:`jaxar.deploy.ops.depthwise`), so it runs in either layout."""
+    kt = w.shape[1]
+    y = None
+    for j in range(kt):
+        term = dops.depthwise(_shift_time(a, j - kt // 2), w[:, j:j + 1], b if j == kt - 1 else None,
+                              stride)
+        y = term if y is None else dops.add(y, term)
+    return y
+
+
 class X3DBlock(nn.Module):
-    """X3D bottleneck: ``(N, T, H, W, C_in) -> (N, T, H/s, W/s, C_out)``."""
+    """X3D bottleneck: ``(N, T, H, W, C_in) -> (N, T, H/s, W/s, C_out)``.
+
+    ``in_channels`` is the input width (fixes the shortcut rule for the deploy
+    form, which reads no activations)."""
+    in_channels: int
     out_channels: int
     inner: int
     stride: int = 1
@@ -165,43 +210,102 @@ class X3DBlock(nn.Module):
     temporal_kernel: int = 3
     stride_shortcut_bn: bool = False
     train: bool = False
-    bn_axis_name: str | None = None
     dtype: Any = jnp.float32
-    impl: str = "lowered"
+    impl: str = "auto"
+
+    @nn.nowrap
+    def shortcut_kind(self) -> str:
+        """``"identity"``, ``"conv"`` (strided 1x1x1, no BN) or ``"conv_bn"``."""
+        if self.stride == 1 and self.in_channels == self.out_channels:
+            return "identity"
+        if self.in_channels != self.out_channels or self.stride_shortcut_bn:
+            return "conv_bn"
+        return "conv"
 
     @nn.compact
     def __call__(self, x):
-        bn = lambda name, zero=False: batch_norm(self.train, self.bn_axis_name, self.dtype, name=name,
-                                                 zero_init=zero)
-        h = nn.relu(bn("conv_a_bn")(Pointwise(self.inner, name="conv_a")(x)))
+        if x.shape[-1] != self.in_channels:
+            raise ValueError(f"{self.scope.path}: expected {self.in_channels} input channels, "
+                             f"got {x.shape[-1]}")
+        bn = lambda name, zero=False: batch_norm(self.train, self.dtype, name=name, zero_init=zero)
+        relu = activation("relu")
+        h = relu(bn("conv_a_bn")(Pointwise(self.inner, name="conv_a")(x)))
         h = DepthwiseConv3D(self.kernel_size, self.temporal_kernel, self.stride, self.impl, name="conv_b")(h)
         h = bn("conv_b_bn")(h)
         if self.se_hidden:
             h = SqueezeExcite(self.se_hidden, name="se")(h)
-        h = nn.swish(h)
+        h = activation("swish")(h)
         h = bn("conv_c_bn", zero=True)(Pointwise(self.out_channels, name="conv_c")(h))
-        if self.stride == 1 and x.shape[-1] == self.out_channels:
+        kind = self.shortcut_kind()
+        if kind == "identity":
             shortcut = x
         else:
             shortcut = Pointwise(self.out_channels, self.stride, name="shortcut")(x)
-            if x.shape[-1] != self.out_channels or self.stride_shortcut_bn:
+            if kind == "conv_bn":
                 shortcut = bn("shortcut_bn")(shortcut)
-        return nn.relu(shortcut + h)
+        return relu(shortcut + h)
+
+    @nn.nowrap
+    def deploy_params(self, v: Variables) -> dict:
+        """``{a: {w (E,C_in,1,1), b}, dw: {w (E,k_t,k,k), b}, [se], c: {w (C_out,E,1,1), b},
+        [shortcut: {w (C_out,C_in,1,1), b or None}]}``, BN folded."""
+        k = v.child("conv_b").param("kernel")                          # (k_t, k, k, 1, E)
+        s, b = v.bn("conv_b_bn")
+        out = {"a": v.conv_bn("conv_a", "conv_a_bn"),
+               "dw": {"w": f32(np.transpose(k[..., 0, :], (3, 0, 1, 2)) * s[:, None, None, None]),
+                      "b": f32(b)},
+               "c": v.conv_bn("conv_c", "conv_c_bn")}
+        if self.se_hidden:
+            out["se"] = SqueezeExcite(self.se_hidden).deploy_params(v.child("se"))
+        kind = self.shortcut_kind()
+        if kind == "conv_bn":
+            out["shortcut"] = v.conv_bn("shortcut", "shortcut_bn")
+        elif kind == "conv":
+            out["shortcut"] = {"w": f32(v.child("shortcut").param("kernel").T[:, :, None, None]), "b": None}
+        return out
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, x: dops.Act) -> dops.Act:
+        relu = activation("relu")
+        h = dops.pointwise(x, p["a"]["w"], p["a"]["b"], act=relu)
+        h = deploy_depthwise3d(h, p["dw"]["w"], p["dw"]["b"], self.stride)
+        if self.se_hidden:
+            h = SqueezeExcite(self.se_hidden).deploy_apply(p["se"], h)
+        h = dops.apply(h, activation("swish"))
+        h = dops.pointwise(h, p["c"]["w"], p["c"]["b"])
+        if "shortcut" in p:
+            x = dops.pointwise(x, p["shortcut"]["w"], p["shortcut"]["b"], stride=self.stride)
+        return dops.apply(dops.add(h, x), relu)
 
 
 class X3DStem(nn.Module):
+    """``1x3x3`` conv (spatial stride 2) -> ``k_t x 1 x 1`` depthwise conv -> BN -> ReLU."""
     features: int
     temporal_kernel: int = 5
     train: bool = False
-    bn_axis_name: str | None = None
     dtype: Any = jnp.float32
-    impl: str = "lowered"
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x):
         x = SpatialConv(self.features, 3, 2, impl=self.impl, name="conv_xy")(x)
         x = TemporalDepthwise(self.temporal_kernel, impl=self.impl, name="conv_t")(x)
-        return nn.relu(batch_norm(self.train, self.bn_axis_name, self.dtype, name="conv_t_bn")(x))
+        return activation("relu")(batch_norm(self.train, self.dtype, name="conv_t_bn")(x))
+
+    @nn.nowrap
+    def deploy_params(self, v: Variables) -> dict:
+        """``{xy_w (C0,3,3,3), t_w (k_t, C0) (BN scale folded), t_b (C0,)}``."""
+        s, b = v.bn("conv_t_bn")
+        return {"xy_w": f32(hwio_to_oihw(v.child("conv_xy").param("kernel"))),
+                "t_w": f32(v.child("conv_t").param("kernel") * s), "t_b": f32(b)}
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, x: jax.Array, layout: str) -> dops.Act:
+        """``(N, T, 3, H, W)`` -> an :class:`Act` of ``layout``."""
+        _, t, c, hh, ww = x.shape
+        pad = ops.same_pad(3)
+        h = dops.conv(x.reshape(-1, c, hh, ww), p["xy_w"], None, stride=(2, 2), padding=(pad, pad))
+        return dops.temporal(dops.from_frames(h, t, layout), p["t_w"], p["t_b"], act=activation("relu"))
 
 
 class X3DHead(nn.Module):
@@ -210,52 +314,105 @@ class X3DHead(nn.Module):
     num_classes: int
     dropout: float
     train: bool = False
-    bn_axis_name: str | None = None
     dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x):
+        relu = activation("relu")
         x = Pointwise(self.width, name="conv")(x)
-        x = nn.relu(batch_norm(self.train, self.bn_axis_name, self.dtype, name="conv_bn")(x))
+        x = relu(batch_norm(self.train, self.dtype, name="conv_bn")(x))
         x = jnp.mean(x, axis=(1, 2, 3))
-        x = nn.relu(Dense(self.hidden, use_bias=False, name="hidden")(x))
+        x = relu(Dense(self.hidden, use_bias=False, name="hidden")(x))
         x = nn.Dropout(self.dropout, deterministic=not self.train)(x)
         return Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01), name="classifier")(x)
+
+    @nn.nowrap
+    def deploy_params(self, v: Variables) -> dict:
+        """``{conv: {w (C_h,C_4,1,1), b}, hidden_w (C_h, D), classifier_w (D, K), classifier_b}``."""
+        w, b = v.dense("classifier")
+        return {"conv": v.conv_bn("conv", "conv_bn"), "hidden_w": f32(v.child("hidden").param("kernel")),
+                "classifier_w": f32(w), "classifier_b": f32(b)}
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, x: dops.Act) -> jax.Array:
+        relu = activation("relu")
+        x = dops.pointwise(x, p["conv"]["w"], p["conv"]["b"], act=relu)
+        z = relu(dops.dense(dops.pooled_vector(x), p["hidden_w"]))
+        return dops.dense(z, p["classifier_w"], p["classifier_b"])
+
+
+def stem_of(cfg: X3DConfig, train: bool = False, name: str | None = "stem") -> X3DStem:
+    return X3DStem(cfg.stem_width, cfg.stem_temporal_kernel, train, DTYPES[cfg.dtype], cfg.impl, name=name)
+
+
+def head_of(cfg: X3DConfig, train: bool = False, name: str | None = "head") -> X3DHead:
+    return X3DHead(cfg.head_width, cfg.head_hidden, cfg.num_classes, cfg.dropout, train,
+                   DTYPES[cfg.dtype], name=name)
+
+
+def stage_blocks(cfg: X3DConfig, s: int, train: bool = False) -> list[X3DBlock]:
+    """The blocks of 1-based stage ``s`` (named ``block{b}``); training and deploy
+    forms both build them here."""
+    cin = cfg.widths[s - 2] if s > 1 else cfg.stem_width
+    blocks = []
+    for b in range(cfg.depths[s - 1]):
+        blocks.append(X3DBlock(cin, cfg.widths[s - 1], cfg.inner(s), cfg.strides[s - 1] if b == 0 else 1,
+                               cfg.se_hidden(s, b), cfg.kernel_size, cfg.temporal_kernel,
+                               cfg.stride_shortcut_bn, train, DTYPES[cfg.dtype], cfg.impl,
+                               name=f"block{b}"))
+        cin = cfg.widths[s - 1]
+    return blocks
 
 
 class X3DStage(nn.Module):
     config: X3DConfig
     index: int                      # 1-based
     train: bool = False
-    bn_axis_name: str | None = None
-    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x):
-        cfg, s = self.config, self.index
-        for b in range(cfg.depths[s - 1]):
-            x = X3DBlock(cfg.widths[s - 1], cfg.inner(s), cfg.strides[s - 1] if b == 0 else 1,
-                         cfg.se_hidden(s, b), cfg.kernel_size, cfg.temporal_kernel,
-                         cfg.stride_shortcut_bn, self.train,
-                         self.bn_axis_name, self.dtype, cfg.impl, name=f"block{b}")(x)
+        for blk in stage_blocks(self.config, self.index, self.train):
+            x = blk(x)
         return x
 
 
 class X3D(nn.Module):
+    """``(N, T, H, W, 3)`` clips -> float32 logits ``(N, num_classes)``; deploy
+    form via :meth:`deploy_params` / :meth:`deploy_apply` (:mod:`jaxar.deploy`)."""
     config: X3DConfig
-    bn_axis_name: str | None = None
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
         if x.ndim != 5 or x.shape[-1] != 3:
             raise ValueError(f"X3D expects (N, T, H, W, 3) clips, got shape {x.shape}")
-        dtype = DTYPES[cfg.dtype]
-        common = dict(train=train, bn_axis_name=self.bn_axis_name, dtype=dtype)
-        x = X3DStem(cfg.stem_width, cfg.stem_temporal_kernel, impl=cfg.impl, name="stem",
-                    **common)(x.astype(dtype))
+        x = stem_of(cfg, train)(x.astype(DTYPES[cfg.dtype]))
         for s in range(1, len(cfg.widths) + 1):
-            x = X3DStage(cfg, s, **common, name=f"stage{s}")(x)
-        x = X3DHead(cfg.head_width, cfg.head_hidden, cfg.num_classes, cfg.dropout, name="head",
-                    **common)(x)
-        return x.astype(jnp.float32)
+            x = X3DStage(cfg, s, train, name=f"stage{s}")(x)
+        return head_of(cfg, train)(x).astype(jnp.float32)
+
+    @nn.nowrap
+    def deploy_params(self, variables) -> dict:
+        """Folded tree: ``stem`` (:meth:`X3DStem.deploy_params`),
+        ``stage{s}/block{b}`` (:meth:`X3DBlock.deploy_params`), ``head``."""
+        cfg, v = self.config, Variables.of(variables)
+        tree = {"stem": stem_of(cfg).deploy_params(v.child("stem"))}
+        for s in range(1, len(cfg.widths) + 1):
+            vs = v.child(f"stage{s}")
+            tree[f"stage{s}"] = {blk.name: blk.deploy_params(vs.child(blk.name))
+                                 for blk in stage_blocks(cfg, s)}
+        tree["head"] = head_of(cfg).deploy_params(v.child("head"))
+        return tree
+
+    @nn.nowrap
+    def deploy_apply(self, params, x: jax.Array, layout: str = "channels-major") -> jax.Array:
+        """``(N, T, 3, H, W)`` float32 -> logits ``(N, num_classes)``, in either layout."""
+        cfg = self.config
+        if x.ndim != 5 or x.shape[2] != 3 or x.shape[1] != cfg.frames:
+            raise ValueError(f"X3D deploy form expects (N, {cfg.frames}, 3, H, W) clips "
+                             f"(channels-first frames), got shape {x.shape}")
+        a = stem_of(cfg).deploy_apply(params["stem"], x.astype(jnp.float32), dops.check_layout(layout))
+        for s in range(1, len(cfg.widths) + 1):
+            for blk in stage_blocks(cfg, s):
+                a = blk.deploy_apply(params[f"stage{s}"][blk.name], a)
+        return head_of(cfg).deploy_apply(params["head"], a)

@@ -62,7 +62,10 @@ def small_config(config: ModelConfig, frames: int = 4, size: int = 32, num_class
                  **overrides) -> ModelConfig:
     """A narrow, shallow copy of ``config`` that keeps its block structure
     (TAda/SE/SimAM stages, strides, pre-depthwise rule, Ghost ratio), for fast
-    CPU tests of any variant: widths 8/16/24/32, depths 1/1/2/2, head 64."""
+    CPU tests of any variant: widths 8/16/24/32, depths 1/1/2/2, head 64.
+    Other model families provide their own ``small()`` (same arguments)."""
+    if not isinstance(config, ModelConfig):
+        return config.small(frames=frames, size=size, num_classes=num_classes, **overrides)
     n = len(config.widths)
     small = dict(stem_width=8, widths=(8, 16, 24, 32)[:n] if n <= 4 else config.widths,
                  depths=(1, 1, 2, 2)[:n] if n <= 4 else config.depths, head_width=64,
