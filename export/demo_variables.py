@@ -73,3 +73,19 @@ def small_config(config: ModelConfig, frames: int = 4, size: int = 32, num_class
                  num_classes=num_classes)
     small.update(overrides)
     return config.replace(**small)
+
+
+def distinct_small_variants(names, small=None) -> list[str]:
+    """The first of ``names`` for each distinct small config (``small(name) ->
+    config``; default :func:`small_config` of the registered variant). Variants
+    that differ only in their input (X3D-XS/S/M) share one small config, so
+    per-variant tests run it once."""
+    from jaxar.registry import create_config
+    small = small or (lambda name: small_config(create_config(name)))
+    seen, out = [], []
+    for name in names:
+        cfg = small(name)
+        if cfg not in seen:
+            seen.append(cfg)
+            out.append(name)
+    return out

@@ -113,9 +113,9 @@ class X3DConfig:
 
     def small(self, frames: int = 4, size: int = 32, num_classes: int = 7, **overrides) -> "X3DConfig":
         """A narrow, shallow copy for fast CPU tests that keeps the block structure
-        (identity and projection shortcuts, with and without BN, SE on even blocks):
-        widths 8/16/16/24, depths 2/1/1/1, head 32 -> 32."""
-        small = dict(stem_width=8, widths=(8, 16, 16, 24), depths=(2, 1, 1, 1), head_width=32,
+        (identity shortcut, strided projection without BN, projection with BN;
+        SE on even blocks): three stages, widths 8/16/24, depths 2/1/1, head 32 -> 32."""
+        small = dict(stem_width=8, widths=(8, 16, 24), depths=(2, 1, 1), strides=(2, 2, 2), head_width=32,
                      head_hidden=32, frames=frames, size=size, num_classes=num_classes)
         small.update(overrides)
         return self.replace(**small)
