@@ -39,16 +39,21 @@ NARROW = {
 
 
 def train_config(variant: str, epochs: float, seed: int):
-    """The synthetic demo recipe with ``variant`` narrowed (see :data:`NARROW`)."""
-    from experiments import synthetic_demo
-    from jaxar.registry import create_config, family_of
-    family = family_of(create_config(variant))
+    """The synthetic demo recipe (``experiments/synthetic_demo.py``) with its
+    model swapped for ``variant`` narrowed by :data:`NARROW`, at the demo's
+    classes, frames and size. Returns ``(run config, family)``."""
+    from jaxar.registry import create_config
+    from jaxar.train.config import load_config, model_section
+    family = getattr(create_config(variant), "family", "x3d_ugt")
     if family not in NARROW:
         raise ValueError(f"no CPU-sized width for family {family!r} (variant {variant}); "
                          f"add it to NARROW (have {sorted(NARROW)})")
-    cfg = synthetic_demo.get_config()
-    model = dataclasses.replace(cfg.model, variant=variant, overrides=dict(NARROW[family]))
-    return cfg.replace(model=model, epochs=epochs, seed=seed, progress=False), family
+    cfg = load_config(ROOT / "experiments" / "synthetic_demo.py")
+    demo = cfg.model
+    cfg.model = model_section(variant, num_classes=demo.num_classes, frames=demo.frames, size=demo.size,
+                              **NARROW[family])
+    cfg.epochs, cfg.seed, cfg.progress = float(epochs), seed, False
+    return cfg, family
 
 
 def main(argv=None) -> int:
@@ -66,7 +71,8 @@ def main(argv=None) -> int:
     if args.epochs <= 0:
         ap.error("--epochs must be positive")
     import jax
-    from jaxar.profile import profile
+    from jaxar.complexity import profile
+    from jaxar.train.config import model_config
     from jaxar.train.loop import train_and_evaluate
 
     out = Path(args.workdir).absolute()
@@ -79,7 +85,7 @@ def main(argv=None) -> int:
             cfg, family = train_config(variant, args.epochs, args.seed)
         except ValueError as e:
             ap.error(str(e))
-        prof = profile(cfg.model_config())
+        prof = profile(model_config(cfg))
         print(f"== {variant} ({family}): {prof.params / 1e3:.1f} K params, "
               f"{prof.macs / 1e6:.1f} M MACs at {'x'.join(map(str, prof.input_shape[1:4]))}", flush=True)
         t = time.time()

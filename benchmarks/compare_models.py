@@ -4,7 +4,7 @@ For each registered variant (all families; ``*_tiny`` demo variants are left
 out) at its own default input (frames x crop) and ``--num-classes``:
 
 * parameters (BN affines included, running statistics not) and multiply-adds
-  (convs + linear layers), from shape tracing (:mod:`jaxar.profile`);
+  (convs + linear layers), from shape tracing (:mod:`jaxar.complexity`);
 * the deploy form (:class:`jaxar.deploy.DeployModel`, BN folded) with
   realistic random weights (:mod:`jaxar.deploy.demo_variables`) exported
   through jax2onnx with a dynamic batch; the file size with FP32 weights and
@@ -43,6 +43,11 @@ sys.path.insert(0, str(ROOT))
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def family_of(cfg) -> str:
+    """Model family of a config (its class's ``family``; X3D-UGT's ModelConfig has none)."""
+    return getattr(cfg, "family", "x3d_ugt")
 
 
 def full_size_variants() -> list[str]:
@@ -91,9 +96,9 @@ def export_model(name: str, num_classes: int, out: Path) -> dict:
     from export.onnx_jax2onnx import export_jax2onnx
     from export.runtimes import OrtRunner
     from jaxar.deploy import DeployModel
-    from jaxar.deploy.demo_variables import realistic_variables
-    from jaxar.profile import profile
-    from jaxar.registry import create_config, family_of
+    from export.demo_variables import realistic_variables
+    from jaxar.complexity import profile
+    from jaxar.registry import create_config
 
     cfg = create_config(name, num_classes=num_classes)
     prof = profile(cfg)
