@@ -184,16 +184,29 @@ def _shift_time(a: dops.Act, d: int) -> dops.Act:
 
 
 def deploy_depthwise3d(a: dops.Act, w, b, stride: int = 1) -> dops.Act:
-    """Deploy form of :func:`depthwise3d`: kernel ``(C, k_t, k, k)`` (OIHW per
-    tap), bias ``(C,)``; the sum over ``k_t`` time-shifted ``1xkxk`` depthwise
-    convs (:func:`jaxar.deploy.ops.depthwise`), so it runs in either layout."""
-    kt = w.shape[1]
-    y = None
-    for j in range(kt):
-        term = dops.depthwise(_shift_time(a, j - kt // 2), w[:, j:j + 1], b if j == kt - 1 else None,
-                              stride)
-        y = term if y is None else dops.add(y, term)
-    return y
+    """Deploy form of :func:`depthwise3d`: kernel ``(C, k_t, k, k)``, bias ``(C,)``.
+
+    channels-major: ONE grouped 2-D Conv -- the ``k_t`` zero-padded time
+    shifts of the ``(N, C, T, H*W)`` input are concatenated on the last axis,
+    so the ``(N, C*T*k_t, H, W)`` view holds, for every (channel, frame)
+    group, the ``k_t`` frames that output plane reads; the kernel
+    ``(C*T, k_t, k, k)`` repeats each channel's kernel over the frames.
+    frames-major: the sum of ``k_t`` time-shifted ``1xkxk`` depthwise convs
+    (one copy of each kernel)."""
+    c, t, kt, k = a.channels, a.frames, w.shape[1], w.shape[-1]
+    if a.layout == "frames-major":
+        y = None
+        for j in range(kt):
+            term = dops.depthwise(_shift_time(a, j - kt // 2), w[:, j:j + 1],
+                                  b if j == kt - 1 else None, stride)
+            y = term if y is None else dops.add(y, term)
+        return y
+    taps = [_shift_time(a, j - kt // 2).data for j in range(kt)]        # each (N, C, T, S)
+    v = jnp.concatenate(taps, axis=3).reshape(-1, c * t * kt, a.height, a.width)
+    pad = ops.same_pad(k)
+    y = dops.conv(v, dops.plane_kernel(w, t), None if b is None else dops.plane_kernel(b, t),
+                  stride=(stride, stride), padding=(pad, pad), groups=c * t)
+    return a.replace(y, "planes", height=y.shape[2], width=y.shape[3])
 
 
 class X3DBlock(nn.Module):
