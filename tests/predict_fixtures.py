@@ -34,7 +34,7 @@ def write_video(path: Path, num_frames: int, width: int = 64, height: int = 48, 
 def make_checkpoint(workdir: Path, clip_seconds: float | None = WINDOW_S) -> Path:
     """A checkpoint step directory with the tiny model at ``FRAMES x SIZE``."""
     from jaxar.checkpoint import Checkpointer, model_config_to_json
-    from jaxar.deploy.demo_variables import realistic_variables
+    from export.demo_variables import realistic_variables
     from jaxar.registry import create_config
     cfg = create_config("x3d_ugt_tiny", num_classes=len(LABELS), frames=FRAMES, size=SIZE)
     variables = realistic_variables(cfg, seed=3)

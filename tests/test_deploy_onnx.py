@@ -12,7 +12,7 @@ from export.allowlist import op_histogram, validate_for_tensorrt
 from export.onnx_jax2onnx import export_jax2onnx
 from export.runtimes import OrtRunner
 from jaxar.deploy import LAYOUTS, DeployModel
-from jaxar.deploy.demo_variables import realistic_variables, small_config
+from export.demo_variables import realistic_variables, small_config
 from jaxar.registry import create_config
 
 
