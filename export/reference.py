@@ -32,8 +32,7 @@ def jax_reference(bundle: InferenceBundle, x_ntchw: np.ndarray, chunk: int = 8) 
     """Logits ``(N, classes)`` of the training form (eval mode, float32) for
     deploy-layout clips ``(N, T, 3, H, W)``, ``chunk`` clips per call."""
     import jax
-    from jaxar.network import X3DUGT
-    model = X3DUGT(reference_config(bundle.config))
+    model = reference_config(bundle.config).build()
     fn = jax.jit(lambda v, x: model.apply(v, x, train=False))
     outs = [np.asarray(fn(bundle.variables, np.transpose(x_ntchw[i:i + chunk], (0, 1, 3, 4, 2))))
             for i in range(0, len(x_ntchw), chunk)]
