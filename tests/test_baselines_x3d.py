@@ -4,6 +4,8 @@ length and a stride that does not divide the height, and that folding errors
 are visible. Init/forward/gradients, deploy == training in both layouts and
 ONNX export at tiny shapes run in the generic per-variant tests
 (test_variants.py, test_deploy_equivalence.py, test_export_variants.py)."""
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -136,3 +138,28 @@ def test_deploy_folding_errors_are_visible():
         DeployModel.from_variables(cfg, {"params": {k: v for k, v in variables["params"].items()
                                                    if k != "head"},
                                          "batch_stats": variables["batch_stats"]})
+
+
+@pytest.mark.slow
+def test_tiny_x3d_trains_restores_and_exports(tmp_path):
+    """End to end through the family-agnostic paths: 2 training steps of a tiny
+    X3D (run config via ``model_section``), the checkpoint read back with its
+    X3D config, exported to a parity-checked ONNX."""
+    from export.options import ExportOptions
+    from export.pipeline import export
+    from export.sources import from_checkpoint
+    from jaxar.train.config import load_config, model_section
+    from jaxar.train.loop import train_and_evaluate
+    from tests.conftest import ROOT
+
+    cfg = load_config(os.path.join(ROOT, "experiments", "smoke_tiny.py"))
+    cfg.model = model_section("x3d_xs", num_classes=10, frames=4, size=16, stem_width=8, widths=(8, 16),
+                              depths=(1, 1), strides=(1, 2), head_width=16, head_hidden=16)
+    cfg.steps, cfg.eval_every, cfg.checkpoint.every_steps = 2, 2, 2
+    res = train_and_evaluate(cfg, tmp_path / "run")
+    assert res["step"] == 2 and res["eval"]["count"] == cfg.data.synthetic_test
+    bundle = from_checkpoint(tmp_path / "run")
+    assert isinstance(bundle.config, X3DConfig) and bundle.config.widths == (8, 16) and bundle.step == 2
+    opts = ExportOptions(routes=("jax2onnx",), savedmodel=False, num_clips=4, profile=False, tensorrt=False)
+    result = export(bundle, tmp_path / "export", opts, log=lambda m: None)
+    assert result["parity"]["passed"] and (tmp_path / "export" / "model.onnx").is_file()
