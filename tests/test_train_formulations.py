@@ -74,6 +74,7 @@ def test_shifted_depthwise_odd_sizes_and_bfloat16(size, stride):
                                        atol=tol * float(np.abs(np.asarray(v)).max()))
 
 
+@pytest.mark.slow
 def test_whole_network_shifted_gradients_equal_lowered():
     """Loss and every parameter gradient of a train-mode step agree across formulations."""
     from jaxar.initialization import init_variables
