@@ -38,7 +38,7 @@ def _group(path: tuple[str, ...]) -> str:
 
 def init_shapes(config: ModelConfig, batch: int = 1):
     """``jax.eval_shape`` of ``model.init``; returns (variables, mac records)."""
-    model = X3DUGT(config)
+    model = X3DUGT(config) if isinstance(config, ModelConfig) else config.build()
     x = jax.ShapeDtypeStruct((batch, *config.input_shape), jnp.float32)
     with macs.counting() as records:
         variables = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, train=False), x)

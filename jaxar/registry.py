@@ -38,4 +38,7 @@ def create_config(name: str, **overrides) -> ModelConfig:
 
 def create_model(name: str, bn_axis_name: str | None = None, **overrides):
     from jaxar.network import X3DUGT
-    return X3DUGT(create_config(name, **overrides), bn_axis_name=bn_axis_name)
+    config = create_config(name, **overrides)
+    if not isinstance(config, ModelConfig):          # other families build themselves
+        return config.build()
+    return X3DUGT(config, bn_axis_name=bn_axis_name)

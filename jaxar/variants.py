@@ -39,3 +39,11 @@ def x3d_ugt_tiny() -> ModelConfig:
     """Same block structure at narrow widths and shallow depths, for CPU demos and tests."""
     return ModelConfig(stem_width=8, widths=(8, 16, 24, 32), depths=(1, 1, 2, 2),
                        head_width=64, tada_reduction=8.0, frames=8, size=32, dropout=0.2)
+
+
+# TSM / ARC baselines (8x224^2); configs and networks live in jaxar/models/
+from jaxar.models import arc as _arc, tsm_mobilenetv2 as _mbv2, tsm_resnet as _resnet  # noqa: E402
+
+for _fn in (_resnet.tsm_resnet18, _resnet.tsm_resnet50, _mbv2.tsm_mobilenetv2,
+            _arc.arc_tsm_resnet18, _arc.arc_tsm_resnet50):
+    register(_fn.__name__)(_fn)
