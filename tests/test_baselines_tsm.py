@@ -16,7 +16,14 @@ import numpy as np
 import optax
 import pytest
 
+import onnx
+
+from export.allowlist import validate_for_tensorrt
+from export.onnx_jax2onnx import export_jax2onnx
+from export.parity import compare
+from export.runtimes import OrtRunner
 from jaxar import macs
+from jaxar.deploy import DeployModel
 from jaxar.initialization import init_variables
 from jaxar.models import arc as arc_mod
 from jaxar.models import tsm_common
@@ -161,3 +168,119 @@ def test_arc_rejects_widths_not_divisible_by_steps():
         ARCTSMResNetConfig(stem_width=6)
     with pytest.raises(ValueError, match="3 equal steps"):
         ARCConv(8, 3, 1, 3).init(jax.random.PRNGKey(0), jnp.zeros((1, 2, 4, 4, 2)))
+
+
+# ------------------------------------------------------------------ tiny variants
+NUM_CLASSES = 5
+TINY_RESNET = dict(stem_width=8, widths=(8, 16), depths=(2, 1))   # identity and strided blocks
+TINY_ARC = dict(stem_width=8, widths=(8, 16), depths=(1, 1))      # 4 steps per conv compile slowly
+TINY = {"tsm_resnet18": TINY_RESNET, "tsm_resnet50": TINY_RESNET,
+        "arc_tsm_resnet18": TINY_ARC, "arc_tsm_resnet50": TINY_ARC,
+        "tsm_mobilenetv2": dict(stem_width=8, blocks=((1, 8, 1, 1), (6, 8, 2, 2)),
+                                last_width=32)}
+
+
+def tiny(name, **overrides):
+    """The variant at T=4, 32x32, narrow widths; same block kinds, shift and ARC rules."""
+    return create_config(name, **{"num_classes": NUM_CLASSES, "frames": 4, "size": 32, **TINY[name],
+                                  **overrides})
+
+
+def realistic_variables(cfg, seed=0):
+    """Variables that look trained: BN statistics and affines perturbed (some
+    negative BN scales), ARC's We / Wa / Wf non-zero, kernels N(0, 1/fan_in)."""
+    model = cfg.build()
+    x = jax.ShapeDtypeStruct((1, *cfg.input_shape), jnp.float32)
+    shapes = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x), x)
+    rng = np.random.default_rng(seed)
+
+    def value(path, leaf):
+        keys = [str(getattr(p, "key", p)) for p in path]
+        name, parent, shape = keys[-1], keys[-2], leaf.shape
+        if keys[0] == "batch_stats":
+            v = rng.normal(0, 0.3, shape) if name == "mean" else rng.uniform(0.5, 2.0, shape)
+        elif "bn" in parent:
+            v = (rng.uniform(0.6, 1.3, shape) * rng.choice([1, 1, 1, -1], shape) if name == "scale"
+                 else rng.normal(0, 0.2, shape))
+        elif name in ("embed", "attention", "fusion"):
+            v = rng.normal(0, 0.5 / np.sqrt(shape[0]), shape)
+        elif name == "bias":
+            v = rng.normal(0, 0.1, shape)
+        else:                                             # kernels: HWIO or (C_in, C_out)
+            v = rng.normal(0, 1 / np.sqrt(np.prod(shape[:-1])), shape)
+        return jnp.asarray(v, jnp.float32)
+
+    return jax.tree_util.tree_map_with_path(value, dict(shapes))
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_variant_init_forward_grad(name):
+    cfg = tiny(name)
+    model = cfg.build()
+    x = jax.random.normal(jax.random.PRNGKey(1), (2, *cfg.input_shape))
+    labels = jnp.array([0, 3])
+    v = init_variables(model, jax.random.PRNGKey(0), x)
+
+    def loss_fn(params):
+        variables = {"params": params, "batch_stats": v["batch_stats"]}
+        out, _ = model.apply(variables, x, train=True, mutable=["batch_stats"],
+                             rngs={"dropout": jax.random.PRNGKey(2)})
+        return optax.softmax_cross_entropy_with_integer_labels(out, labels).mean(), out
+
+    (loss, logits), grads = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))(v["params"])
+    assert logits.shape == (2, NUM_CLASSES) and logits.dtype == jnp.float32
+    assert np.isfinite(float(loss))
+    flat = jax.tree_util.tree_leaves_with_path(grads)
+    for path, g in flat:
+        assert np.all(np.isfinite(np.asarray(g))), jax.tree_util.keystr(path)
+    assert float(jnp.abs(grads["head"]["fc"]["kernel"]).max()) > 0
+    arc_leaves = [(jax.tree_util.keystr(p), g) for p, g in flat
+                  if jax.tree_util.keystr(p).endswith(("['embed']", "['fusion']"))]
+    if name.startswith("arc_"):                     # zero-initialised, yet they learn
+        n_arc = 1 + sum(cfg.depths) * (2 if cfg.block == "basic" else 1)
+        assert len(arc_leaves) == 2 * n_arc
+        assert all(float(jnp.abs(g).max()) > 0 for _, g in arc_leaves), arc_leaves
+    else:
+        assert not arc_leaves
+
+
+def test_shift_placement():
+    """Bottleneck/basic: every block shifts; MobileNetV2: only residual blocks do."""
+    cfg = create_config("tsm_mobilenetv2")
+    residual = [(s, b) for s, b, *_, r in cfg.layout() if r]
+    assert len(residual) == 10 and (1, 0) not in residual and (2, 1) in residual
+    # removing the shift changes the training form of every family (the shift is live)
+    for name in ("tsm_resnet18", "tsm_mobilenetv2"):
+        cfg = tiny(name, num_classes=3)
+        v = realistic_variables(cfg)
+        x = jax.random.normal(jax.random.PRNGKey(0), (1, *cfg.input_shape))
+        a = cfg.build().apply(v, x)
+        b = cfg.replace(shift_div=10 ** 6).build().apply(v, x)
+        assert np.abs(np.asarray(a) - np.asarray(b)).max() > 1e-3, name
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_deploy_form_equals_training_form_and_exports(name, tmp_path):
+    """Deploy form (BN folded, frames-major NCHW, no Transpose) == training form;
+    its ONNX export passes the checker, the TensorRT allow-list (strict deploy
+    form) and ONNX Runtime parity against the training form."""
+    cfg = tiny(name)
+    variables = realistic_variables(cfg, seed=1)
+    x = np.random.default_rng(2).normal(size=(2, *cfg.input_shape)).astype(np.float32)
+    ref = np.asarray(jax.jit(lambda v, x: cfg.build().apply(v, x))(variables, x))
+    assert np.std(ref) > 0.05, "logits too flat for a meaningful comparison"
+    dm = DeployModel.from_variables(cfg, variables)
+    out = np.asarray(dm.apply_channels_last(x))
+    np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)
+
+    x_ntchw = np.ascontiguousarray(np.transpose(x, (0, 1, 4, 2, 3)))
+    path = tmp_path / f"{name}.onnx"
+    model = export_jax2onnx(dm.as_function(), (1, cfg.frames, 3, cfg.size, cfg.size), path)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    assert validate_for_tensorrt(model, strict_deploy=True) == []
+    ops = [n.op_type for n in model.graph.node]
+    assert "Transpose" not in ops
+    runner = OrtRunner(path)
+    onnx_out = np.concatenate([runner(x_ntchw[i:i + 1]) for i in range(len(x))])
+    row = compare(ref, onnx_out)
+    assert row["passed"], row

@@ -24,7 +24,15 @@ from jaxar.config import ModelConfig
 from jaxar.deploy.network import deploy_apply
 from jaxar.deploy.reparameterize import count_params, reparameterize
 
-_jit_apply = jax.jit(deploy_apply, static_argnums=0)
+
+def _apply(config, params, x):
+    build = getattr(config, "build", None)      # other model families own their deploy form
+    if callable(build):
+        return build().deploy_apply(params, x)
+    return deploy_apply(config, params, x)
+
+
+_jit_apply = jax.jit(_apply, static_argnums=0)
 
 __all__ = ["DeployModel", "deploy_apply", "reparameterize", "count_params"]
 
@@ -36,6 +44,9 @@ class DeployModel:
 
     @classmethod
     def from_variables(cls, config: ModelConfig, variables: Mapping) -> "DeployModel":
+        build = getattr(config, "build", None)
+        if callable(build):
+            return cls(config, build().deploy_params(variables))
         return cls(config, reparameterize(config, variables))
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -50,7 +61,7 @@ class DeployModel:
         """``fn(x)`` with the folded weights closed over, for exporters
         (jax2onnx makes them initializers, jax2tf constants)."""
         config, params = self.config, self.params
-        return lambda x: deploy_apply(config, params, x)
+        return lambda x: _apply(config, params, x)
 
     def apply_channels_last(self, x: jax.Array) -> jax.Array:
         """Same, on the training layout ``(N, T, H, W, 3)`` (one transpose first)."""

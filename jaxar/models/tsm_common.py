@@ -119,9 +119,19 @@ def shift_frames(x: jax.Array, frames: int, shift_div: int) -> jax.Array:
 
 
 def deploy_max_pool(x: jax.Array) -> jax.Array:
-    """3x3 / stride 2 / pad 1 max-pool on ``(B, C, H, W)`` (one ONNX ``MaxPool``)."""
-    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, 3, 3), (1, 1, 2, 2),
-                             ((0, 0), (0, 0), (1, 1), (1, 1)))
+    """3x3 / stride 2 / pad 1 max-pool on ``(B, C, H, W)`` as ``-inf`` Pad, nine
+    strided Slices and eight elementwise Max (jax2onnx lowers ``reduce_window``
+    through a rank-6 MaxPool, which the strict deploy form rules out)."""
+    b, c, h, w = x.shape
+    ho, wo = (h - 1) // 2 + 1, (w - 1) // 2 + 1
+    xp = jnp.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-jnp.inf)
+    y = None
+    for i in range(3):
+        for j in range(3):
+            win = lax.slice(xp, (0, 0, i, j), (b, c, i + 2 * (ho - 1) + 1, j + 2 * (wo - 1) + 1),
+                            (1, 1, 2, 2))
+            y = win if y is None else jnp.maximum(y, win)
+    return y
 
 
 def deploy_head(x: jax.Array, frames: int, w, b) -> jax.Array:
@@ -129,6 +139,15 @@ def deploy_head(x: jax.Array, frames: int, w, b) -> jax.Array:
     pooled = jnp.mean(x, axis=(2, 3))                                  # (N*T, C)
     logits = dops.dense(pooled, w, b)                                  # (N*T, K)
     return jnp.mean(logits.reshape(-1, frames, logits.shape[-1]), axis=1)
+
+
+DEPLOY_LAYOUTS = ("channels-major", "frames-major")
+
+
+def check_layout(layout: str) -> str:
+    if layout not in DEPLOY_LAYOUTS:
+        raise ValueError(f"deploy layout must be one of {DEPLOY_LAYOUTS}, got {layout!r}")
+    return layout
 
 
 def frames_first(x: jax.Array, frames: int) -> jax.Array:

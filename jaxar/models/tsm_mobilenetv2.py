@@ -144,6 +144,18 @@ class TSMMobileNetV2(nn.Module):
         x = HeadProjection(cfg.last_width, train, name="head_proj")(x)
         return common.FrameConsensusHead(cfg.num_classes, cfg.dropout, train, name="head")(x)
 
+    @nn.nowrap
+    def deploy_params(self, variables: Mapping) -> dict:
+        """See :func:`convert`."""
+        return convert(self.config, variables)
+
+    @nn.nowrap
+    def deploy_apply(self, params: Mapping, x: jax.Array, layout: str = "frames-major") -> jax.Array:
+        """See :func:`deploy_apply`; ``layout`` is accepted for the deploy protocol
+        (a 2-D network is frames-major throughout, either value gives this graph)."""
+        common.check_layout(layout)
+        return deploy_apply(self.config, params, x)
+
 
 # ---------------------------------------------------------------- deploy form
 def convert(config: TSMMobileNetV2Config, variables: Mapping) -> dict:

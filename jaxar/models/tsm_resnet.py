@@ -146,6 +146,18 @@ class TSMResNet(nn.Module):
             x = ResStage(cfg, s, train, name=f"stage{s}")(x)
         return common.FrameConsensusHead(cfg.num_classes, cfg.dropout, train, name="head")(x)
 
+    @nn.nowrap
+    def deploy_params(self, variables: Mapping) -> dict:
+        """See :func:`convert`."""
+        return convert(self.config, variables)
+
+    @nn.nowrap
+    def deploy_apply(self, params: Mapping, x: jax.Array, layout: str = "frames-major") -> jax.Array:
+        """See :func:`deploy_apply`; ``layout`` is accepted for the deploy protocol
+        (a 2-D network is frames-major throughout, either value gives this graph)."""
+        common.check_layout(layout)
+        return deploy_apply(self.config, params, x)
+
 
 # ---------------------------------------------------------------- deploy form
 def _get(tree: Mapping, path: str):
