@@ -107,7 +107,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     plan = make_plan(cfg, source.num_train)
 
     # -- model, optimizer, steps
-    model = X3DUGT(model_cfg)
+    model = model_cfg.build() if hasattr(model_cfg, "build") else X3DUGT(model_cfg)
     lrs = schedule_values(cosine_schedule(plan.peak_lr, plan.total_steps, plan.warmup_steps,
                                           cfg.optim.end_lr), plan.total_steps)
     tx = sgd_torch(1.0, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.nesterov,
