@@ -13,10 +13,9 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import onnx
 import optax
 import pytest
-
-import onnx
 
 from export.allowlist import validate_for_tensorrt
 from export.onnx_jax2onnx import export_jax2onnx
@@ -25,11 +24,7 @@ from export.runtimes import OrtRunner
 from jaxar import macs
 from jaxar.deploy import DeployModel
 from jaxar.initialization import init_variables
-from jaxar.models import arc as arc_mod
-from jaxar.models import tsm_common
 from jaxar.models.arc import ARCConv, ARCTSMResNetConfig
-from jaxar.models.tsm_mobilenetv2 import TSMMobileNetV2Config
-from jaxar.models.tsm_resnet import TSMResNetConfig
 from jaxar.registry import create_config, create_model, list_variants
 
 BASELINES = ["tsm_resnet18", "tsm_resnet50", "tsm_mobilenetv2", "arc_tsm_resnet18", "arc_tsm_resnet50"]

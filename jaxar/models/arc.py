@@ -49,7 +49,7 @@ import numpy as np
 from jaxar import macs
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import bn_affine, f32, hwio_to_oihw
-from jaxar.models.tsm_resnet import TSMResNetConfig, _get
+from jaxar.models.tsm_resnet import TSMResNetConfig, lookup
 from jaxar.modules.layers import conv_init
 from jaxar.ops import conv as ops
 
@@ -161,14 +161,14 @@ def convert_arc_conv(params: Mapping, stats: Mapping, conv: str, bn: str) -> dic
         attention (C_in, c - g, 1, 1), fusion (C_in, c - g, 1, 1);
         scale, shift (c,): the BN as a per-channel affine
     """
-    p = _get(params, conv)
-    embed = np.asarray(_get(p, "embed"), np.float64)
+    p = lookup(params, conv)
+    embed = np.asarray(lookup(p, "embed"), np.float64)
     cin = embed.shape[0]
-    s, b = bn_affine(_get(params, bn), _get(stats, bn))
-    return {"w": f32(hwio_to_oihw(_get(p, "kernel"))),
+    s, b = bn_affine(lookup(params, bn), lookup(stats, bn))
+    return {"w": f32(hwio_to_oihw(lookup(p, "kernel"))),
             "embed": f32((np.eye(cin) + embed).T[:, :, None, None]),
-            "attention": f32(np.asarray(_get(p, "attention")).T[:, :, None, None]),
-            "fusion": f32(np.asarray(_get(p, "fusion")).T[:, :, None, None]),
+            "attention": f32(np.asarray(lookup(p, "attention")).T[:, :, None, None]),
+            "fusion": f32(np.asarray(lookup(p, "fusion")).T[:, :, None, None]),
             "scale": f32(s), "shift": f32(b)}
 
 

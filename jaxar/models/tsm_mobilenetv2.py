@@ -34,7 +34,7 @@ from jaxar.config import DTYPES
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import f32
 from jaxar.models import tsm_common as common
-from jaxar.models.tsm_resnet import _conv_bn, _get
+from jaxar.models.tsm_resnet import conv_bn_params, lookup
 from jaxar.modules.layers import Pointwise, SpatialConv, batch_norm
 from jaxar.modules.temporal_shift import temporal_shift
 
@@ -167,18 +167,18 @@ def convert(config: TSMMobileNetV2Config, variables: Mapping) -> dict:
     if not isinstance(variables, Mapping) or "params" not in variables:
         raise ValueError("variables must be a mapping with 'params' and 'batch_stats'")
     params, stats = variables["params"], variables.get("batch_stats", {})
-    tree: dict = {"stem": _conv_bn(params, stats, "stem", "stem_bn")}
+    tree: dict = {"stem": conv_bn_params(params, stats, "stem", "stem_bn")}
     for s, b, cin, _, hidden, _, _ in config.layout():
         pre = f"stage{s}/block{b}"
-        p, st = _get(params, pre), _get(stats, pre)
+        p, st = lookup(params, pre), lookup(stats, pre)
         blk = {}
         if hidden != cin:
-            blk["expand"] = _conv_bn(p, st, "expand", "expand_bn")
-        blk["dw"] = _conv_bn(p, st, "dw", "dw_bn")
-        blk["project"] = _conv_bn(p, st, "project", "project_bn")
+            blk["expand"] = conv_bn_params(p, st, "expand", "expand_bn")
+        blk["dw"] = conv_bn_params(p, st, "dw", "dw_bn")
+        blk["project"] = conv_bn_params(p, st, "project", "project_bn")
         tree.setdefault(f"stage{s}", {})[f"block{b}"] = blk
-    tree["head_proj"] = _conv_bn(params, stats, "head_proj/conv", "head_proj/bn")
-    tree["fc"] = {"w": f32(_get(params, "head/fc/kernel")), "b": f32(_get(params, "head/fc/bias"))}
+    tree["head_proj"] = conv_bn_params(params, stats, "head_proj/conv", "head_proj/bn")
+    tree["fc"] = {"w": f32(lookup(params, "head/fc/kernel")), "b": f32(lookup(params, "head/fc/bias"))}
     return tree
 
 

@@ -33,7 +33,6 @@ from typing import Mapping
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxar.config import DTYPES
@@ -84,7 +83,7 @@ class TSMResNetConfig(common.FrameNetConfig):
 
     def convert_conv(self, params: Mapping, stats: Mapping, conv: str, bn: str) -> dict:
         """Deploy params of ``conv`` followed by ``bn`` (BN folded): ``{w (O,I,k,k), b}``."""
-        return _conv_bn(params, stats, conv, bn)
+        return conv_bn_params(params, stats, conv, bn)
 
     def deploy_conv(self, x: jax.Array, p: Mapping, stride: int) -> jax.Array:
         """``conv + BN`` on ``(N*T, C, H, W)`` from :meth:`convert_conv`'s params."""
@@ -160,7 +159,7 @@ class TSMResNet(nn.Module):
 
 
 # ---------------------------------------------------------------- deploy form
-def _get(tree: Mapping, path: str):
+def lookup(tree: Mapping, path: str):
     node = tree
     for key in path.split("/"):
         if not isinstance(node, Mapping) or key not in node:
@@ -170,10 +169,10 @@ def _get(tree: Mapping, path: str):
     return node
 
 
-def _conv_bn(params: Mapping, stats: Mapping, conv: str, bn: str) -> dict:
-    kernel = np.asarray(_get(params, f"{conv}/kernel"))
+def conv_bn_params(params: Mapping, stats: Mapping, conv: str, bn: str) -> dict:
+    kernel = np.asarray(lookup(params, f"{conv}/kernel"))
     w = pointwise_to_oihw(kernel) if kernel.ndim == 2 else hwio_to_oihw(kernel)
-    s, b = bn_affine(_get(params, bn), _get(stats, bn))
+    s, b = bn_affine(lookup(params, bn), lookup(stats, bn))
     w, b = fold_into_oihw(w, s, b)
     return {"w": f32(w), "b": f32(b)}
 
@@ -191,20 +190,20 @@ def convert(config: TSMResNetConfig, variables: Mapping) -> dict:
     for s in range(1, len(config.widths) + 1):
         for b in range(config.depths[s - 1]):
             pre = f"stage{s}/block{b}"
-            p, st = _get(params, pre), _get(stats, pre)
+            p, st = lookup(params, pre), lookup(stats, pre)
             blk = {}
             if config.block == "basic":
                 blk["conv1"] = config.convert_conv(p, st, "conv1", "bn1")
                 blk["conv2"] = config.convert_conv(p, st, "conv2", "bn2")
             else:
-                blk["conv1"] = _conv_bn(p, st, "conv1", "bn1")
+                blk["conv1"] = conv_bn_params(p, st, "conv1", "bn1")
                 blk["conv2"] = config.convert_conv(p, st, "conv2", "bn2")
-                blk["conv3"] = _conv_bn(p, st, "conv3", "bn3")
+                blk["conv3"] = conv_bn_params(p, st, "conv3", "bn3")
             if config.stride(s, b) != 1 or cin != config.out_width(s):
-                blk["downsample"] = _conv_bn(p, st, "downsample", "downsample_bn")
+                blk["downsample"] = conv_bn_params(p, st, "downsample", "downsample_bn")
             tree.setdefault(f"stage{s}", {})[f"block{b}"] = blk
             cin = config.out_width(s)
-    tree["fc"] = {"w": f32(_get(params, "head/fc/kernel")), "b": f32(_get(params, "head/fc/bias"))}
+    tree["fc"] = {"w": f32(lookup(params, "head/fc/kernel")), "b": f32(lookup(params, "head/fc/bias"))}
     return tree
 
 
