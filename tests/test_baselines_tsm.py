@@ -214,7 +214,7 @@ def test_variant_init_forward_grad(name):
     model = cfg.build()
     x = jax.random.normal(jax.random.PRNGKey(1), (2, *cfg.input_shape))
     labels = jnp.array([0, 3])
-    v = init_variables(model, jax.random.PRNGKey(0), x)
+    v = realistic_variables(cfg)          # init traced (shapes); values drawn without compiling RNG
 
     def loss_fn(params):
         variables = {"params": params, "batch_stats": v["batch_stats"]}
@@ -239,18 +239,33 @@ def test_variant_init_forward_grad(name):
         assert not arc_leaves
 
 
-def test_shift_placement():
-    """Bottleneck/basic: every block shifts; MobileNetV2: only residual blocks do."""
-    cfg = create_config("tsm_mobilenetv2")
-    residual = [(s, b) for s, b, *_, r in cfg.layout() if r]
-    assert len(residual) == 10 and (1, 0) not in residual and (2, 1) in residual
-    # the shift is live: without it (fold 0) the same weights give other logits
-    cfg = tiny("tsm_mobilenetv2")
-    v = realistic_variables(cfg)
-    x = jax.random.normal(jax.random.PRNGKey(0), (1, *cfg.input_shape))
-    apply = jax.jit(lambda c, v, x: c.build().apply(v, x), static_argnums=0)
-    a, b = apply(cfg, v, x), apply(cfg.replace(shift_div=10 ** 6), v, x)
-    assert np.abs(np.asarray(a) - np.asarray(b)).max() > 1e-3
+def _eqns(jaxpr):
+    """Every equation of ``jaxpr``, nested jaxprs (pjit, custom_jvp) included."""
+    for e in jaxpr.eqns:
+        yield e
+        for p in e.params.values():
+            for sub in (p if isinstance(p, (tuple, list)) else (p,)):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    yield from _eqns(inner)
+
+
+@pytest.mark.parametrize("name", ["tsm_resnet18", "tsm_resnet50", "tsm_mobilenetv2"])
+def test_shift_placement(name):
+    """One shift (two time pads) per ResNet block; MobileNetV2: only in residual blocks."""
+    cfg = tiny(name)
+    x = jnp.zeros((1, *cfg.input_shape))
+    v = jax.eval_shape(cfg.build().init, jax.random.PRNGKey(0), x)
+    jaxpr = jax.make_jaxpr(lambda v, x: cfg.build().apply(v, x))(v, x)
+    pads = [e for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "pad"]
+    assert all(e.params["padding_config"][1] in ((0, 1, 0), (1, 0, 0)) for e in pads)   # time axis
+    if name == "tsm_mobilenetv2":
+        shifted = sum(r for *_, r in cfg.layout())
+        full = [(s, b) for s, b, *_, r in create_config(name).layout() if r]
+        assert len(full) == 10 and (1, 0) not in full and (2, 1) in full
+    else:
+        shifted = sum(cfg.depths)
+    assert shifted > 0 and len(pads) == 2 * shifted
 
 
 @pytest.mark.parametrize("name", BASELINES)
