@@ -208,6 +208,7 @@ def realistic_variables(cfg, seed=0):
     return jax.tree_util.tree_map_with_path(value, dict(shapes))
 
 
+@pytest.mark.slow                     # ~10-20 s of XLA compile per variant on one core
 @pytest.mark.parametrize("name", BASELINES)
 def test_variant_init_forward_grad(name):
     cfg = tiny(name)
