@@ -49,6 +49,7 @@ import numpy as np
 from jaxar import macs
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import bn_affine, f32, hwio_to_oihw
+from jaxar.models.tsm_common import axis_slice
 from jaxar.models.tsm_resnet import TSMResNetConfig, lookup
 from jaxar.modules.layers import conv_init
 from jaxar.ops import conv as ops
@@ -180,7 +181,7 @@ def _upsample_4d(v: jax.Array, stride: int, height: int, width: int) -> jax.Arra
     v = v.reshape(b, c * hh, ww, 1)
     v = jnp.concatenate([v] * stride, axis=3).reshape(b, c * hh, 1, ww * stride)
     v = jnp.concatenate([v] * stride, axis=2).reshape(b, c, hh * stride, ww * stride)
-    return dops.channel_slice(dops.channel_slice(v, 0, height, axis=2), 0, width, axis=3)
+    return axis_slice(axis_slice(v, 0, height, axis=2), 0, width, axis=3)
 
 
 def deploy_arc_conv(x: jax.Array, p: Mapping, stride: int, frames: int, steps: int,

@@ -95,6 +95,13 @@ class FrameConsensusHead(nn.Module):
 
 
 # ---------------------------------------------------------------- deploy form
+def axis_slice(x: jax.Array, start: int, stop: int, axis: int) -> jax.Array:
+    """``x[..., start:stop, ...]`` on ``axis`` as one static ``Slice`` (none if whole)."""
+    if start == 0 and stop == x.shape[axis]:
+        return x
+    return lax.slice_in_dim(x, start, stop, axis=axis)
+
+
 def shift_frames(x: jax.Array, frames: int, shift_div: int) -> jax.Array:
     """Temporal shift on the frames-major deploy layout ``(N*T, C, H, W)``.
 
@@ -107,14 +114,14 @@ def shift_frames(x: jax.Array, frames: int, shift_div: int) -> jax.Array:
     if fold == 0:
         return x
     v = x.reshape(-1, frames, c, h * w)
-    back = dops.channel_slice(v, 0, fold, axis=2)
-    fwd = dops.channel_slice(v, fold, 2 * fold, axis=2)
+    back = axis_slice(v, 0, fold, axis=2)
+    fwd = axis_slice(v, fold, 2 * fold, axis=2)
     if frames > 1:
         back = jnp.pad(lax.slice_in_dim(back, 1, frames, axis=1), ((0, 0), (0, 1), (0, 0), (0, 0)))
         fwd = jnp.pad(lax.slice_in_dim(fwd, 0, frames - 1, axis=1), ((0, 0), (1, 0), (0, 0), (0, 0)))
     else:
         back, fwd = jnp.zeros_like(back), jnp.zeros_like(fwd)
-    v = jnp.concatenate([back, fwd, dops.channel_slice(v, 2 * fold, c, axis=2)], axis=2)
+    v = jnp.concatenate([back, fwd, axis_slice(v, 2 * fold, c, axis=2)], axis=2)
     return v.reshape(b, c, h, w)
 
 
