@@ -1,13 +1,25 @@
-"""Forward+backward time per clip: lowered (2-D) vs straightforward 3-D formulation.
+"""Seconds per clip of each convolution formulation, forward+backward and eval (not a test).
 
-    python benchmarks/bench_formulations.py [--variant x3d_ugt] [--sizes 112 224]
-        [--frames 16] [--batch 1] [--repeats 5] [--json out.json]
+    python benchmarks/bench_formulations.py                      # 2x16x112^2 train, 1x16x224^2 eval
+    python benchmarks/bench_formulations.py --modes train --sizes 56 --frames 8 --batch 1 \\
+        --impls lowered shifted-autodiff shifted --repeats 5
 
-Both formulations use the same parameters and compute the same maths
-(``tests/test_ops.py``); only the XLA ops differ.  For each size the script
-compiles one training-mode value-and-grad step per formulation, runs it
-``--repeats`` times after a warm-up, and prints the median and minimum
-seconds per clip and the conv3d / lowered ratio measured in the same run.
+Every formulation uses the same parameters and computes the same maths
+(``tests/test_ops.py``, ``tests/test_train_formulations.py``); only the XLA
+ops differ.  ``--impls`` takes the formulations of :mod:`jaxar.ops.conv`,
+``auto`` (reported with what it resolved to) and ``shifted-autodiff``: the
+``"shifted"`` forward differentiated automatically instead of with the
+hand-written gradients of :mod:`jaxar.ops.shifted`.
+
+* ``train``: one jitted training-mode value-and-grad of the cross-entropy
+  (batch statistics, dropout) at ``--batch`` clips per call;
+* ``eval``: one jitted inference forward (running statistics) of one clip.
+
+All variants are compiled first; then the timed calls are interleaved
+(variant A, B, C, A, B, C, ...) so that load changes on a shared machine hit
+every variant alike.  Each line gives the median and minimum seconds per clip
+over ``--repeats`` calls, and the median's ratio to the first ``--impls``
+entry measured in the same run.
 """
 from __future__ import annotations
 
@@ -18,72 +30,104 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import optax  # noqa: E402
+import jax
+import jax.numpy as jnp
+import optax
 
 from jaxar.initialization import init_variables
-from jaxar.registry import create_model  # noqa: E402
+from jaxar.ops import conv as conv_ops
+from jaxar.ops.formulation import IMPL_CHOICES, resolve_impl
+from jaxar.registry import create_model
+
+VARIANTS = IMPL_CHOICES + ("shifted-autodiff",)
 
 
-def step_fn(model):
-    def loss_fn(params, batch_stats, x, y):
-        logits, _ = model.apply({"params": params, "batch_stats": batch_stats}, x, train=True,
-                                mutable=["batch_stats"], rngs={"dropout": jax.random.PRNGKey(0)})
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    return jax.jit(jax.value_and_grad(loss_fn))
-
-
-def time_one(variant: str, impl: str, frames: int, size: int, batch: int, repeats: int) -> dict:
+def build(variant: str, name: str, mode: str, frames: int, size: int, batch: int):
+    """Compiles one call; returns ``(fn, args, compile_s)``."""
+    impl = "shifted" if name == "shifted-autodiff" else name
     model = create_model(variant, frames=frames, size=size, impl=impl)
     x = jax.random.normal(jax.random.PRNGKey(1), (batch, frames, size, size, 3))
     y = jnp.zeros((batch,), jnp.int32)
     v = init_variables(model, jax.random.PRNGKey(0), x)
-    f = step_fn(model)
-    t0 = time.perf_counter()
-    jax.block_until_ready(f(v["params"], v["batch_stats"], x, y))
-    compile_s = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
+    if mode == "train":
+        def loss_fn(params, batch_stats, x, y):
+            logits, _ = model.apply({"params": params, "batch_stats": batch_stats}, x, train=True,
+                                    mutable=["batch_stats"], rngs={"dropout": jax.random.PRNGKey(0)})
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        fn, args = jax.jit(jax.value_and_grad(loss_fn)), (v["params"], v["batch_stats"], x, y)
+    else:
+        fn, args = jax.jit(lambda v, x: model.apply(v, x)), (v, x)
+    previous = conv_ops.SHIFTED_CUSTOM_VJP
+    conv_ops.SHIFTED_CUSTOM_VJP = name != "shifted-autodiff"    # read while tracing
+    try:
         t0 = time.perf_counter()
-        jax.block_until_ready(f(v["params"], v["batch_stats"], x, y))
-        times.append((time.perf_counter() - t0) / batch)
-    return {"impl": impl, "size": size, "frames": frames, "batch": batch,
-            "median_s_per_clip": statistics.median(times), "min_s_per_clip": min(times),
-            "first_call_s": compile_s, "runs": len(times)}
+        jax.block_until_ready(fn(*args))
+        compile_s = time.perf_counter() - t0
+    finally:
+        conv_ops.SHIFTED_CUSTOM_VJP = previous
+    return fn, args, compile_s
+
+
+def run_shape(args, mode: str, frames: int, size: int, batch: int) -> list[dict]:
+    built = {}
+    for name in args.impls:
+        built[name] = build(args.variant, name, mode, frames, size, batch)
+        print(f"  compiled {mode} {name} ({built[name][2]:.1f} s incl. first call)", flush=True)
+    times = {name: [] for name in args.impls}
+    for _ in range(args.repeats):
+        for name in args.impls:
+            fn, a, _ = built[name]
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(*a))
+            times[name].append((time.perf_counter() - t0) / batch)
+    base = statistics.median(times[args.impls[0]])
+    rows = []
+    for name in args.impls:
+        med = statistics.median(times[name])
+        resolved = resolve_impl("shifted" if name == "shifted-autodiff" else name)
+        r = {"mode": mode, "impl": name, "resolved": resolved, "frames": frames, "size": size,
+             "batch": batch, "median_s_per_clip": med, "min_s_per_clip": min(times[name]),
+             "ratio_to_first": med / base, "first": args.impls[0], "runs": args.repeats,
+             "first_call_s": built[name][2]}
+        rows.append(r)
+        label = name if resolved == name or name == "shifted-autodiff" else f"{name}->{resolved}"
+        print(f"{args.variant} {mode} {batch}x{frames}x{size}^2 {label:>17}: median "
+              f"{med:.3f} s/clip, min {r['min_s_per_clip']:.3f}, x{r['ratio_to_first']:.3f} of "
+              f"{args.impls[0]} ({args.repeats} interleaved runs)", flush=True)
+    return rows
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--variant", default="x3d_ugt")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[112, 224])
+    ap.add_argument("--modes", nargs="+", default=["train", "eval"], choices=["train", "eval"])
+    ap.add_argument("--sizes", type=int, nargs="+", default=None,
+                    help="spatial sizes (default: 112 for train, 224 for eval)")
     ap.add_argument("--frames", type=int, default=16)
-    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=0,
+                    help="clips per call (default: 2 for train, 1 for eval)")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--impls", nargs="+", default=["lowered", "conv3d"])
+    ap.add_argument("--impls", nargs="+", default=["lowered", "shifted-autodiff", "shifted", "auto"],
+                    choices=VARIANTS)
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args(argv)
+    if args.repeats < 1 or args.frames < 1 or args.batch < 0:
+        ap.error("--repeats and --frames must be >= 1, --batch >= 0")
     dev = jax.devices()[0]
     print(f"device: {dev.platform} ({dev.device_kind}), {os.cpu_count()} CPU cores visible, "
-          f"jax {jax.__version__}", flush=True)
+          f"jax {jax.__version__}, auto -> {resolve_impl('auto')}", flush=True)
     results = []
-    for size in args.sizes:
-        row = {}
-        for impl in args.impls:
-            r = time_one(args.variant, impl, args.frames, size, args.batch, args.repeats)
-            row[impl] = r
-            results.append(r)
-            print(f"{args.variant} 1x{args.frames}x{size}x{size} {impl:>8}: fwd+bwd "
-                  f"median {r['median_s_per_clip']:.3f} s/clip, min {r['min_s_per_clip']:.3f} "
-                  f"(first call incl. compile {r['first_call_s']:.1f} s, {r['runs']} runs)", flush=True)
-        if "lowered" in row and "conv3d" in row:
-            ratio = row["conv3d"]["median_s_per_clip"] / row["lowered"]["median_s_per_clip"]
-            print(f"  conv3d / lowered at {size}: {ratio:.2f}x", flush=True)
+    for mode in args.modes:
+        sizes = args.sizes or [112 if mode == "train" else 224]
+        batch = args.batch or (2 if mode == "train" else 1)
+        for size in sizes:
+            results += run_shape(args, mode, args.frames, size, batch)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": dev.platform, "results": results}, f, indent=1)
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"device": dev.platform, "device_kind": dev.device_kind,
+                       "jax": jax.__version__, "results": results}, f, indent=1)
+        os.replace(tmp, args.json)
     return 0
 
 

@@ -2,28 +2,48 @@
 
     python benchmarks/bench_train_step.py                     # default model, 16x224x224
     python benchmarks/bench_train_step.py --impls lowered conv3d shifted --batch 2 --repeats 5
+    python benchmarks/bench_train_step.py --dtypes float32 bfloat16 --bandwidth-gbs 4800  # a GPU
 
 For each formulation (``--impls``) it builds the real jitted, donated,
 data-parallel train step of :mod:`jaxar.train.step` (Poly-1 loss,
 PyTorch-style SGD, BN statistics synchronised over all devices), compiles
 it, runs ``--warmup`` steps, then times ``--repeats`` steps one by one
 (each blocked on its result) and prints the median step time and clips/s
-(global batch / median), plus the ratio of every formulation to the first.
-The global batch defaults to 2 clips per device on CPU and 8 elsewhere.
+(global batch / median), plus the ratio of every formulation to the first
+(per dtype).  The global batch defaults to 2 clips per device on CPU and 32
+elsewhere.  ``auto`` is reported with the formulation it resolved to.
+
+It also reads XLA's cost analysis of the compiled step (``flops``, ``bytes
+accessed``); with ``--bandwidth-gbs`` (the device's memory bandwidth, GB/s;
+known for a few accelerators by their device kind) it prints the memory-traffic
+lower bound ``bytes accessed / bandwidth`` next to the measured step time, i.e.
+how far the step is from being bound by memory traffic alone.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# HBM bandwidth in GB/s by device kind (vendor data sheets), for the lower bound
+BANDWIDTH_GBS = {"NVIDIA H200": 4800.0, "NVIDIA H100 80GB HBM3": 3350.0,
+                 "NVIDIA A100-SXM4-80GB": 2039.0, "NVIDIA A100-SXM4-40GB": 1555.0}
 
 
-def bench(impl: str, args) -> dict:
+def _cost(compiled) -> dict:
+    try:
+        cost = compiled.cost_analysis()
+    except Exception:        # noqa: BLE001 - not every backend implements it
+        return {}
+    if isinstance(cost, (list, tuple)):
+        cost = cost[0] if cost else {}
+    return {"flops": float(cost.get("flops", 0.0)),
+            "bytes_accessed": float(cost.get("bytes accessed", 0.0))}
+
+
+def bench(impl: str, dtype: str, args) -> dict:
     import jax
     import numpy as np
 
@@ -36,10 +56,10 @@ def bench(impl: str, args) -> dict:
     from jaxar.train.step import compile_steps
 
     cfg = create_config(args.variant, num_classes=args.classes, frames=args.frames,
-                        size=args.size, impl=impl, dtype=args.dtype)
+                        size=args.size, impl=impl, dtype=dtype)
     mesh = parallel.make_mesh()
     n = mesh.devices.size
-    batch_size = args.batch or n * (2 if jax.default_backend() == "cpu" else 8)
+    batch_size = args.batch or n * (2 if jax.default_backend() == "cpu" else 32)
     parallel.check_global_batch(batch_size, mesh)
     model = X3DUGT(cfg)
     tx = sgd_torch(1.0)
@@ -56,6 +76,7 @@ def bench(impl: str, args) -> dict:
     t0 = time.perf_counter()
     compiled = train_step.lower(state, batch, lr).compile()
     compile_s = time.perf_counter() - t0
+    cost = _cost(compiled)
     for _ in range(args.warmup):
         state, m = compiled(state, batch, lr)
     jax.block_until_ready(m)
@@ -66,35 +87,53 @@ def bench(impl: str, args) -> dict:
         jax.block_until_ready(m)
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    return {"impl": impl, "variant": args.variant, "input": [args.frames, args.size, args.size, 3],
-            "dtype": args.dtype, "devices": n, "platform": mesh.devices.flat[0].platform,
-            "global_batch": batch_size, "compile_s": round(compile_s, 1),
-            "step_s_median": round(med, 4), "step_s_all": [round(t, 4) for t in times],
-            "clips_per_s": round(batch_size / med, 2)}
+    from jaxar.ops.formulation import resolve_impl
+    dev = mesh.devices.flat[0]
+    out = {"impl": impl, "resolved_impl": resolve_impl(impl, dev.platform),
+           "variant": args.variant, "input": [args.frames, args.size, args.size, 3],
+           "dtype": dtype, "devices": n, "platform": dev.platform, "device_kind": dev.device_kind,
+           "global_batch": batch_size, "compile_s": round(compile_s, 1),
+           "step_s_median": round(med, 4), "step_s_all": [round(t, 4) for t in times],
+           "clips_per_s": round(batch_size / med, 2), **cost}
+    bw = args.bandwidth_gbs or BANDWIDTH_GBS.get(dev.device_kind, 0.0)
+    if bw and cost.get("bytes_accessed"):
+        # cost analysis is per device program; every device moves its own bytes in parallel
+        out["bandwidth_gbs"] = bw
+        out["memory_bound_s"] = round(cost["bytes_accessed"] / (bw * 1e9), 5)
+        out["step_over_memory_bound"] = round(med / out["memory_bound_s"], 2)
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variant", default="x3d_ugt")
-    p.add_argument("--impls", nargs="+", default=["lowered", "conv3d"])
+    p.add_argument("--impls", nargs="+", default=["lowered", "shifted", "auto"],
+                   choices=["auto", "lowered", "conv3d", "shifted"])
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--classes", type=int, default=60)
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16"])
     p.add_argument("--batch", type=int, default=0, help="global batch (0: per-backend default)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--bandwidth-gbs", type=float, default=0.0,
+                   help="device memory bandwidth in GB/s for the memory-traffic lower bound "
+                        "(0: look the device kind up in a small table)")
     args = p.parse_args()
-    results = []
-    for impl in args.impls:
-        r = bench(impl, args)
-        results.append(r)
-        print(json.dumps(r), flush=True)
-    base = results[0]
-    for r in results[1:]:
-        print(f"step time {r['impl']} / {base['impl']}: "
-              f"{r['step_s_median'] / base['step_s_median']:.2f}x "
-              f"({base['impl']} {base['clips_per_s']} clips/s, {r['impl']} {r['clips_per_s']} clips/s)")
+    if args.repeats < 1 or args.warmup < 0:
+        p.error("--repeats must be >= 1 and --warmup >= 0")
+    for dtype in args.dtypes:
+        results = []
+        for impl in args.impls:
+            r = bench(impl, dtype, args)
+            results.append(r)
+            print(json.dumps(r), flush=True)
+        base = results[0]
+        for r in results[1:]:
+            print(f"[{dtype}] step time {r['impl']} ({r['resolved_impl']}) / {base['impl']}: "
+                  f"{r['step_s_median'] / base['step_s_median']:.2f}x "
+                  f"({base['impl']} {base['clips_per_s']} clips/s, "
+                  f"{r['impl']} {r['clips_per_s']} clips/s)", flush=True)
 
 
 if __name__ == "__main__":

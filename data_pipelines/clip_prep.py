@@ -19,6 +19,7 @@ so an interrupted preparation resumes where it stopped.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -28,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from data_pipelines import crop as crop_lib
-from data_pipelines.video_io import VideoReader, encode_jpeg
+from data_pipelines.video_io import OutputWriteError, VideoReader, encode_jpeg
 
 CROP_MODES = ("person", "center", "none")
 
@@ -75,6 +76,8 @@ class PreparedClip:
         ``"none"`` or ``"fallback:<reason>"`` (reason given by the caller,
         e.g. ``missing_list``, ``no_skeleton_file``, ``no_body``).
       source_width, source_height, source_frames, fps: of the decoded video.
+      notes: small JSON-able dict the builder records with the sample (e.g.
+        ghost bodies removed from the skeleton, a skeleton read error).
     """
     jpegs: list
     crop_boxes: np.ndarray
@@ -86,19 +89,31 @@ class PreparedClip:
     source_frames: int
     fps: float
     crop_source: str = "person"
+    notes: dict = dataclasses.field(default_factory=dict)
 
     def save(self, path: str) -> None:
-        """Atomically writes the clip to ``path`` (``.npz``, no pickles)."""
+        """Atomically writes the clip to ``path`` (``.npz``, no pickles).
+
+        Raises :class:`~data_pipelines.video_io.OutputWriteError` naming
+        ``path`` if writing fails; no partial file is left behind."""
         lengths = np.array([len(j) for j in self.jpegs], dtype=np.int64)
         blob = np.frombuffer(b"".join(self.jpegs), dtype=np.uint8)
         meta = np.array([self.source_width, self.source_height, self.source_frames,
                          int(self.fallback)], dtype=np.int64)
         tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            np.savez(f, blob=blob, lengths=lengths, crop_boxes=self.crop_boxes,
-                     person_boxes=self.person_boxes, frame_index=self.frame_index,
-                     meta=meta, fps=np.float64(self.fps), crop_source=np.array(self.crop_source))
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, blob=blob, lengths=lengths, crop_boxes=self.crop_boxes,
+                         person_boxes=self.person_boxes, frame_index=self.frame_index,
+                         meta=meta, fps=np.float64(self.fps),
+                         crop_source=np.array(self.crop_source),
+                         notes=np.array(json.dumps(self.notes, sort_keys=True)))
+            os.replace(tmp, path)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise OutputWriteError(f"{path}: cannot write prepared sample "
+                                   f"({type(e).__name__}: {e})") from None
 
     @classmethod
     def load(cls, path: str) -> "PreparedClip":
@@ -107,8 +122,9 @@ class PreparedClip:
             offsets = np.concatenate([[0], np.cumsum(lengths)])
             jpegs = [blob[offsets[i]:offsets[i + 1]] for i in range(len(lengths))]
             w, h, n, fb = (int(v) for v in z["meta"])
+            notes = json.loads(str(z["notes"])) if "notes" in z.files else {}
             return cls(jpegs, z["crop_boxes"], z["person_boxes"], z["frame_index"],
-                       bool(fb), w, h, n, float(z["fps"]), str(z["crop_source"]))
+                       bool(fb), w, h, n, float(z["fps"]), str(z["crop_source"]), notes)
 
 
 def uniform_indices(n: int, k: int | None) -> np.ndarray:
@@ -127,7 +143,8 @@ def _output_size(opts: PrepOptions, width: int, height: int) -> tuple[int, int]:
 
 def prepare_clip(video_file: str, points: Sequence[np.ndarray] | None,
                  opts: PrepOptions, display_name: str | None = None,
-                 fallback_reason: str = "no_points") -> PreparedClip:
+                 fallback_reason: str = "no_points",
+                 expected_frames: int | None = None) -> PreparedClip:
     """Decodes ``video_file`` and produces a :class:`PreparedClip`.
 
     Args:
@@ -139,9 +156,13 @@ def prepare_clip(video_file: str, points: Sequence[np.ndarray] | None,
       opts: :class:`PrepOptions`.
       display_name: name used in error messages (default: ``video_file``).
       fallback_reason: recorded in ``crop_source`` when the fallback is used.
+      expected_frames: frame count another source (the skeleton file) gives;
+        decoding clearly fewer frames raises ``TruncatedVideoError``.
 
     Raises:
       data_pipelines.video_io.VideoDecodeError: unreadable video.
+      data_pipelines.video_io.TruncatedVideoError: fewer than 90 % of the
+        frames the container header or ``expected_frames`` claims.
     """
     with VideoReader(video_file, display_name) as reader:
         w, h = reader.width, reader.height
@@ -160,7 +181,7 @@ def prepare_clip(video_file: str, points: Sequence[np.ndarray] | None,
             boxes = np.array([[0, 0, w, h]], np.float32)
             tight = np.full((1, 4), np.nan, np.float32)
         small, used_boxes, used_tight = [], [], []
-        for t, frame in enumerate(reader.frames()):
+        for t, frame in enumerate(reader.frames(expected_frames)):
             i = min(t, len(boxes) - 1)
             small.append(crop_lib.crop_and_resize(frame, boxes[i], out_w, out_h))
             used_boxes.append(boxes[i])

@@ -43,7 +43,9 @@ Contract
   position (see :mod:`data_pipelines.sampling`); no shuffle buffers.
 * Training clips: ``T`` frames uniformly over the stored frames (random offset
   per segment), one random resized crop for the whole clip, optional flip,
-  resize to ``S``. Evaluation: centred segments, centre square, resize.
+  resize to ``S``. Evaluation: centred segments, centre square, resize, with
+  the same code as ``jaxar.predict`` and the device runtime
+  (:func:`eval_clip_numpy`, :mod:`jaxar.runtime`).
 """
 from __future__ import annotations
 
@@ -151,6 +153,8 @@ def tfds_batches(name: str, split: str, batch_size: int, *, data_dir: str | None
 
 def _make_clip(tf, encoded, cfg: ClipConfig, train: bool, key, clip_index: int):
     """``encoded``: tf.string (n,) JPEG frames -> float32 (T, S, S, 3)."""
+    if not train:
+        return _eval_clip(tf, encoded, cfg, clip_index)
     n = tf.shape(encoded)[0]
     t = cfg.num_frames
     keys = tf.random.experimental.stateless_split(key, 3)
@@ -177,6 +181,31 @@ def _make_clip(tf, encoded, cfg: ClipConfig, train: bool, key, clip_index: int):
     scale = 1.0 / (255.0 * np.asarray(cfg.std, np.float32))
     shift = np.asarray(cfg.mean, np.float32) / np.asarray(cfg.std, np.float32)
     return video * tf.constant(scale, tf.float32) - tf.constant(shift, tf.float32)
+
+
+def eval_clip_numpy(encoded: np.ndarray, num_frames: int, size: int, offset: float) -> np.ndarray:
+    """Evaluation clip from JPEG frames with the code ``jaxar.predict`` and the
+    device runtime use (OpenCV decode, :mod:`jaxar.runtime` sampling, centre
+    square, crop + resize): uint8 RGB ``(T, S, S, 3)``."""
+    from data_pipelines.video_io import decode_jpeg
+    from jaxar.runtime.crop import center_square, crop_and_resize
+    from jaxar.runtime.sampling import frame_indices
+    idx = frame_indices(len(encoded), num_frames, offset)
+    frames = [decode_jpeg(bytes(encoded[i])) for i in idx]
+    box = center_square(frames[0].shape[1], frames[0].shape[0])
+    return np.stack([crop_and_resize(f, box, size, size) for f in frames])
+
+
+def _eval_clip(tf, encoded, cfg: ClipConfig, clip_index: int):
+    offset = (clip_index + 0.5) / cfg.num_clips
+    video = tf.numpy_function(lambda e: eval_clip_numpy(e, cfg.num_frames, cfg.size, offset),
+                              [encoded], tf.uint8, stateful=False)
+    video = tf.ensure_shape(video, [cfg.num_frames, cfg.size, cfg.size, 3])
+    if not cfg.normalize:
+        return video
+    scale = 1.0 / (255.0 * np.asarray(cfg.std, np.float32))
+    shift = np.asarray(cfg.mean, np.float32) / np.asarray(cfg.std, np.float32)
+    return tf.cast(video, tf.float32) * tf.constant(scale, tf.float32) - tf.constant(shift, tf.float32)
 
 
 def _crop_window(tf, h, w, cfg: ClipConfig, train: bool, key):

@@ -13,11 +13,12 @@ import queue
 import threading
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from data_pipelines import sampling
 from data_pipelines.clip_config import ClipConfig
+from jaxar.runtime.crop import crop_and_resize
+from jaxar.runtime.preprocess import normalise as runtime_normalise
 
 
 def crop_window(h: int, w: int, cfg: ClipConfig, train: bool,
@@ -40,9 +41,8 @@ def make_clip(video: np.ndarray, cfg: ClipConfig, train: bool, rng: np.random.Ge
     offsets = sampling.clip_offsets(cfg.num_frames, train, rng, clip, cfg.num_clips)
     frames = video[sampling.frame_indices(n, cfg.num_frames, offsets)]
     y0, x0, ch, cw = crop_window(h, w, cfg, train, rng)
-    interp = cv2.INTER_AREA if (ch > cfg.size or cw > cfg.size) else cv2.INTER_LINEAR
-    out = np.stack([cv2.resize(np.ascontiguousarray(f[y0:y0 + ch, x0:x0 + cw]),
-                               (cfg.size, cfg.size), interpolation=interp) for f in frames])
+    box = np.array([x0, y0, x0 + cw, y0 + ch], np.float32)
+    out = np.stack([crop_and_resize(f, box, cfg.size, cfg.size) for f in frames])
     if train and cfg.flip and rng.random() < 0.5:
         out = out[:, :, ::-1]
     return out
@@ -50,9 +50,7 @@ def make_clip(video: np.ndarray, cfg: ClipConfig, train: bool, rng: np.random.Ge
 
 def normalise(clips_uint8: np.ndarray, cfg: ClipConfig) -> np.ndarray:
     """uint8 RGB -> float32 ``(x / 255 - mean) / std`` (last axis = channels)."""
-    scale = np.float32(1.0 / 255.0) / np.asarray(cfg.std, np.float32)
-    shift = np.asarray(cfg.mean, np.float32) / np.asarray(cfg.std, np.float32)
-    return clips_uint8.astype(np.float32) * scale - shift
+    return runtime_normalise(clips_uint8, cfg.mean, cfg.std)
 
 
 def numpy_batches(videos: np.ndarray, labels: np.ndarray, batch_size: int, *,

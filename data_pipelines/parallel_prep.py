@@ -2,10 +2,11 @@
 restartable on-disk result per task.
 
 A task is a picklable tuple handled by a module-level function that returns
-``(key, status, message)`` with status ``"done"``, ``"cached"`` (result file
-already there from an earlier, interrupted run) or ``"failed"`` (a known
-bad-input error; ``message`` names the file and the problem). Unexpected
-exceptions propagate.
+``(key, status, message, reason)`` with status ``"done"``, ``"cached"``
+(result file already there from an earlier, interrupted run) or ``"failed"``
+(a known bad-input error; ``message`` names the file and the problem,
+``reason`` classifies it). Other exceptions, including errors writing
+outputs, propagate and stop the run.
 """
 from __future__ import annotations
 
@@ -25,8 +26,7 @@ def run_tasks(fn: Callable, tasks: Sequence, workers: int = 1,
               label: str = "prepare", stream=sys.stderr) -> list[tuple[str, str, str]]:
     """Runs ``fn(task)`` for every task, ``workers`` processes in parallel
     (``workers <= 1``: in this process). Prints progress lines (count, rate,
-    ETA) about every 5 s. Returns the ``(key, status, message)`` results in
-    task order."""
+    ETA) about every 5 s. Returns the workers' result tuples in task order."""
     total = len(tasks)
     results: dict[int, tuple] = {}
     start = last = time.monotonic()

@@ -19,7 +19,10 @@ Examples::
 Non-default preparation options create a config named ``<protocol>_<hash>``;
 the command prints the dataset name to give to the input pipeline. Re-running
 after an interruption resumes: prepared samples are cached under
-``<data_dir>/downloads/prepared/``.
+``<data_dir>/downloads/prepared/``. Each build writes
+``preparation_report.json`` next to the dataset and prints its summary.
+Bad input, an empty result and unwritable outputs end with a one-line error
+(exit code 2).
 """
 from __future__ import annotations
 
@@ -76,13 +79,14 @@ def prep_options(args, base: PrepOptions | None) -> PrepOptions | None:
 
 
 def make_builder(name: str, args):
-    """The builder object for ``name`` with the command-line options applied."""
+    """The builder object for ``name`` with the command-line options applied;
+    ``ValueError`` (naming the dataset or option) for bad names and values."""
     from data_pipelines.builders import ntu_rgbd, synthetic_actions, video_folder
     base, _, config = name.partition("/")
     kw = dict(data_dir=args.data_dir)
     if base == "ntu_rgbd":
         if not config:
-            raise SystemExit("ntu_rgbd needs a protocol: ntu_rgbd/ntu60_xsub, ntu60_xview, "
+            raise ValueError("ntu_rgbd needs a protocol: ntu_rgbd/ntu60_xsub, ntu60_xview, "
                              "ntu120_xsub or ntu120_xset")
         cfg = ntu_rgbd.make_config(config, prep_options(args, None))
         return ntu_rgbd.NtuRgbd(config=cfg, workers=args.workers,
@@ -102,20 +106,55 @@ def make_builder(name: str, args):
                                         skip_corrupt=args.skip_corrupt, **kw)
     if base == "synthetic_actions":
         return synthetic_actions.SyntheticActions(config=config or "default", **kw)
-    raise SystemExit(f"unknown dataset {name!r}: use ntu_rgbd/<protocol>, video_folder or "
+    raise ValueError(f"unknown dataset {name!r}: use ntu_rgbd/<protocol>, video_folder or "
                      "synthetic_actions[/small]")
+
+
+def check_manual_dir(name: str, builder, manual_dir: str | None) -> str | None:
+    """One-line problem with the manual directory of ``name``, or None."""
+    if not name.startswith(("ntu_rgbd", "video_folder")):
+        return None
+    path = manual_dir or os.path.join(os.fspath(builder.data_dir_root), "downloads", "manual")
+    flag = "--manual_dir" if manual_dir else "default manual directory (no --manual_dir given)"
+    what = ("the NTU RGB+D videos and skeletons (zipped or extracted)"
+            if name.startswith("ntu_rgbd") else "one sub-folder of videos per class")
+    if not os.path.isdir(path):
+        return f"{flag} {path!r} does not exist; it must hold {what} (see docs/data.md)"
+    if not any(not e.startswith(".") for e in os.listdir(path)):
+        return f"{flag} {path!r} is empty; it must hold {what} (see docs/data.md)"
+    return None
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     import tensorflow_datasets as tfds
+
+    from data_pipelines.builders.common import PreparationError
+    from data_pipelines.builders.report import REPORT_FILE
     for name in args.datasets:
-        builder = make_builder(name, args)
+        try:
+            builder = make_builder(name, args)
+        except ValueError as e:
+            print(f"prepare: error: {e}", file=sys.stderr)
+            return 2
+        problem = check_manual_dir(name, builder, args.manual_dir)
+        if problem:
+            print(f"prepare: error: {name}: {problem}", file=sys.stderr)
+            return 2
         dl = tfds.download.DownloadConfig(manual_dir=args.manual_dir) if args.manual_dir else None
-        builder.download_and_prepare(download_config=dl)
+        try:
+            builder.download_and_prepare(download_config=dl)
+        except (PreparationError, FileNotFoundError, ValueError, OSError) as e:
+            # Bad input, nothing left to store, or an output that cannot be
+            # written (the message names the path): no traceback.
+            print(f"prepare: error: {e}", file=sys.stderr)
+            return 2
         full = f"{builder.name}/{builder.builder_config.name}"
         splits = {s: v.num_examples for s, v in builder.info.splits.items()}
         print(f"prepared {full} in {builder.data_dir}: {splits}")
+        report = os.path.join(os.fspath(builder.data_dir), REPORT_FILE)
+        if os.path.exists(report):
+            print(f"  preparation report: {report}")
         print(f"  input pipeline: tfds_batches({full!r}, 'train', batch_size, "
               f"data_dir={os.fspath(builder.data_dir).rsplit('/' + builder.name + '/', 1)[0]!r})")
     return 0

@@ -38,6 +38,8 @@ import threading
 
 import numpy as np
 
+from jaxar.runtime.sampling import frame_indices  # noqa: F401  (the one sampling rule)
+
 
 def shard_range(n: int, process_index: int, process_count: int) -> tuple[int, int]:
     """``[start, stop)`` example range of host ``process_index``."""
@@ -100,13 +102,6 @@ class IndexPlan:
             raise IndexError(f"eval step {step} >= {self.num_batches} batches")
         mask = (pos < self.shard).astype(np.float32)
         return self.start + np.where(pos < self.shard, pos, 0), pos, mask
-
-
-def frame_indices(n: int, num_frames: int, offsets: np.ndarray) -> np.ndarray:
-    """Frame index per segment: ``floor((i + offsets[i]) * n / T)``, ``offsets``
-    in ``[0, 1)``, shape ``(T,)``; returns int64 ``(T,)`` in ``[0, n)``."""
-    i = np.arange(num_frames, dtype=np.float64)
-    return np.minimum(np.floor((i + offsets) * n / num_frames).astype(np.int64), n - 1)
 
 
 def clip_offsets(num_frames: int, train: bool, rng: np.random.Generator | None = None,

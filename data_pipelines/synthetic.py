@@ -71,6 +71,9 @@ CLASS_NAMES: tuple[str, ...] = (
 
 TRAIN_SEED = 0
 TEST_SEED = 1
+# The set has no time base of its own; its clips are defined to play at this
+# frame rate (demo videos are written at it; a 16-frame clip lasts 2 s).
+SYNTHETIC_FPS = 8.0
 
 # Geometry in units of the frame side (so motion scales with ``size``).
 _SPEED = (0.045, 0.09)        # translation per frame (1.4-2.9 px at 32 px)

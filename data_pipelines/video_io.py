@@ -1,14 +1,17 @@
 """Video decoding (OpenCV) and JPEG encoding.
 
 Frames are uint8 RGB ``(H, W, 3)``. A video that cannot be opened or yields
-no frame raises :class:`VideoDecodeError` naming the file.
+no frame raises :class:`VideoDecodeError` naming the file; one that decodes to
+fewer than ``MIN_DECODED_FRACTION`` (90 %) of the frames its container header
+(or the caller, e.g. from the skeleton file) claims raises
+:class:`TruncatedVideoError`. Errors writing outputs raise
+:class:`OutputWriteError` naming the output path, so they are never mistaken
+for bad input.
 """
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import shutil
 import tempfile
 import zipfile
 from typing import Iterator
@@ -19,8 +22,23 @@ import numpy as np
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
 
+# A video must decode to at least this fraction of the frames that its
+# container header or the caller's expected count (the skeleton) claims.
+MIN_DECODED_FRACTION = 0.9
+
+
 class VideoDecodeError(RuntimeError):
     """A video file is missing, unreadable or has no decodable frame."""
+
+
+class TruncatedVideoError(VideoDecodeError):
+    """A video decodes to clearly fewer frames than its header or skeleton claims."""
+
+
+class OutputWriteError(OSError):
+    """Writing an output (cache file, temporary copy) failed: disk full, file
+    size limit, permissions. The message names the output path. Fatal: never
+    counted as a corrupt input."""
 
 
 class VideoReader:
@@ -48,8 +66,15 @@ class VideoReader:
             raise VideoDecodeError(f"{self.name}: no video stream (frame size "
                                    f"{self.width}x{self.height})")
 
-    def frames(self) -> Iterator[np.ndarray]:
-        """Yields uint8 RGB ``(H, W, 3)`` frames; raises if none decodes."""
+    def frames(self, expected_frames: int | None = None,
+               expected_from: str = "skeleton") -> Iterator[np.ndarray]:
+        """Yields uint8 RGB ``(H, W, 3)`` frames.
+
+        Raises :class:`VideoDecodeError` if none decodes, and
+        :class:`TruncatedVideoError` (after the last frame) if fewer than
+        ``MIN_DECODED_FRACTION`` of ``header_frames`` or of ``expected_frames``
+        (counted by ``expected_from``, e.g. the skeleton file) decoded.
+        """
         count = 0
         while True:
             ok, bgr = self._cap.read()
@@ -59,9 +84,12 @@ class VideoReader:
             yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         if count == 0:
             raise VideoDecodeError(f"{self.name}: no decodable frame (corrupt or empty video)")
-        if self.header_frames > 0 and count < 0.9 * self.header_frames:
-            logging.warning("%s: decoded %d frames but the header claims %d "
-                            "(truncated video?)", self.name, count, self.header_frames)
+        for claimed, source in ((self.header_frames, "its container header"),
+                                (expected_frames or 0, f"the {expected_from}")):
+            if claimed > 0 and count < MIN_DECODED_FRACTION * claimed:
+                raise TruncatedVideoError(
+                    f"{self.name}: decoded only {count} of the {claimed} frames {source} "
+                    f"claims (below {MIN_DECODED_FRACTION * 100:.0f} %; truncated or damaged video)")
 
     def close(self):
         self._cap.release()
@@ -71,12 +99,6 @@ class VideoReader:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def read_video(path: str | os.PathLike) -> np.ndarray:
-    """Decodes a whole (small) video: uint8 ``(T, H, W, 3)`` RGB."""
-    with VideoReader(path) as r:
-        return np.stack(list(r.frames()))
 
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 30.0,
@@ -103,23 +125,35 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     return buf.tobytes()
 
 
-def decode_jpeg(data: bytes) -> np.ndarray:
-    """JPEG bytes -> uint8 RGB ``(H, W, 3)``."""
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError("not a decodable JPEG image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 @contextlib.contextmanager
 def local_copy(zip_path: str, member: str, tmp_dir: str | None = None) -> Iterator[str]:
     """Extracts one zip member to a temporary file (OpenCV needs a path) and
-    yields its path; the file is removed afterwards."""
+    yields its path; the file is removed afterwards.
+
+    Errors reading the archive propagate as ``OSError``/``zipfile.BadZipFile``
+    (bad input); errors writing the temporary file raise
+    :class:`OutputWriteError` naming it (bad environment)."""
     suffix = os.path.splitext(member)[1]
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=tmp_dir)
+    try:
+        fd, tmp = tempfile.mkstemp(suffix=suffix, dir=tmp_dir)
+    except OSError as e:
+        raise OutputWriteError(f"{tmp_dir or tempfile.gettempdir()}: cannot create a "
+                               f"temporary file ({e})") from None
     try:
         with os.fdopen(fd, "wb") as out, zipfile.ZipFile(zip_path) as zf, zf.open(member) as src:
-            shutil.copyfileobj(src, out, length=1 << 20)
+            while True:
+                chunk = src.read(1 << 20)
+                try:
+                    if chunk:
+                        out.write(chunk)
+                    else:
+                        out.flush()
+                except OSError as e:
+                    raise OutputWriteError(f"{tmp}: cannot write the extracted copy of "
+                                           f"{zip_path}:{member} ({e})") from None
+                if not chunk:
+                    break
         yield tmp
     finally:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

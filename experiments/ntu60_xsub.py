@@ -1,4 +1,4 @@
-"""python -m jaxar.train --config experiments/ntu60_xsub.py --workdir runs/ntu60_xsub --set data.data_dir=/data/tfds
+"""python -m jaxar.train --config experiments/ntu60_xsub.py --workdir runs/ntu60_xsub --config.data.data_dir=/data/tfds
 
 Paper Table 1, NTU RGB+D 60 cross-subject (95.21 % top-1 reported): the
 default X3D-UGT, 16 x 224 x 224 person-centric clips, SGD lr 0.05 / momentum
@@ -12,18 +12,22 @@ be for 64 clips; other batch sizes scale it linearly through
 single-clip evaluation. Prepare the data first: ``python -m
 data_pipelines.prepare ntu_rgbd/ntu60_xsub ...`` (docs/data.md).
 """
-from jaxar.train.config import CheckpointSpec, DataSpec, ModelSpec, OptimSpec, TrainConfig
+from jaxar.train.config import default_config
 
 
-def get_config() -> TrainConfig:
-    return TrainConfig(
-        model=ModelSpec(variant="x3d_ugt"),
-        data=DataSpec(source="tfds", tfds_name="ntu_rgbd/ntu60_xsub", num_classes=60,
-                      frames=16, size=224, crop_area=(0.4, 1.0)),
-        optim=OptimSpec(lr=0.05, base_batch=64, momentum=0.9, weight_decay=3e-4),
-        checkpoint=CheckpointSpec(every_steps=1000, keep=3),
-        batch_size=64,
-        epochs=200,
-        eval_every=3000,
-        log_every=50,
-    )
+def get_config():
+    c = default_config("x3d_ugt", num_classes=60, frames=16, size=224)
+    c.data.source = "tfds"
+    c.data.tfds_name = "ntu_rgbd/ntu60_xsub"
+    c.data.crop_area = (0.4, 1.0)
+    c.optim.lr = 0.05
+    c.optim.base_batch = 64
+    c.optim.momentum = 0.9
+    c.optim.weight_decay = 3e-4
+    c.checkpoint.every_steps = 1000
+    c.checkpoint.keep = 3
+    c.batch_size = 64
+    c.epochs = 200.0
+    c.eval_every = 3000
+    c.log_every = 50
+    return c

@@ -1,13 +1,14 @@
-"""python -m jaxar.train --config experiments/ntu60_xview.py --workdir runs/ntu60_xview --set data.data_dir=/data/tfds
+"""python -m jaxar.train --config experiments/ntu60_xview.py --workdir runs/ntu60_xview --config.data.data_dir=/data/tfds
 
 Paper Table 1, NTU RGB+D 60 cross-view (98.31 % reported): the NTU60
 cross-subject recipe on the cross-view split (train cameras 2 and 3).
 """
-import dataclasses
+from pathlib import Path
 
-from experiments import ntu60_xsub
+from jaxar.train.config import load_config
 
 
 def get_config():
-    cfg = ntu60_xsub.get_config()
-    return cfg.replace(data=dataclasses.replace(cfg.data, tfds_name="ntu_rgbd/ntu60_xview"))
+    c = load_config(Path(__file__).parent / "ntu60_xsub.py")
+    c.data.tfds_name = "ntu_rgbd/ntu60_xview"
+    return c

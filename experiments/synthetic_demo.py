@@ -7,19 +7,23 @@ action set (10 motion classes, 8 frames of 32x32), trained from scratch in a
 few minutes on 2 CPU cores. Same optimizer, schedule and loss as the paper
 runs, at a demo scale (lr, batch and length tuned for CPU).
 """
-from jaxar.train.config import CheckpointSpec, DataSpec, ModelSpec, OptimSpec, TrainConfig
+from jaxar.train.config import default_config
 
 
-def get_config() -> TrainConfig:
-    return TrainConfig(
-        model=ModelSpec(variant="x3d_ugt_tiny", impl="shifted"),
-        data=DataSpec(source="synthetic", num_classes=10, frames=8, size=32,
-                      crop_area=(1.0, 1.0), synthetic_train=2000, synthetic_test=500,
-                      synthetic_frames=8, synthetic_size=32),
-        optim=OptimSpec(lr=0.1, warmup_epochs=1.0),
-        checkpoint=CheckpointSpec(every_steps=100, keep=2),
-        batch_size=32,
-        epochs=15,
-        eval_every=200,
-        log_every=10,
-    )
+def get_config():
+    c = default_config("x3d_ugt_tiny", num_classes=10, frames=8, size=32, impl="shifted")
+    c.data.source = "synthetic"
+    c.data.crop_area = (1.0, 1.0)
+    c.data.synthetic_train = 2000
+    c.data.synthetic_test = 500
+    c.data.synthetic_frames = 8
+    c.data.synthetic_size = 32
+    c.optim.lr = 0.1
+    c.optim.warmup_epochs = 1.0
+    c.checkpoint.every_steps = 100
+    c.checkpoint.keep = 2
+    c.batch_size = 32
+    c.epochs = 15.0
+    c.eval_every = 200
+    c.log_every = 10
+    return c

@@ -3,10 +3,11 @@
 Entry points:
 
 * ``python export/to_trt.py --help`` -- the command-line bridge;
-* :func:`export.pipeline.export_all` -- the same from Python (the README demo
-  calls it to export its checkpoint to a parity-checked ONNX);
-* ``python export/parity.py`` and ``python export/deploy_profile.py`` -- the
-  parity report and the deployment profile on their own.
+* :func:`export.pipeline.export` with :class:`export.options.ExportOptions`
+  -- the same from Python;
+* ``python export/parity.py``, ``python export/deploy_profile.py`` and
+  ``python export/calibrate.py`` -- the parity report, the deployment profile
+  and the device-side INT8 build on their own.
 
 TensorFlow, tf2onnx, jax2onnx and TensorRT are imported lazily, only by the
 steps that need them, so ``import jaxar`` never pays for them.

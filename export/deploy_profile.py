@@ -29,9 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 POWER_RAILS = ("VDD_IN", "POM_5V_IN", "VIN_SYS_5V0")
 
 
@@ -183,7 +180,7 @@ def profile_in_subprocess(path, batches=(1, 8), runs=50, warmup=5, threads=None,
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "p.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), str(path), "--runs", str(runs),
+        cmd = [sys.executable, "-m", "export.deploy_profile", str(path), "--runs", str(runs),
                "--warmup", str(warmup), "--json", str(out), "--batch", *map(str, batches)]
         if threads:
             cmd += ["--threads", str(threads)]

@@ -14,7 +14,7 @@ channel dimension (axis 1, ONNX's NC... layout).
 from __future__ import annotations
 
 import onnx
-from onnx import numpy_helper, shape_inference
+from onnx import shape_inference
 
 
 def _channel_dims(model: onnx.ModelProto) -> dict[str, int]:
@@ -60,11 +60,3 @@ def fix_conv_groups(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]
         node.attribute.append(onnx.helper.make_attribute("group", new))
         log.append(f"{name}: group {group} -> {new} (C_in {c_in}, weight in-channels {w_in})")
     return model, log
-
-
-def weight_array(model: onnx.ModelProto, name: str):
-    """The numpy value of initializer ``name`` (helper for tests and reports)."""
-    for i in model.graph.initializer:
-        if i.name == name:
-            return numpy_helper.to_array(i)
-    raise KeyError(name)

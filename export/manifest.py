@@ -1,14 +1,15 @@
 """``manifest.json``: what was exported, from what, with which tools, and checksums.
 
 Every regular file under the export directory (recursively, the manifest
-itself excluded) is listed with its size and sha256; ``verify`` re-checks them.
+itself excluded) is listed with its size and sha256 -- the export is built in a
+fresh directory, so that is exactly this export's files; ``verify`` re-checks
+them and reports files the manifest does not list.
 """
 from __future__ import annotations
 
 import datetime
 import hashlib
 import importlib.metadata as md
-import json
 import os
 import platform
 from pathlib import Path
@@ -43,20 +44,26 @@ def file_table(out_dir: Path) -> dict[str, dict]:
     return files
 
 
+def file_table_names(out_dir: Path) -> list[str]:
+    return sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
+                  if p.is_file() and p.name != "manifest.json")
+
+
 def write_manifest(out_dir: str | os.PathLike, info: dict) -> Path:
     out_dir = Path(out_dir)
     doc = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "versions": versions(), **info, "files": file_table(out_dir)}
-    path = out_dir / "manifest.json"
-    path.write_text(json.dumps(doc, indent=2) + "\n")
-    return path
+    from jaxar.bundle import atomic_write_json
+    return atomic_write_json(out_dir / "manifest.json", doc)
 
 
 def verify(out_dir: str | os.PathLike) -> list[str]:
-    """Files whose checksum or presence no longer matches the manifest."""
+    """Files whose checksum or presence no longer matches the manifest, and
+    files the manifest does not list."""
+    from jaxar.bundle import read_json
     out_dir = Path(out_dir)
-    doc = json.loads((out_dir / "manifest.json").read_text())
-    bad = []
+    doc = read_json(out_dir / "manifest.json")
+    bad = [f"{rel}: not in the manifest" for rel in file_table_names(out_dir) if rel not in doc["files"]]
     for rel, entry in doc["files"].items():
         p = out_dir / rel
         if not p.is_file():

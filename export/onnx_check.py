@@ -102,15 +102,3 @@ def finalize(model: onnx.ModelProto, path: str | os.PathLike, do_simplify: bool 
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return model
-
-
-def load_checked(path: str | os.PathLike) -> onnx.ModelProto:
-    """Loads an ONNX file with a clear error if it is missing or invalid."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ONNX file not found: {path}")
-    try:
-        model = onnx.load(str(path))
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable ONNX model ({e})") from e
-    return check(model, str(path))

@@ -1,4 +1,4 @@
-"""ONNX via the brief's route: jax2tf SavedModel -> TFLite -> tf2onnx (+ post-pass).
+"""ONNX via jax2tf SavedModel -> TFLite -> tf2onnx (+ Conv-group post-pass).
 
 tf2onnx cannot read the ``XlaCallModule`` op of a current jax2tf SavedModel,
 but TFLite's converter lowers its StableHLO to TFLite builtins, which tf2onnx

@@ -8,25 +8,23 @@ agreement. Verdicts use stated tolerances:
 * FP32 runtimes: max abs error <= ``1e-4 * max(1, max|ref|)`` and top-1 100 %;
 * FP16: top-1 agreement >= 99 %;  INT8: top-1 agreement >= 95 %.
 
-Standalone (needs the export directory written by ``to_trt.py``)::
+Standalone, on an export directory written by ``to_trt.py``::
 
     python export/parity.py OUT_DIR [--clips clips.npy] [--num-clips 16]
 
-re-runs JAX (from ``OUT_DIR/deploy_params.npz`` + config), the SavedModel and
-every ``*.onnx`` in ``OUT_DIR`` (and the TensorRT plan when TensorRT is
-present) and rewrites ``parity.json`` / ``parity.md``.
+reads the model record in ``OUT_DIR`` (``config.json``, ``jax_variables.npz``,
+``labels.json``: :func:`jaxar.bundle.read_bundle`) for the JAX reference and
+the deploy form, runs the SavedModel (``saved_model/``), every ONNX listed in
+``manifest.json`` and, when TensorRT is present, the ``model_*.plan`` engines on
+the same clips, and rewrites ``parity.json`` / ``parity.md``.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
-
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TOLERANCES = {
     "fp32": {"max_abs_rel_to_scale": 1e-4, "top1_agreement": 1.0},
@@ -60,8 +58,10 @@ def compare(ref: np.ndarray, out: np.ndarray, precision: str = "fp32") -> dict:
 
 def parity_report(reference: np.ndarray, outputs: dict[str, tuple[np.ndarray, str]],
                   inputs_desc: str) -> dict:
-    """``outputs``: ``{runtime name: (logits, precision)}``. Returns the report dict."""
-    rows = {name: compare(reference, out, prec) for name, (out, prec) in outputs.items()}
+    """``outputs``: ``{runtime name: (logits, precision)}``; a runtime given
+    fewer clips than the reference (the slow TF SavedModel) is compared on the
+    first ``len(logits)`` of them (its row's ``n``). Returns the report dict."""
+    rows = {name: compare(reference[:len(out)], out, prec) for name, (out, prec) in outputs.items()}
     return {"reference": "jax (training form, eval mode)", "inputs": inputs_desc,
             "tolerances": TOLERANCES, "runtimes": rows,
             "passed": all(r["passed"] for r in rows.values())}
@@ -85,11 +85,59 @@ def to_markdown(report: dict) -> str:
 
 
 def write_report(report: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    from jaxar.bundle import atomic_write_bytes, atomic_write_json
     out_dir = Path(out_dir)
     j, m = out_dir / "parity.json", out_dir / "parity.md"
-    j.write_text(json.dumps(report, indent=2) + "\n")
-    m.write_text(to_markdown(report))
+    atomic_write_json(j, report)
+    atomic_write_bytes(m, to_markdown(report).encode())
     return j, m
+
+
+def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips: int = 16,
+                 log=print) -> dict:
+    """Re-runs the parity report from an export directory alone (see module doc)."""
+    from export.reference import deploy_logits, jax_reference, parity_clips
+    from export.runtimes import OrtRunner, run_batched
+    from jaxar.bundle import read_bundle, read_json
+    from jaxar.deploy import DeployModel
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise FileNotFoundError(f"{out}: export directory not found")
+    if not (out / "manifest.json").is_file():
+        raise FileNotFoundError(f"{out / 'manifest.json'}: not found; is {out} an export directory "
+                                "written by export/to_trt.py?")
+    doc = read_json(out / "manifest.json")
+    bundle = read_bundle(out)
+    x, desc = parity_clips(bundle, clips, num_clips)
+    log(f"reference: JAX on {desc}")
+    ref = jax_reference(bundle, x)
+    layout = doc.get("layout")
+    dm = DeployModel.from_variables(bundle.config, bundle.variables, **deploy_kwargs(layout))
+    k = int(doc.get("options", {}).get("xla_clips", len(x)))
+    outputs = {"jax-deploy-form": (deploy_logits(dm, x[:k]), "fp32")}
+    if (out / "saved_model" / "saved_model.pb").is_file():
+        from export.savedmodel import SavedModelRunner
+        outputs["tf-savedmodel"] = (run_batched(SavedModelRunner(out / "saved_model"), x[:k], 8), "fp32")
+    for name in sorted(n for n in doc.get("files", {}) if n.endswith(".onnx")):
+        r = OrtRunner(out / name)
+        outputs[r.name] = (run_batched(r, x, 8), "fp32")
+    from export.tensorrt_engine import TensorRTRunner, tensorrt_status
+    for name in sorted(n for n in doc.get("files", {}) if n.endswith(".plan")):
+        prec = Path(name).stem.split("_")[-1]
+        if tensorrt_status():
+            log(f"skipping {name}: TensorRT not available here")
+            continue
+        outputs[f"tensorrt-{prec}"] = (run_batched(TensorRTRunner(out / name), x, 8), prec)
+    report = parity_report(ref, outputs, desc)
+    write_report(report, out)
+    return report
+
+
+def deploy_kwargs(layout: str | None) -> dict:
+    """Keyword arguments of ``DeployModel.from_variables`` for ``layout``
+    (nothing for the default layout)."""
+    from export.options import DEFAULT_LAYOUT
+    return {} if layout in (None, DEFAULT_LAYOUT) else {"layout": layout}
 
 
 def main(argv=None) -> int:
@@ -99,7 +147,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", default=None, help="uint8 RGB clips (N,T,H,W,3) .npy; default synthetic")
     ap.add_argument("--num-clips", type=int, default=16)
     args = ap.parse_args(argv)
-    from export.pipeline import rerun_parity
+    if args.num_clips < 1:
+        ap.error("--num-clips must be a positive integer")
     try:
         report = rerun_parity(args.out_dir, clips=args.clips, num_clips=args.num_clips)
     except (FileNotFoundError, ValueError) as e:

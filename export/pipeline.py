@@ -1,289 +1,408 @@
-"""The whole bridge as one library call: :func:`export_all`.
+"""The whole bridge as one library call: :func:`export`, a list of small steps.
 
-    from export.pipeline import export_all
+    from export.options import ExportOptions
+    from export.pipeline import export
     from export.sources import from_checkpoint          # or from_variant("x3d_ugt")
-    result = export_all(from_checkpoint("work_dirs/demo"), "artifacts/demo")
+    result = export(from_checkpoint("work_dirs/demo"), "artifacts/demo", ExportOptions())
     result["default_onnx"]       # path of the parity-checked default ONNX
     result["parity"]["passed"]   # True when every runtime met its tolerance
 
-Writes into ``out_dir`` (all described in ``manifest.json``)::
+Writes into ``out_dir`` (all listed in ``manifest.json``, nothing else)::
 
+    config.json, jax_variables.npz, labels.json, preprocessing.json, bundle.json
+                                 the model record (jaxar.bundle), for re-running parity
     saved_model/                 jax2tf SavedModel (checked in TF)
     model.jax2onnx.onnx          deploy form via jax2onnx (opset 18, checked, simplified)
     model.tflite.onnx            deploy form via SavedModel -> TFLite -> tf2onnx (+ group post-pass)
-    model.onnx                   copy of the default: passes allow-list + parity, fastest on ORT
+    model.onnx                   copy of the default (see ROUTE_PREFERENCE)
     model_<precision>.plan       TensorRT engine (only where TensorRT + GPU exist), timing.cache
-    build_engine.sh              the trtexec command for the Jetson
+    build_engine.sh              how to build the engine on the Jetson (where TensorRT is absent)
+    calibration_clips.npy        INT8 only: the calibration clips
     parity.json / parity.md      JAX vs TF vs ORT (each ONNX) vs TensorRT
     profile.json / latency.png   deployment profile of each artifact
-    labels.json, preprocessing.json, config.json, jax_variables.npz, manifest.json
+    manifest.json                options, tool versions, per-file sha256
 
-Each step logs progress through ``log``. A converter that fails is recorded
-(``result["errors"]``) and the other route carries on; the call raises only
-when no ONNX passes the checks.
+The export is built in a temporary directory next to ``out_dir`` and moved
+into place at the end, so ``out_dir`` never mixes two exports: a non-empty
+``out_dir`` is refused unless ``options.overwrite``, and a crash leaves no
+partial directory. Every step is a function ``step(ctx, done) -> dict`` of
+the read-only :class:`Context` (options, model record, build directory) and
+the products of earlier steps; it returns its own products, which the
+driver merges (dicts are merged key by key, lists appended). A converter or
+profiler that fails is recorded in ``errors`` and the other route carries on;
+:class:`ExportFailed` is raised, after the directory is in place, when no
+ONNX passes the checks.
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from types import MappingProxyType
+from typing import Callable, Mapping
 
-import numpy as np
+from export.options import ROUTE_PREFERENCE, ExportOptions
+from jaxar.bundle import InferenceBundle
 
-from export.sources import ModelSource, read_source_files, write_source_files
-
-ROUTES = ("jax2onnx", "tflite")
 ONNX_NAMES = {"jax2onnx": "model.jax2onnx.onnx", "tflite": "model.tflite.onnx"}
 
 
-def _jax_reference(source: ModelSource, x_ntchw: np.ndarray, chunk: int = 8) -> np.ndarray:
-    """Training form (eval mode) logits for ``(N, T, 3, H, W)`` clips."""
-    import jax
-    from jaxar.network import X3DUGT
-    model = X3DUGT(source.config)
-    fn = jax.jit(lambda v, x: model.apply(v, x, train=False))
-    outs = [np.asarray(fn(source.variables, np.transpose(x_ntchw[i:i + chunk], (0, 1, 3, 4, 2))))
-            for i in range(0, len(x_ntchw), chunk)]
-    return np.concatenate(outs)
+class OutputError(ValueError):
+    """The output directory cannot be used (names ``--out``)."""
 
 
-def _clips(source: ModelSource, clips_path, num_clips: int) -> tuple[np.ndarray, str]:
-    from export.preprocess import load_clips, preprocess, synthetic_clips
-    cfg = source.config
-    if clips_path:
-        raw = load_clips(clips_path, cfg.frames, cfg.size)
-        return preprocess(raw), f"{len(raw)} clips from {clips_path}"
-    raw = synthetic_clips(num_clips, cfg.frames, cfg.size)
-    return preprocess(raw), f"{num_clips} synthetic clips (seeded moving patterns), {cfg.frames}x{cfg.size}x{cfg.size}"
+class ExportFailed(RuntimeError):
+    """No ONNX passed the checker, the allow-list and parity (artifacts kept for inspection)."""
 
 
-def _onnx_runners(out_dir: Path, threads: int | None = None):
-    from export.runtimes import OrtRunner
-    return {f"ort:{p.name}": OrtRunner(p, threads=threads) for p in sorted(out_dir.glob("model*.onnx"))}
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What every step reads: the options, the model record and the build directory."""
+    opts: ExportOptions
+    bundle: InferenceBundle
+    work: Path
+    log: Callable[[str], None]
+
+    @property
+    def input_shape(self) -> tuple:
+        c = self.bundle.config
+        return (self.opts.static_batch, c.frames, 3, c.size, c.size)
 
 
-def export_all(source: ModelSource, out_dir: str | os.PathLike, batch: int = 1,
-               dynamic_batch: bool = False, max_batch: int = 8, precision: str = "fp16",
-               routes: Sequence[str] = ROUTES, savedmodel: bool = True, clips: str | None = None,
-               num_clips: int = 16, profile: bool = True, profile_runs: int = 30,
-               profile_batches: Sequence[int] = (1, 8), threads: int | None = None,
-               tensorrt: bool = True, calib_clips: str | None = None, simplify: bool = True,
-               log: Callable[[str], None] = print) -> dict:
-    """Exports ``source`` into ``out_dir``; returns a summary dict (see module doc)."""
+@dataclasses.dataclass(frozen=True)
+class Step:
+    title: str
+    run: Callable[[Context, Mapping], dict]
+    when: Callable[[ExportOptions], bool] = lambda opts: True
+
+
+# ----------------------------------------------------------------------------
+# steps
+
+def fold_deploy_form(ctx: Context, done: Mapping) -> dict:
+    from export.parity import deploy_kwargs
     from jaxar.deploy import DeployModel
-    from export import allowlist, manifest, parity, preprocess
-    from export.onnx_check import OPSET
+    dm = DeployModel.from_variables(ctx.bundle.config, ctx.bundle.variables, **deploy_kwargs(ctx.opts.layout))
+    return {"deploy": dm}
 
-    t_start = time.time()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    bad = set(routes) - set(ROUTES)
-    if bad or not routes:
-        raise ValueError(f"routes must be a non-empty subset of {ROUTES}, got {list(routes)}")
-    if "tflite" in routes and not savedmodel:
-        raise ValueError("the 'tflite' route converts the SavedModel; enable savedmodel")
-    if batch < 1 or max_batch < batch:
-        raise ValueError(f"need 1 <= batch <= max_batch, got batch={batch}, max_batch={max_batch}")
-    cfg = source.config
-    sample = (cfg.frames, 3, cfg.size, cfg.size)
-    in_shape = (None if dynamic_batch else batch, *sample)
-    step = _Steps(log)
-    result: dict = {"out_dir": str(out), "origin": source.origin, "errors": {}, "onnx": {}}
 
-    with step("folding BN/TAda into the deploy form"):
-        dm = DeployModel.from_variables(cfg, source.variables)
-        write_source_files(source, out)
-        (out / "labels.json").write_text(json.dumps(
-            source.class_names or [f"class_{i}" for i in range(cfg.num_classes)], indent=1) + "\n")
-        (out / "preprocessing.json").write_text(json.dumps(
-            preprocess.spec(cfg.frames, cfg.size, None if dynamic_batch else batch), indent=2) + "\n")
-    with step("reference logits (JAX training form, eval mode)"):
-        x, inputs_desc = _clips(source, clips, num_clips)
-        ref = _jax_reference(source, x)
-        outputs = {"jax-deploy-form": (np.asarray(dm(x)), "fp32")}
-    fn = dm.as_function()
-    if savedmodel:
-        with step("SavedModel via jax2tf, checked in TF"):
-            from export.savedmodel import SavedModelRunner, write_savedmodel
-            sm = out / "saved_model"
-            shutil.rmtree(sm, ignore_errors=True)
-            write_savedmodel(fn, in_shape, sm)
-            from export.runtimes import run_batched
-            outputs["tf-savedmodel"] = (run_batched(SavedModelRunner(sm), x, max_batch), "fp32")
-    for route in routes:
-        path = out / ONNX_NAMES[route]
-        with step(f"ONNX via {route} (opset {OPSET}, checker, shape inference, simplify)", result, route):
+def write_model_record(ctx: Context, done: Mapping) -> dict:
+    """The model record (jaxar.bundle) with this export's input contract."""
+    from export import preprocess
+    from jaxar.bundle import write_bundle
+    c = ctx.bundle.config
+    bundle = ctx.bundle.replace(preprocessing=preprocess.spec(c.frames, c.size, ctx.opts.static_batch))
+    write_bundle(bundle, ctx.work)
+    return {"record": bundle}
+
+
+def write_device_runtime(ctx: Context, done: Mapping) -> dict:
+    """``runtime/`` (the standalone device runner) and ``metadata.json`` (default window)."""
+    from export.runtime_bundle import write_runtime
+    return {"runtime_meta": write_runtime(ctx.work, ctx.bundle)}
+
+
+def reference_logits(ctx: Context, done: Mapping) -> dict:
+    from export.reference import deploy_logits, jax_reference, parity_clips, reference_impl
+    x, desc = parity_clips(ctx.bundle, ctx.opts.clips, ctx.opts.num_clips)
+    ctx.log(f"  {desc}; training form with impl={reference_impl() or ctx.bundle.config.impl}")
+    ref = jax_reference(ctx.bundle, x)
+    deploy = deploy_logits(done["deploy"], x[:ctx.opts.xla_clips])
+    return {"x": x, "inputs_desc": desc, "ref": ref, "outputs": {"jax-deploy-form": (deploy, "fp32")}}
+
+
+def savedmodel(ctx: Context, done: Mapping) -> dict:
+    from export.runtimes import run_batched
+    from export.savedmodel import SavedModelRunner, write_savedmodel
+    path = ctx.work / "saved_model"
+    write_savedmodel(done["deploy"].as_function(), ctx.input_shape, path)
+    x = done["x"][:ctx.opts.xla_clips]
+    ctx.log(f"  checking in TF on {len(x)} of the parity clips")
+    return {"outputs": {"tf-savedmodel": (run_batched(SavedModelRunner(path), x, ctx.opts.max_batch), "fp32")}}
+
+
+def onnx_route(route: str) -> Callable[[Context, Mapping], dict]:
+    def step(ctx: Context, done: Mapping) -> dict:
+        from export import allowlist
+        path = ctx.work / ONNX_NAMES[route]
+        try:
             if route == "jax2onnx":
                 from export.onnx_jax2onnx import export_jax2onnx
-                model = export_jax2onnx(fn, in_shape, path, simplify=simplify)
+                model = export_jax2onnx(done["deploy"].as_function(), ctx.input_shape, path,
+                                        simplify=ctx.opts.simplify)
                 fixes: list[str] = []
             else:
                 from export.onnx_tflite import export_via_tflite
-                model, fixes = export_via_tflite(out / "saved_model", path, simplify=simplify)
-            problems = allowlist.validate_for_tensorrt(model, strict_deploy=True)
-            result["onnx"][route] = {"path": str(path), "nodes": len(model.graph.node),
-                                     "ops": allowlist.op_histogram(model), "allowlist_problems": problems,
-                                     "group_post_pass": fixes, "bytes": path.stat().st_size}
-            if problems:
-                log("  allow-list problems:\n    " + "\n    ".join(problems))
+                model, fixes = export_via_tflite(ctx.work / "saved_model", path, simplify=ctx.opts.simplify)
+        except Exception as e:                     # recorded; the other route carries on
+            path.unlink(missing_ok=True)
+            ctx.log(f"  FAILED: {type(e).__name__}: {e}")
+            return {"errors": {route: f"{type(e).__name__}: {e}"}}
+        problems = allowlist.validate_for_tensorrt(model, strict_deploy=True)
+        if problems:
+            ctx.log("  allow-list problems:\n    " + "\n    ".join(problems))
+        return {"onnx": {route: {"file": path.name, "nodes": len(model.graph.node),
+                                 "ops": allowlist.op_histogram(model), "allowlist_problems": problems,
+                                 "group_post_pass": fixes, "bytes": path.stat().st_size}}}
+    return step
+
+
+def onnx_parity(ctx: Context, done: Mapping) -> dict:
+    from export.runtimes import OrtRunner, run_batched
+    outputs = {}
+    for route, info in done.get("onnx", {}).items():
+        r = OrtRunner(ctx.work / info["file"], threads=ctx.opts.threads)
+        outputs[r.name] = (run_batched(r, done["x"], ctx.opts.max_batch), "fp32")
+    return {"outputs": outputs}
+
+
+def profile_onnx(ctx: Context, done: Mapping) -> dict:
+    from export.deploy_profile import profile_in_subprocess
+    profiles, timings, errors = [], {}, {}
+    for route, info in done.get("onnx", {}).items():
+        ctx.log(f"  {info['file']}: batches {list(ctx.opts.profile_batches)}, {ctx.opts.profile_runs} runs")
+        try:
+            p = profile_in_subprocess(ctx.work / info["file"], ctx.opts.profile_batches,
+                                      ctx.opts.profile_runs, threads=ctx.opts.threads)
+        except Exception as e:
+            errors[f"profile:{route}"] = f"{type(e).__name__}: {e}"
+            continue
+        p["file"] = info["file"]
+        profiles.append(p)
+        timings[route] = {str(b["batch"]): round(b["p50_ms"], 3) for b in p["batches"] if "p50_ms" in b}
+    return {"profiles": profiles, "ort_timings": timings, "errors": errors}
+
+
+def choose_default(ctx: Context, done: Mapping) -> dict:
+    """``model.onnx``: the first route of ROUTE_PREFERENCE passing the allow-list and parity."""
+    from export.parity import parity_report
+    report = parity_report(done["ref"], done["outputs"], done["inputs_desc"])
+    route = pick_default(done.get("onnx", {}), report)
+    for r, info in done.get("onnx", {}).items():
+        row = report["runtimes"].get(f"ort:{info['file']}", {})
+        ms = done.get("ort_timings", {}).get(r)
+        ctx.log(f"  {r}: allow-list {'ok' if not info['allowlist_problems'] else 'FAIL'}, parity "
+                f"{'ok' if row.get('passed') else 'FAIL'} (max abs err {row.get('max_abs_err', float('nan')):.2e})"
+                + ("".join(f", ORT p50 {v:.2f} ms (batch {b})" for b, v in ms.items()) if ms else ""))
+    if route is None:
+        return {"default_route": None}
+    shutil.copyfile(ctx.work / done["onnx"][route]["file"], ctx.work / "model.onnx")
+    ctx.log(f"  default: {ONNX_NAMES[route]} -> model.onnx")
+    return {"default_route": route}
+
+
+def pick_default(onnx_info: Mapping, report: Mapping) -> str | None:
+    """First route in ROUTE_PREFERENCE whose ONNX has no allow-list problem and
+    passed parity; timings play no part (the choice must be reproducible)."""
+    for route in ROUTE_PREFERENCE:
+        info = onnx_info.get(route)
+        if info and not info["allowlist_problems"] and \
+                report["runtimes"].get(f"ort:{info['file']}", {}).get("passed"):
+            return route
+    return None
+
+
+def tensorrt(ctx: Context, done: Mapping) -> dict:
+    from export.calibrate import write_calibration_set
+    from export.tensorrt_engine import TensorRTRunner, TensorRTUnavailable, build_engine, build_script
     from export.runtimes import run_batched
-    ort_runners = {}
-    for route, info in result["onnx"].items():
-        from export.runtimes import OrtRunner
-        r = OrtRunner(info["path"], threads=threads)
-        ort_runners[route] = r
-        outputs[r.name] = (run_batched(r, x, max_batch), "fp32")
-    report = parity.parity_report(ref, outputs, inputs_desc)
-
-    profiles: list[dict] = []
-    if profile:
+    if done.get("default_route") is None:
+        ctx.log("  skipped: no ONNX passed the checks")
+        return {}
+    opts, c = ctx.opts, ctx.bundle.config
+    plan = ctx.work / f"model_{opts.precision}.plan"
+    info: dict = {"precision": opts.precision, "profile": list(opts.trt_profile)}
+    calib = None
+    if opts.precision == "int8":
+        info["calibration"] = write_calibration_set(opts.calib_clips, c.frames, c.size, opts.trt_profile[1],
+                                                    ctx.work)
+        from export.reference import parity_clips
+        calib = parity_clips(ctx.bundle, opts.calib_clips, 0)[0]
+    try:
+        build_engine(ctx.work / "model.onnx", plan, opts.precision, opts.trt_profile, ctx.work / "timing.cache",
+                     calib_clips=calib, calib_cache=ctx.work / "calibration.cache" if calib is not None else None,
+                     log=ctx.log)
+    except TensorRTUnavailable as e:
+        from jaxar.bundle import atomic_write_bytes
+        atomic_write_bytes(ctx.work / "build_engine.sh", build_script(e.trtexec, opts.precision).encode(),
+                           mode=0o777)
+        ctx.log("  not built here: missing " + "; ".join(e.missing) + " (see build_engine.sh)")
+        return {"tensorrt": {**info, "built": False, "missing": e.missing, "trtexec": e.trtexec or None,
+                             "script": "build_engine.sh"}}
+    runner = TensorRTRunner(plan, name=f"tensorrt-{opts.precision}")
+    out = {"tensorrt": {**info, "built": True, "plan": plan.name,
+                        "context_device_memory_mib": runner.device_memory_bytes / 2 ** 20},
+           "outputs": {runner.name: (run_batched(runner, done["x"], opts.max_batch), opts.precision)}}
+    if opts.profile:
         from export.deploy_profile import profile_in_subprocess
-        for route, info in result["onnx"].items():
-            with step(f"profiling {Path(info['path']).name} on ONNX Runtime ({profile_runs} runs)", result,
-                      f"profile:{route}"):
-                batches = profile_batches if dynamic_batch else (batch,)
-                p = profile_in_subprocess(info["path"], batches, profile_runs, threads=threads)
-                info["ort_p50_ms"] = p["batches"][0].get("p50_ms")
-                profiles.append(p)
-    default = _choose_default(result["onnx"], report, ort_runners, x[:batch], log)
-    result["default_route"] = default
-    if default is None:
-        parity.write_report(report, out)
-        raise RuntimeError(f"no ONNX export passed the checker, the allow-list and parity; see "
-                           f"{out / 'parity.md'} and errors: {result['errors']}")
-    shutil.copyfile(result["onnx"][default]["path"], out / "model.onnx")
-    result["default_onnx"] = str(out / "model.onnx")
-    log(f"default ONNX: {ONNX_NAMES[default]} -> model.onnx (the other is kept as a cross-check)")
+        out["profiles"] = [profile_in_subprocess(plan, opts.profile_batches, opts.profile_runs)]
+    return out
 
-    if tensorrt:
-        _tensorrt_step(out, precision, batch, dynamic_batch, max_batch, calib_clips, source, x, ref,
-                       outputs, profiles, profile, profile_runs, profile_batches, result, step, log)
-        report = parity.parity_report(ref, outputs, inputs_desc)
-    parity.write_report(report, out)
-    result["parity"] = report
-    log(parity.to_markdown(report))
+
+def write_reports(ctx: Context, done: Mapping) -> dict:
+    from export import parity
+    report = parity.parity_report(done["ref"], done["outputs"], done["inputs_desc"])
+    parity.write_report(report, ctx.work)
+    ctx.log(parity.to_markdown(report))
+    profiles = done.get("profiles", [])
     if profiles:
         from export.deploy_profile import format_table
         from export.plot import latency_plot
-        (out / "profile.json").write_text(json.dumps({"profiles": profiles}, indent=2) + "\n")
-        latency_plot(profiles, out / "latency.png", title=f"{cfg.frames}x{cfg.size}x{cfg.size} clip latency")
-        log(format_table(profiles))
-        result["profile"] = profiles
-    manifest.write_manifest(out, {
-        "origin": source.origin, "step": source.step, "default_onnx": "model.onnx",
-        "default_route": default, "opset": OPSET, "input": {"name": "clip", "shape": [d or "N" for d in in_shape]},
-        "output": {"name": "logits", "shape": ["N", cfg.num_classes]}, "precision": precision,
-        "deploy_params": dm.num_params, "onnx": result["onnx"], "tensorrt": result.get("tensorrt"),
-        "parity_passed": report["passed"], "errors": result["errors"]})
-    log(f"done in {time.time() - t_start:.0f} s: {out}")
+        from jaxar.bundle import atomic_write_json
+        c = ctx.bundle.config
+        atomic_write_json(ctx.work / "profile.json", {"profiles": profiles})
+        latency_plot(profiles, ctx.work / "latency.png", title=f"{c.frames}x{c.size}x{c.size} clip latency")
+        ctx.log(format_table(profiles))
+    return {"parity": report}
+
+
+def write_manifest(ctx: Context, done: Mapping) -> dict:
+    from export import manifest
+    from export.onnx_check import OPSET
+    c = ctx.bundle.config
+    manifest.write_manifest(ctx.work, {
+        "origin": ctx.bundle.origin, "step": ctx.bundle.step, "options": ctx.opts.to_json(),
+        "layout": ctx.opts.layout, "default_onnx": "model.onnx" if done.get("default_route") else None,
+        "default_route": done.get("default_route"), "route_preference": list(ROUTE_PREFERENCE),
+        "opset": OPSET, "input": {"name": "clip", "shape": [d or "N" for d in ctx.input_shape]},
+        "output": {"name": "logits", "shape": ["N", c.num_classes]}, "precision": ctx.opts.precision,
+        "deploy_params": done["deploy"].num_params, "onnx": done.get("onnx", {}),
+        "ort_p50_ms_by_batch": done.get("ort_timings", {}), "tensorrt": done.get("tensorrt"),
+        "parity_passed": done["parity"]["passed"], "errors": done.get("errors", {})})
+    return {}
+
+
+# The steps in order. A step that adds files to the export is one more entry here.
+STEPS = (
+    Step("folding BN/TAda into the deploy form", fold_deploy_form),
+    Step("model record (config, variables, labels, preprocessing)", write_model_record),
+    Step("device runtime (runtime/run.py) and metadata.json", write_device_runtime),
+    Step("reference logits (JAX training form, eval mode) and the JAX deploy form", reference_logits),
+    Step("SavedModel via jax2tf, checked in TF", savedmodel, lambda o: o.savedmodel),
+    Step("ONNX via jax2onnx (checker, shape inference, simplify, allow-list)", onnx_route("jax2onnx"),
+         lambda o: "jax2onnx" in o.routes),
+    Step("ONNX via SavedModel -> TFLite -> tf2onnx (checker, simplify, allow-list)", onnx_route("tflite"),
+         lambda o: "tflite" in o.routes),
+    Step("ONNX Runtime on the parity clips", onnx_parity),
+    Step("latency profile on ONNX Runtime", profile_onnx, lambda o: o.profile),
+    Step("default ONNX (fixed route preference among those that pass)", choose_default),
+    Step("TensorRT engine", tensorrt, lambda o: o.tensorrt),
+    Step("parity and profile reports", write_reports),
+    Step("manifest", write_manifest),
+)
+
+
+# ----------------------------------------------------------------------------
+# driver
+
+def export(bundle: InferenceBundle, out_dir: str | os.PathLike, opts: ExportOptions = ExportOptions(),
+           log: Callable[[str], None] = print) -> dict:
+    """Exports ``bundle`` into ``out_dir``; returns the steps' products plus
+    ``out_dir``, ``default_onnx``, ``errors`` (see module doc).
+
+    Raises:
+      OutputError: ``out_dir`` is a file, non-empty without ``overwrite``, or not writable.
+      ExportFailed: no ONNX passed (the export directory is still written).
+    """
+    out = Path(out_dir).absolute()
+    check_clip_files(bundle, opts)
+    check_layout(opts)
+    work = prepare_output(out, opts.overwrite)
+    steps = [s for s in STEPS if s.when(opts)]
+    ctx = Context(opts, bundle, work, log)
+    done: dict = {"errors": {}}
+    t_start = time.time()
+    try:
+        for i, step in enumerate(steps, 1):
+            log(f"[export {i}/{len(steps)}] {step.title} ...")
+            t0, c0 = time.time(), _cpu_seconds()
+            _merge(done, step.run(ctx, MappingProxyType(done)))
+            log(f"[export {i}/{len(steps)}]   done ({time.time() - t0:.1f} s, "
+                f"CPU {_cpu_seconds() - c0:.1f} s)")
+        move_into_place(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    log(f"[export] finished in {time.time() - t_start:.0f} s: {out}")
+    result = {k: v for k, v in done.items() if k not in ("x", "ref", "deploy", "outputs", "record")}
+    result["out_dir"] = str(out)
+    result["default_onnx"] = str(out / "model.onnx") if done.get("default_route") else None
+    if done.get("default_route") is None:
+        raise ExportFailed(f"no ONNX export passed the checker, the allow-list and parity; see "
+                           f"{out / 'parity.md'} and errors: {done['errors']}")
     return result
 
 
-def _choose_default(onnx_info: dict, report: dict, runners: dict, x1: np.ndarray, log) -> str | None:
-    """Among exports passing the allow-list and parity, the fastest on ORT (batch 1)."""
-    ok = []
-    for route, info in onnx_info.items():
-        row = report["runtimes"].get(runners[route].name, {})
-        if info["allowlist_problems"] or not row.get("passed"):
-            continue
-        ms = info.get("ort_p50_ms")
-        if ms is None:                       # profiling off: a short in-process timing
-            from export.deploy_profile import latency
-            ms = latency(runners[route], x1, runs=10, warmup=2)["p50_ms"]
-            info["ort_p50_ms"] = ms
-        ok.append((ms, row["max_abs_err"], route))
-        log(f"  {route}: parity ok (max abs err {row['max_abs_err']:.2e}), ORT p50 {ms:.2f} ms")
-    return min(ok)[2] if ok else None
+def check_clip_files(bundle: InferenceBundle, opts: ExportOptions) -> None:
+    """``--clips`` / ``--calib-clips`` match the model input (and INT8 has at
+    least one calibration batch), checked before any work; ``ValueError`` names the flag."""
+    from export.preprocess import load_clips
+    c = bundle.config
+    for flag, path in (("--clips", opts.clips), ("--calib-clips", opts.calib_clips)):
+        if path:
+            try:
+                n = len(load_clips(path, c.frames, c.size))
+            except ValueError as e:
+                raise ValueError(f"{flag} {e}") from e
+            if flag == "--calib-clips" and n < opts.trt_profile[1]:
+                raise ValueError(f"--calib-clips {path}: {n} clips, the INT8 calibrator needs at least "
+                                 f"one batch of {opts.trt_profile[1]}")
 
 
-def _tensorrt_step(out, precision, batch, dynamic, max_batch, calib_clips, source, x, ref, outputs,
-                   profiles, profile, runs, profile_batches, result, step, log):
-    from export.tensorrt_engine import TensorRTRunner, TensorRTUnavailable, build_engine
-    plan = out / f"model_{precision}.plan"
-    calib = None
-    if precision == "int8":
-        calib = _clips(source, calib_clips, 64)[0] if calib_clips else x
-    bounds = (1, batch, max_batch) if dynamic else (batch, batch, batch)
-    try:
-        build_engine(out / "model.onnx", plan, precision, bounds, out / "timing.cache",
-                     calib_clips=calib, calib_cache=out / "calibration.cache" if calib is not None else None,
-                     log=log)
-    except TensorRTUnavailable as e:
-        (out / "build_engine.sh").write_text("#!/bin/sh\n# Build the TensorRT engine on the target "
-                                             "(JetPack 6 / TensorRT 10.3); run from this directory.\n"
-                                             + e.trtexec + "\n")
-        result["tensorrt"] = {"built": False, "missing": e.missing, "trtexec": e.trtexec}
-        log("TensorRT step skipped: " + str(e))
-        return
-    result["tensorrt"] = {"built": True, "plan": str(plan), "precision": precision}
-    with step(f"TensorRT {precision} parity and profile", result, "tensorrt"):
-        runner = TensorRTRunner(plan, name=f"tensorrt-{precision}")
-        from export.runtimes import run_batched
-        outputs[runner.name] = (run_batched(runner, x, max_batch), precision)
-        result["tensorrt"]["context_device_memory_mib"] = runner.device_memory_bytes / 2 ** 20
-        if profile:
-            from export.deploy_profile import profile_in_subprocess
-            profiles.append(profile_in_subprocess(plan, profile_batches if dynamic else (batch,), runs))
-
-
-def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips: int = 16,
-                 log: Callable[[str], None] = print) -> dict:
-    """Re-runs the parity report from an export directory alone (``parity.py`` CLI)."""
-    from export import parity
-    from export.runtimes import run_batched
+def check_layout(opts: ExportOptions) -> None:
+    """A non-default ``--layout`` needs a deploy form that offers it."""
+    import inspect
+    from export.parity import deploy_kwargs
     from jaxar.deploy import DeployModel
-    out = Path(out_dir)
-    source = read_source_files(out)
-    x, desc = _clips(source, clips, num_clips)
-    ref = _jax_reference(source, x)
-    outputs = {"jax-deploy-form": (np.asarray(DeployModel.from_variables(source.config, source.variables)(x)), "fp32")}
-    if (out / "saved_model" / "saved_model.pb").is_file():
-        from export.savedmodel import SavedModelRunner
-        outputs["tf-savedmodel"] = (run_batched(SavedModelRunner(out / "saved_model"), x, 8), "fp32")
-    for name, r in _onnx_runners(out).items():
-        outputs[name] = (run_batched(r, x, 8), "fp32")
-    from export.tensorrt_engine import TensorRTRunner, tensorrt_status
-    for plan in sorted(out.glob("model_*.plan")):
-        prec = plan.stem.split("_")[-1]
-        if tensorrt_status():
-            log(f"skipping {plan.name}: TensorRT not available here")
-            continue
-        outputs[f"tensorrt-{prec}"] = (run_batched(TensorRTRunner(plan), x, 8), prec)
-    report = parity.parity_report(ref, outputs, desc)
-    parity.write_report(report, out)
-    return report
+    if deploy_kwargs(opts.layout) and "layout" not in inspect.signature(DeployModel.from_variables).parameters:
+        raise ValueError(f"--layout {opts.layout}: this deploy form (jaxar.deploy.DeployModel) has only "
+                         "the channels-major layout")
 
 
-class _Steps:
-    """``with step("what", result, key):`` logs start/end times; with ``result``
-    and ``key`` an exception is recorded in ``result["errors"][key]`` and swallowed."""
-
-    def __init__(self, log):
-        self.log = log
-
-    def __call__(self, what: str, result: dict | None = None, key: str | None = None):
-        return _Step(self.log, what, result, key)
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the profiler
+    subprocesses): on a shared machine a steadier measure than wall time."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
-class _Step:
-    def __init__(self, log, what, result, key):
-        self.log, self.what, self.result, self.key = log, what, result, key
+def _merge(done: dict, new: Mapping) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(done.get(k), dict):
+            done[k] = {**done[k], **v}
+        elif isinstance(v, list) and isinstance(done.get(k), list):
+            done[k] = done[k] + v
+        else:
+            done[k] = v
 
-    def __enter__(self):
-        self.t0 = time.time()
-        self.log(f"[export] {self.what} ...")
-        return self
 
-    def __exit__(self, etype, exc, tb):
-        dt = time.time() - self.t0
-        if exc is None:
-            self.log(f"[export]   done ({dt:.1f} s)")
-            return False
-        if self.result is None:
-            return False
-        self.result["errors"][self.key] = f"{etype.__name__}: {exc}"
-        self.log(f"[export]   FAILED after {dt:.1f} s: {etype.__name__}: {exc}")
-        return True
+def prepare_output(out: Path, overwrite: bool) -> Path:
+    """Checks ``out`` and returns a fresh temporary build directory beside it."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"--out {out}: directory is not empty; choose a new directory or pass "
+                          "--overwrite to replace its contents")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(work, 0o777 & ~umask)            # mkdtemp's 0700 would become the export's mode
+        return work
+    except OSError as e:
+        raise OutputError(f"--out {out}: cannot write there ({e.strerror or e})") from e
+
+
+def move_into_place(work: Path, out: Path) -> None:
+    """Replaces ``out`` (empty, absent, or an old export when overwriting) by ``work``."""
+    if out.is_dir():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / "x")
+        os.replace(work, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(work, out)

@@ -4,8 +4,7 @@ The exported graph takes ``clip``: float32 ``(N, T, 3, H, W)``, RGB, values
 ``(pixel / 255 - mean) / std`` on the 0-1 scale, with the constants of the
 training input pipeline (``data_pipelines.clip_config.MEAN_RGB/STD_RGB``,
 re-exported by ``data_pipelines/input_pipeline.py``: the X3D/pytorchvideo
-values 0.45 / 0.225), so a deployed model sees what it was trained on. When
-``data_pipelines`` is not importable the same values are used. Frames are
+values 0.45 / 0.225), so a deployed model sees what it was trained on. Frames are
 sampled uniformly over the video, person-centred crop, resized to ``H x W``.
 :func:`preprocess` turns decoded uint8 ``(N, T, H, W, 3)`` frames into it.
 """
@@ -16,11 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-try:                                            # the training pipeline's constants
-    from data_pipelines.clip_config import MEAN_RGB as MEAN, STD_RGB as STD
-except ImportError:                             # same values (data branch, clip_config.py)
-    MEAN = (0.45, 0.45, 0.45)
-    STD = (0.225, 0.225, 0.225)
+from data_pipelines.clip_config import MEAN_RGB as MEAN, STD_RGB as STD
 
 
 def spec(frames: int, size: int, batch: int | None) -> dict:

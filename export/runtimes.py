@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -44,17 +43,6 @@ class OrtRunner:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(x, np.float32)})[0]
-
-
-class CallableRunner:
-    """Wraps a Python function (e.g. the jitted JAX model) as a runner."""
-
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], name: str,
-                 input_shape: tuple, path: str | os.PathLike | None = None):
-        self.fn, self.name, self.input_shape, self.path = fn, name, tuple(input_shape), path
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.fn(x))
 
 
 def static_batch(runner) -> int | None:

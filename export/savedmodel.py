@@ -56,17 +56,3 @@ class SavedModelRunner:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self._fn(clip=self._tf.constant(np.asarray(x, np.float32)))["logits"].numpy()
-
-
-def check_savedmodel(path: str | os.PathLike, x: np.ndarray, expected: np.ndarray,
-                     atol: float = 1e-4) -> float:
-    """Loads the SavedModel in TF, runs ``x`` and compares with ``expected``.
-
-    Returns the max abs error; raises ``ValueError`` naming ``path`` on mismatch.
-    """
-    out = SavedModelRunner(path)(x)
-    err = float(np.max(np.abs(out - expected)))
-    if out.shape != expected.shape or not err <= atol * max(1.0, float(np.max(np.abs(expected)))):
-        raise ValueError(f"{path}: SavedModel output differs from JAX (shape {out.shape} vs "
-                         f"{expected.shape}, max abs err {err:.3g})")
-    return err

@@ -1,6 +1,8 @@
 """TensorRT engine building and execution (TensorRT 10.x Python API), optional.
 
-TensorRT ships with JetPack (JetPack 6: TensorRT 10.3) and installs with
+TensorRT ships with JetPack (JetPack 6.1 and 6.2: TensorRT 10.3; JetPack 6.0
+has TensorRT 8.6, whose ONNX parser stops at opset 17, too old for the opset-18
+exports: upgrade such a Jetson to JetPack 6.1 or later) and installs with
 ``pip install tensorrt`` on a connected CUDA desktop; it cannot be installed on
 machines without NVIDIA's package index, and it needs a CUDA GPU.
 :func:`tensorrt_status` says what is missing; :func:`build_engine` raises
@@ -33,13 +35,15 @@ PRECISIONS = ("fp16", "fp32", "int8")
 
 class TensorRTUnavailable(RuntimeError):
     """Raised when TensorRT or a CUDA GPU is missing; ``.missing`` lists what,
-    ``.trtexec`` is the command that builds the same engine on the Jetson."""
+    ``.trtexec`` is the command that builds the same engine on the Jetson (empty
+    for INT8 without a calibration cache: trtexec cannot calibrate from data,
+    :mod:`export.calibrate` does it on the device)."""
 
     def __init__(self, missing: list[str], trtexec: str):
         self.missing, self.trtexec = missing, trtexec
         super().__init__("cannot build the TensorRT engine here; missing: " + "; ".join(missing)
-                         + "\nBuild the same engine on the target (Jetson: JetPack 6 ships TensorRT 10.3) with:\n  "
-                         + trtexec)
+                         + ("\nBuild the same engine on the target (Jetson: JetPack 6.1/6.2 ship TensorRT 10.3) "
+                            "with:\n  " + trtexec if trtexec else ""))
 
 
 def _cuda_runtime():
@@ -57,7 +61,8 @@ def tensorrt_status() -> list[str]:
     try:
         import tensorrt as trt
         if int(trt.__version__.split(".")[0]) < 10:
-            missing.append(f"TensorRT >= 10 (found {trt.__version__})")
+            missing.append(f"TensorRT >= 10 (found {trt.__version__}; TensorRT 8.6 of JetPack 6.0 parses "
+                           "ONNX opset <= 17 only: upgrade to JetPack 6.1/6.2, which ship TensorRT 10.3)")
     except Exception as e:                      # ImportError, or OSError for libnvinfer
         missing.append(f"the 'tensorrt' Python package with libnvinfer ({type(e).__name__}: {e})")
     cudart = _cuda_runtime()
@@ -197,9 +202,12 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, pre
     inp = onnx.load(str(onnx_path), load_external_data=False).graph.input[0]
     dims = [d.dim_value if d.HasField("dim_value") else None for d in inp.type.tensor_type.shape.dim]
     dynamic = dims[0] is None
+    have_cache = bool(calib_cache) and Path(calib_cache).is_file()
     cmd = trtexec_command(onnx_path.name, plan_path.name, precision, dims[1:], dynamic, batch,
                           Path(timing_cache).name if timing_cache else None, workspace_mb,
-                          Path(calib_cache).name if calib_cache else None, inp.name)
+                          Path(calib_cache).name if have_cache else None, inp.name)
+    if precision == "int8" and not have_cache:
+        cmd = ""                       # trtexec cannot calibrate from data: see export/calibrate.py
     missing = tensorrt_status()
     if missing:
         raise TensorRTUnavailable(missing, cmd)
@@ -239,10 +247,35 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, pre
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path} (see the log above)")
-    plan_path.write_bytes(bytes(plan))
+    _write_atomic(plan_path, bytes(plan))
     if timing_cache:
-        Path(timing_cache).write_bytes(bytes(config.get_timing_cache().serialize()))
+        _write_atomic(Path(timing_cache), bytes(config.get_timing_cache().serialize()))
     return plan_path
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temporary file + rename (this module runs on the device without jaxar's JAX parts)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def build_script(trtexec: str, precision: str) -> str:
+    """``build_engine.sh``: how to build the engine on the target, run from the
+    export directory. FP16/FP32: the ``trtexec`` line. INT8: the device-side
+    calibration (:mod:`export.calibrate`), since trtexec has no data calibrator."""
+    head = ("#!/bin/sh\n# Build the TensorRT engine on the target (Jetson: JetPack 6.1/6.2, TensorRT 10.3).\n"
+            "# Run from this export directory.\nset -e\ncd \"$(dirname \"$0\")\"\n")
+    if precision != "int8":
+        return head + trtexec + "\n"
+    return head + (
+        "# INT8: TensorRT calibrates on the real clips in calibration_clips.npy (uint8, preprocessed\n"
+        "# as preprocessing.json says). trtexec cannot calibrate from data, so the TensorRT Python\n"
+        "# builder does it; it needs TensorRT's Python bindings, cuda-python, numpy and onnx, and\n"
+        "# export/ from a clone of jaxar:   JAXAR=/path/to/jaxar sh build_engine.sh\n"
+        "# It writes model_int8.plan and calibration.cache; with the cache, later rebuilds can use\n"
+        "# trtexec ... --int8 --fp16 --calib=calibration.cache\n"
+        'PYTHONPATH="${JAXAR:?set JAXAR to a jaxar clone}" python3 "$JAXAR/export/calibrate.py" .\n')
 
 
 class TensorRTRunner:

@@ -5,7 +5,9 @@ Layout of a work directory::
     <workdir>/checkpoints/<step>/state/     TrainState (params, batch_stats,
                                             opt_state, step, rng), float32
     <workdir>/checkpoints/<step>/meta/      JSON: step, data position, model
-                                            config, class names, run config
+                                            config ({"class", "fields"}, any
+                                            registered family), variant name,
+                                            class names, run config
     <workdir>/checkpoints/<step>/metrics/   JSON eval metrics (eval steps only)
 
 Every step directory is self-contained: :func:`restore_inference` needs
@@ -16,14 +18,14 @@ it when complete, so a crash never leaves a half-written step behind
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
+
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxar.config import ModelConfig
+from jaxar.bundle import InferenceBundle, model_config_from_json, model_config_to_json  # noqa: F401
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_METRIC = "top1"
@@ -38,23 +40,6 @@ class _QuietPeriodicSaves(logging.Filter):
 
 
 logging.getLogger("absl").addFilter(_QuietPeriodicSaves())
-
-
-# ----------------------------------------------------------------------------
-# model config <-> JSON
-
-def model_config_to_json(cfg: ModelConfig) -> dict:
-    """ModelConfig fields as JSON types (tuples become lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
-
-
-def model_config_from_json(d: dict, where: str = "checkpoint") -> ModelConfig:
-    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
-    unknown = sorted(set(d) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: model config has fields unknown to this jaxar: {unknown}")
-    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-    return ModelConfig(**kw)
 
 
 # ----------------------------------------------------------------------------
@@ -80,7 +65,8 @@ class Checkpointer:
         return self.manager.latest_step()
 
     def best_step(self) -> int | None:
-        return _best_step(self.manager)
+        """Best kept step by eval top-1 (the latest of equals), None without evals."""
+        return self.manager.best_step()
 
     def save(self, step: int, state, meta: dict, metrics: dict | None = None) -> None:
         """Saves ``state`` (a pytree of arrays) and ``meta`` (JSON) as ``step``;
@@ -107,25 +93,10 @@ def _best_metric(metrics: dict) -> float:
     return float(metrics[BEST_METRIC])
 
 
-def _best_step(manager: ocp.CheckpointManager) -> int | None:
-    """Best step by eval top-1 among kept steps with metrics, else None."""
-    scored = [(s, manager.metrics(s)) for s in manager.all_steps()]
-    scored = [(_best_metric(m), s) for s, m in scored if m and BEST_METRIC in m]
-    return max(scored)[1] if scored else None
 
 
 # ----------------------------------------------------------------------------
 # inference
-
-@dataclasses.dataclass
-class InferenceBundle:
-    """A trained model, ready to build and run: ``create`` the network from
-    ``config`` (``jaxar.network.X3DUGT(config)``) and apply ``variables``."""
-    config: ModelConfig
-    variables: dict                  # {"params", "batch_stats"}, numpy float32
-    class_names: list[str] | None
-    step: int
-
 
 def _is_step_dir(p: Path) -> bool:
     return (p / "state").is_dir() and (p / "meta").is_dir()
@@ -146,9 +117,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
         raise FileNotFoundError(
             f"{p}: no checkpoint found; expected a work directory with {CHECKPOINT_DIR}/<step>/"
             f"{{state,meta}}, a {CHECKPOINT_DIR}/ directory, or a step directory with state/ and meta/")
-    manager = ocp.CheckpointManager(ckdir, options=ocp.CheckpointManagerOptions(read_only=True))
+    manager = ocp.CheckpointManager(ckdir, options=ocp.CheckpointManagerOptions(
+        read_only=True, best_fn=_best_metric, best_mode="max"))
     try:
-        step = _best_step(manager)
+        step = manager.best_step()
     finally:
         manager.close()
     return ckdir / str(step if step is not None else steps[-1])
@@ -161,8 +133,23 @@ def read_meta(step_dir: str | Path) -> dict:
         if (step_dir / "meta").is_dir() else []
     if not files:
         raise FileNotFoundError(f"{step_dir}: no meta/ item (model config, class names) in this checkpoint")
-    with ocp.Checkpointer(ocp.JsonCheckpointHandler()) as ckptr:
-        return ckptr.restore(step_dir / "meta")
+    try:
+        with ocp.Checkpointer(ocp.JsonCheckpointHandler()) as ckptr:
+            meta = ckptr.restore(step_dir / "meta")
+    except Exception as e:                  # JSONDecodeError, OSError, orbax errors
+        raise ValueError(f"{files[0]}: unreadable checkpoint meta ({_first_line(e)})") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{files[0]}: checkpoint meta must be a JSON object, got {type(meta).__name__}")
+    return meta
+
+
+def _first_line(e: BaseException) -> str:
+    """``Type: first line`` of ``e`` (of its cause when that says more: TensorStore
+    wraps the file-level error in a long spec dump)."""
+    inner = e.__cause__ or e.__context__
+    use = inner if inner is not None and str(inner) else e
+    text = str(use).strip().splitlines()
+    return f"{type(use).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
 
 
 def restore_inference(path: str | Path) -> InferenceBundle:
@@ -176,8 +163,10 @@ def restore_inference(path: str | Path) -> InferenceBundle:
     config = model_config_from_json(meta["model_config"], where=str(step_dir))
     state = _restore_variables(step_dir / "state")
     variables = jax.tree.map(lambda x: np.asarray(x, np.float32), state)
-    return InferenceBundle(config=config, variables=variables,
-                           class_names=meta.get("class_names"), step=int(meta["step"]))
+    extra = {k: v for k, v in meta.items() if k not in ("model_config", "class_names", "step")}
+    return InferenceBundle(config=config, variables=variables, class_names=meta.get("class_names"),
+                           step=int(meta["step"]), metadata={"checkpoint": str(step_dir), **extra},
+                           origin=f"checkpoint:{step_dir}")
 
 
 def _restore_variables(state_dir: Path) -> dict:
@@ -187,14 +176,25 @@ def _restore_variables(state_dir: Path) -> dict:
         raise FileNotFoundError(f"{state_dir}: no saved state in this checkpoint")
     cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
     with ocp.PyTreeCheckpointer() as ckptr:
-        saved = ckptr.metadata(state_dir).item_metadata
+        try:
+            saved = ckptr.metadata(state_dir).item_metadata
+        except Exception as e:              # a truncated _METADATA surfaces as TypeError/ValueError
+            raise ValueError(f"{state_dir / '_METADATA'}: unreadable checkpoint metadata "
+                             f"({_first_line(e)})") from e
+        if not saved:                       # orbax reads a truncated _METADATA as None
+            raise ValueError(f"{state_dir / '_METADATA'}: checkpoint metadata is empty or unreadable "
+                             "(truncated or damaged file)")
         if "params" not in saved:
             raise ValueError(f"{state_dir}: the saved state has no 'params'")
         target = {k: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=cpu),
                                   saved[k])
                   for k in ("params", "batch_stats") if k in saved}
-        out = ckptr.restore(state_dir, args=ocp.args.PyTreeRestore(
-            item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
-            partial_restore=True))
+        try:
+            out = ckptr.restore(state_dir, args=ocp.args.PyTreeRestore(
+                item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+                partial_restore=True))
+        except Exception as e:              # TensorStore: truncated or damaged array data
+            raise ValueError(f"{state_dir}: checkpoint array data is damaged or truncated "
+                             f"({_first_line(e)})") from e
     out.setdefault("batch_stats", {})
     return out

@@ -3,6 +3,12 @@
 Every architectural choice the paper leaves open is a field here; the named
 variants in :mod:`jaxar.variants` fix them (see ``docs/architecture.md`` for
 why these values).  Stages are numbered 1..4 as in the paper.
+
+Model configuration protocol (every model family follows it, so the registry,
+training, checkpoints and summaries are family-agnostic): a frozen dataclass
+with the fields ``num_classes``, ``frames``, ``size``, ``impl`` and ``dtype``,
+a ``replace(**fields)`` that rejects unknown fields, the ``input_shape``
+property ``(T, H, W, 3)`` and ``build() -> flax.linen.Module``.
 """
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ import dataclasses
 from typing import Any
 
 import jax.numpy as jnp
+
+from jaxar.ops.formulation import IMPL_CHOICES
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -49,7 +57,7 @@ class ModelConfig:
     head_width: int = 432
     dropout: float = 0.5
     # execution
-    impl: str = "lowered"                             # "lowered" | "conv3d" | "shifted" (same maths)
+    impl: str = "auto"                                # "auto" | "lowered" | "conv3d" | "shifted" (same maths)
     dtype: str = "float32"                            # compute dtype; params stay float32
 
     def __post_init__(self):
@@ -63,6 +71,8 @@ class ModelConfig:
                 raise ValueError(f"{name} has stage numbers {bad} outside 1..{n}")
         if self.pre_dw not in ("all", "stride", "none"):
             raise ValueError(f"pre_dw must be 'all', 'stride' or 'none', got {self.pre_dw!r}")
+        if self.impl not in IMPL_CHOICES:
+            raise ValueError(f"impl must be one of {IMPL_CHOICES}, got {self.impl!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         if self.num_classes < 1 or self.frames < 1 or self.size < 1:
@@ -74,6 +84,11 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
         return dataclasses.replace(self, **kw)
+
+    def build(self):
+        """The Flax module of this configuration: :class:`jaxar.network.X3DUGT`."""
+        from jaxar.network import X3DUGT
+        return X3DUGT(self)
 
     def expanded(self, stage: int) -> int:
         return int(round(self.expansion * self.widths[stage - 1]))

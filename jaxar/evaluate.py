@@ -1,38 +1,39 @@
-"""Evaluate a trained run: ``python -m jaxar.evaluate --workdir DIR [--checkpoint PATH]
-[--config FILE] [--set k=v ...]``.
+"""Evaluate a trained run (command line): ``python -m jaxar.evaluate --workdir DIR
+[--checkpoint PATH] [--config FILE] [--config.KEY=VALUE ...]``.
 
 Uses the run's stored config (``DIR/config.json``) unless ``--config`` is
-given; ``--set`` overrides either (e.g. ``--set data.num_eval_clips=3``).
-Evaluates the best-by-eval checkpoint of ``DIR`` (else the latest) or
-``--checkpoint`` (a work directory or one step directory) and writes
-``eval.json``, ``confusion.csv`` and ``confusion.png`` to ``--out``
-(default ``DIR/eval_<step>``).
+given; ``--config.KEY=VALUE`` overrides either (e.g.
+``--config.data.num_eval_clips=3``). Evaluates the best-by-eval checkpoint
+of ``DIR`` (else the latest) or ``--checkpoint`` (a work directory or one
+step directory) and writes ``eval.json``, ``confusion.csv`` and
+``confusion.png`` to ``--out`` (default ``DIR/eval_<step>``). The library
+behind it is :func:`jaxar.train.evaluation.evaluate`. Console script:
+``jaxar-evaluate``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 
 
 def main(argv=None) -> int:
     from jaxar import parallel
-    from jaxar.train.cli import add_config_args
+    from jaxar.train import cli
 
-    p = argparse.ArgumentParser(prog="python -m jaxar.evaluate", description=__doc__.split("\n")[0])
-    add_config_args(p, config_required=False)
+    p = cli.parser("python -m jaxar.evaluate", __doc__)
+    p.add_argument("--config", default=None, help="run config file (default: WORKDIR/config.json)")
     p.add_argument("--workdir", required=True, help="work directory of the run")
     p.add_argument("--checkpoint", default=None, help="work directory or step directory "
                    "(default: --workdir)")
     p.add_argument("--out", default=None, help="output directory (default: WORKDIR/eval_<step>)")
-    args = p.parse_args(argv)
+    args, overrides = cli.parse(p, argv)
     parallel.initialize_distributed()
 
     from jaxar.checkpoint import read_meta, resolve_checkpoint
     from jaxar.train.config import load_config, with_overrides
-    from jaxar.train.evaluate import evaluate
+    from jaxar.train.evaluation import evaluate
     from jaxar.train.loop import load_run_config
-    cfg = (load_config(args.config, args.overrides) if args.config
-           else with_overrides(load_run_config(args.workdir), args.overrides))
+    base = load_config(args.config) if args.config else load_run_config(args.workdir)
+    cfg = with_overrides(base, overrides)
     ckpt = args.checkpoint or args.workdir
     step = read_meta(resolve_checkpoint(ckpt))["step"]
     out = args.out or f"{args.workdir}/eval_{step}"
@@ -42,6 +43,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def console_main() -> None:
     from jaxar.train.cli import run_main
     run_main(main)
+
+
+if __name__ == "__main__":
+    console_main()

@@ -8,7 +8,9 @@ smoothed target ``q = (1 - alpha) * onehot(y) + alpha / K``:
     Poly1 = CE + eps * (1 - sum_k q_k p_k)
 
 so ``alpha = 0`` gives the paper's loss and ``eps = 0`` gives plain
-(smoothed) cross-entropy exactly. All functions take logits ``(N, K)`` (any
+(smoothed) cross-entropy exactly. Both are optax's
+(``optax.losses.softmax_cross_entropy``, ``optax.losses.poly_loss_cross_entropy``);
+this module builds the targets. All functions take logits ``(N, K)`` (any
 float dtype; computed in float32) and integer labels ``(N,)`` and return
 per-example values ``(N,)``; reduce them (with an optional padding mask) in
 the caller.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 
 
 def smoothed_targets(labels: jax.Array, num_classes: int, smoothing: float = 0.0) -> jax.Array:
@@ -29,19 +32,15 @@ def smoothed_targets(labels: jax.Array, num_classes: int, smoothing: float = 0.0
 
 def cross_entropy(logits: jax.Array, labels: jax.Array, smoothing: float = 0.0) -> jax.Array:
     """Per-example (smoothed) cross-entropy ``(N,)``."""
-    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     q = smoothed_targets(labels, logits.shape[-1], smoothing)
-    return -jnp.sum(q * logp, axis=-1)
+    return optax.losses.softmax_cross_entropy(logits.astype(jnp.float32), q)
 
 
 def poly1_cross_entropy(logits: jax.Array, labels: jax.Array, epsilon: float = 1.0,
                         smoothing: float = 0.0) -> jax.Array:
     """Per-example Poly-1 loss ``CE + eps * (1 - <q, p>)``, shape ``(N,)``."""
-    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     q = smoothed_targets(labels, logits.shape[-1], smoothing)
-    ce = -jnp.sum(q * logp, axis=-1)
-    pt = jnp.sum(q * jnp.exp(logp), axis=-1)
-    return ce + epsilon * (1.0 - pt)
+    return optax.losses.poly_loss_cross_entropy(logits.astype(jnp.float32), q, epsilon=epsilon)
 
 
 def make_loss_fn(name: str, epsilon: float = 1.0, smoothing: float = 0.0):

@@ -1,44 +1,68 @@
-"""Registry of named model variants (timm / big_vision style).
+"""Look-up of named model variants (timm / big_vision style), any family.
 
-A variant is a function returning a :class:`~jaxar.config.ModelConfig`;
-``create_config(name, **overrides)`` applies field overrides (e.g.
-``num_classes``, ``frames``, ``size``, ``impl``).  The variants of the paper
-are registered in :mod:`jaxar.variants`; every registered variant gets the
-same init/forward/grad tests automatically (``tests/test_variants.py``).
+``create_config(name, **fields)`` returns the variant's frozen config with
+fields replaced (e.g. ``num_classes``, ``frames``, ``size``, ``impl``);
+``create_model`` builds its Flax module. The variants live in the static
+table :data:`jaxar.variants.VARIANTS`; every entry gets the same
+init/forward/grad tests (``tests/test_variants.py``).
+
+Configs travel through JSON (checkpoint metadata, run configs) as
+``config_to_json`` / ``config_from_json``: the config class name plus its
+fields, so a checkpoint rebuilds the same family.
 """
 from __future__ import annotations
 
-from typing import Callable
+import dataclasses
+from typing import Any
 
-from jaxar.config import ModelConfig
-
-_VARIANTS: dict[str, Callable[[], ModelConfig]] = {}
-
-
-def register(name: str):
-    def wrap(fn: Callable[[], ModelConfig]):
-        if name in _VARIANTS:
-            raise ValueError(f"variant {name!r} is already registered")
-        _VARIANTS[name] = fn
-        return fn
-    return wrap
+from jaxar.variants import VARIANTS
 
 
 def list_variants() -> list[str]:
-    import jaxar.variants  # noqa: F401  (registers the built-in variants)
-    return sorted(_VARIANTS)
+    return sorted(VARIANTS)
 
 
-def create_config(name: str, **overrides) -> ModelConfig:
-    names = list_variants()
-    if name not in _VARIANTS:
-        raise ValueError(f"unknown model variant {name!r}; registered: {', '.join(names)}")
-    return _VARIANTS[name]().replace(**overrides)
+def create_config(name: str, **overrides) -> Any:
+    if name not in VARIANTS:
+        raise ValueError(f"unknown model variant {name!r}; registered: {', '.join(list_variants())}")
+    return VARIANTS[name]().replace(**overrides)
 
 
-def create_model(name: str, bn_axis_name: str | None = None, **overrides):
-    from jaxar.network import X3DUGT
-    config = create_config(name, **overrides)
-    if not isinstance(config, ModelConfig):          # other families build themselves
-        return config.build()
-    return X3DUGT(config, bn_axis_name=bn_axis_name)
+def create_model(name: str, **overrides):
+    """The Flax module of variant ``name`` (input ``(N, T, H, W, 3)``, logits ``(N, K)``)."""
+    return create_config(name, **overrides).build()
+
+
+def config_classes() -> dict[str, type]:
+    """Config class name -> class, over all registered variants."""
+    return {type(fn()).__name__: type(fn()) for fn in VARIANTS.values()}
+
+
+def _to_json(v):
+    return [_to_json(x) for x in v] if isinstance(v, (tuple, list)) else v
+
+
+def _from_json(v):
+    return tuple(_from_json(x) for x in v) if isinstance(v, list) else v
+
+
+def config_to_json(cfg) -> dict:
+    """``{"class": <config class name>, "fields": {...}}`` with tuples as lists."""
+    return {"class": type(cfg).__name__,
+            "fields": {f.name: _to_json(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}}
+
+
+def config_from_json(d: dict, where: str = "config") -> Any:
+    """Inverse of :func:`config_to_json`; raises naming ``where`` on an
+    unknown class or unknown fields."""
+    classes = config_classes()
+    name = d.get("class")
+    if name not in classes or not isinstance(d.get("fields"), dict):
+        raise ValueError(f"{where}: model config class {name!r} is not one of "
+                         f"{sorted(classes)} (expected {{'class': ..., 'fields': {{...}}}})")
+    cls = classes[name]
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d["fields"]) - known)
+    if unknown:
+        raise ValueError(f"{where}: {name} has no fields {unknown} in this jaxar")
+    return cls(**{k: _from_json(v) for k, v in d["fields"].items()})

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from jaxar.profile import profile
+from jaxar.complexity import profile
 from jaxar.registry import create_config, list_variants
 
 

@@ -29,6 +29,7 @@ class FakeSample:
     write_skeleton: bool = True
     truncate_skeleton: bool = False
     corrupt_video: bool = False
+    truncate_video: float | None = None   # keep this fraction of the .avi's bytes
 
     def __post_init__(self):
         if self.bodies is None:
@@ -42,7 +43,11 @@ def joints_for(box, rng) -> np.ndarray:
     xy = np.column_stack([rng.uniform(cx - hw, cx + hw, 25), rng.uniform(cy - hh, cy + hh, 25)])
     xy[:4] = [(cx - hw, cy - hh), (cx + hw, cy + hh), (cx - hw, cy + hh), (cx + hw, cy - hh)]
     j = np.zeros((25, 12))
-    j[:, 0:3] = rng.normal(size=(25, 3))
+    # Camera-space metres: x right, y up, z depth; 2 cm per pixel here, so a
+    # box taller than wide in the image is a body taller than wide in 3-D.
+    j[:, 0] = (xy[:, 0] - W / 2) * 0.02
+    j[:, 1] = (H / 2 - xy[:, 1]) * 0.02
+    j[:, 2] = 3.0 + rng.normal(scale=0.05, size=25)
     j[:, 3:5] = xy / 4                      # depthX/Y (other image; unused)
     j[:, 5:7] = xy
     j[:, 7] = 1.0
@@ -86,6 +91,9 @@ def write_ntu_dir(root: str, samples: list[FakeSample]) -> None:
                 f.write(b"RIFF\x00\x00\x00\x00AVI garbage, not a video" * 10)
         else:
             write_video(vpath, render_frames(s, seed=i), fps=30.0)
+            if s.truncate_video is not None:
+                with open(vpath, "r+b") as f:
+                    f.truncate(int(os.path.getsize(vpath) * s.truncate_video))
         if s.write_skeleton:
             with open(os.path.join(root, "nturgb+d_skeletons", f"{s.name}.skeleton"), "w",
                       newline="") as f:

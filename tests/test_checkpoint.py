@@ -5,7 +5,6 @@ import pytest
 
 from jaxar.checkpoint import (Checkpointer, model_config_from_json, model_config_to_json,
                               restore_inference)
-from jaxar.network import X3DUGT
 from jaxar.optim import sgd_torch
 from jaxar.registry import create_config
 from jaxar.train.state import create_train_state
@@ -18,7 +17,7 @@ NAMES = ["a", "b", "c", "d", "e"]
 
 @pytest.fixture(scope="module")
 def state():
-    model = X3DUGT(CONFIG)
+    model = CONFIG.build()
     st = jax.device_get(create_train_state(model, sgd_torch(0.1), CONFIG.input_shape, seed=3))
     # make every leaf distinct from its initial value so a restore of the wrong thing shows
     return jax.tree.map(lambda x: np.asarray(x + 1 if x.dtype == np.float32 else x), st)
@@ -44,10 +43,13 @@ def assert_trees_equal(a, b):
 
 def test_model_config_json_round_trip():
     d = model_config_to_json(CONFIG)
-    assert isinstance(d["widths"], list)
+    assert d["class"] == "ModelConfig" and isinstance(d["fields"]["widths"], list)
     assert model_config_from_json(d) == CONFIG
-    with pytest.raises(ValueError, match="unknown to this jaxar.*'nope'"):
-        model_config_from_json({**d, "nope": 1})
+    assert model_config_from_json(d["fields"]) == CONFIG          # flat field dict: X3D-UGT
+    with pytest.raises(ValueError, match="no fields.*'nope'"):
+        model_config_from_json({**d, "fields": {**d["fields"], "nope": 1}})
+    with pytest.raises(ValueError, match="'Nope' is not one of"):
+        model_config_from_json({**d, "class": "Nope"})
 
 
 def test_exact_restore_keep_and_best(tmp_path, state):
@@ -75,7 +77,7 @@ def test_exact_restore_keep_and_best(tmp_path, state):
 
     # the bundle alone rebuilds the network and reproduces its outputs
     x = np.random.default_rng(0).normal(size=(2, *CONFIG.input_shape)).astype(np.float32)
-    forward = jax.jit(X3DUGT(best.config).apply)
+    forward = jax.jit(best.config.build().apply)
     want = forward({"params": bump(state, 2).params, "batch_stats": state.batch_stats}, x)
     got = forward(best.variables, x)
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
@@ -87,6 +89,15 @@ def test_latest_when_no_eval_metrics(tmp_path, state):
     ck.save(8, bump(state, 8), meta(8))
     ck.close()
     assert restore_inference(tmp_path).step == 8
+
+
+def test_best_of_equal_eval_metrics_is_the_latest(tmp_path, state):
+    ck = Checkpointer(tmp_path, keep=3, async_save=False)
+    for step, top1 in ((1, 0.5), (2, 0.7), (3, 0.7), (4, None)):
+        ck.save(step, bump(state, step), meta(step), None if top1 is None else {"top1": top1})
+    assert ck.best_step() == 3 and ck.latest_step() == 4
+    ck.close()
+    assert restore_inference(tmp_path).step == 3
 
 
 def test_restore_inference_errors_name_the_path(tmp_path, state):

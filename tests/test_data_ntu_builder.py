@@ -1,6 +1,5 @@
 """Builds every ntu_rgbd protocol config with TFDS from tiny NTU-format manual dirs."""
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ import data_pipelines  # noqa: F401  (registers the builders)
 from data_pipelines.builders.ntu_rgbd import NtuRgbd, make_config, prepare_ntu_sample
 from data_pipelines.clip_prep import PrepOptions
 from data_pipelines.ntu import protocols
-from data_pipelines.video_io import decode_jpeg
 
 SIZE = 32   # stored frame side for tests
 
@@ -155,9 +153,9 @@ def test_preparation_is_restartable(ntu_env, tmp_path):
     # A task whose result exists is not redone.
     path = str(files[0])
     mtime = os.path.getmtime(path)
-    name = files[0].name[:-4]
-    task = (name, None, None, False, PrepOptions(size=SIZE), path)
-    assert prepare_ntu_sample(task) == (name, "cached", "")
+    name = files[0].name.split("-")[0]
+    task = (name, None, None, False, PrepOptions(size=SIZE), path, False)
+    assert prepare_ntu_sample(task) == (name, "cached", "", "")
     assert os.path.getmtime(path) == mtime
 
 

@@ -1,4 +1,5 @@
 """Tests for the video_folder builder (your own videos)."""
+import collections
 import os
 
 import numpy as np
@@ -123,3 +124,43 @@ def test_corrupt_video_reported_then_skipped(tmp_path):
     b = _build(root, tmp_path / "data", cfg, skip_corrupt=True)
     assert b.info.metadata["skipped_samples"] == ["b/broken.mp4"]
     assert b.info.splits["train"].num_examples == 2
+
+
+def test_a_lone_split_folder_is_a_split(tmp_path):
+    root = tmp_path / "manual"
+    _video(str(root / "train" / "wave" / "a.avi"), 10)
+    _video(str(root / "train" / "clap" / "b.avi"), 20)
+    _video(str(root / "train" / "clap" / "c.avi"), 30)
+    classes, splits = plan_splits(str(root), 0.2, seed=0)
+    assert classes == ["clap", "wave"]
+    assert splits == {"train": [("train/clap/b.avi", "clap"), ("train/clap/c.avi", "clap"),
+                                ("train/wave/a.avi", "wave")]}
+    (root / "test" / "wave").mkdir(parents=True)
+    _video(str(root / "test" / "wave" / "d.avi"), 40)
+    _video(str(root / "validation" / "clap" / "e.avi"), 50)
+    _video(str(root / "clip.avi"), 60)                   # not in a class folder
+    os.makedirs(root / "extra" / "wave")                 # not a split folder
+    ignored = collections.defaultdict(list)
+    classes, splits = plan_splits(str(root), 0.2, 0, ignored)
+    assert list(splits) == ["train", "validation", "test"] and classes == ["clap", "wave"]
+    assert splits["test"] == [("test/wave/d.avi", "wave")]
+    assert dict(ignored) == {"video_outside_class_folder": ["clip.avi"],
+                             "not_a_split_folder": ["extra"]}
+    os.makedirs(root / "val")
+    with pytest.raises(ValueError, match="both val/ and validation/"):
+        plan_splits(str(root), 0.2, seed=0)
+
+
+def test_single_class_is_warned_and_reported(tmp_path):
+    root = tmp_path / "manual"
+    _video(str(root / "train" / "wave" / "a.avi"), 10)
+    _video(str(root / "train" / "wave" / "b.avi"), 20)
+    (root / "train" / "wave" / "notes.txt").write_text("not a video")
+    b = _build(root, tmp_path / "data", VideoFolderConfig(
+        name="t", prep=PrepOptions(crop_mode="center", size=16)))
+    assert set(b.info.splits) == {"train"} and b.info.features["label"].names == ["wave"]
+    rep = b.info.metadata["preparation"]
+    assert any("only one class ('wave')" in w for w in rep["warnings"])
+    assert rep["ignored_files"] == {"not_video": {"count": 1, "examples": ["train/wave/notes.txt"]}}
+    assert rep["samples_kept"] == {"train": 2, "total": 2}
+    assert rep["clip_duration"]["train"]["median_frames"] == T

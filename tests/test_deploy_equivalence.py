@@ -1,7 +1,7 @@
 """Deploy form == training form (eval mode), for every registered variant.
 
 Variables are "realistic": perturbed BN statistics and affines, non-zero TAda
-``beta``, spread logits (``jaxar.deploy.demo_variables``), so a folding bug
+``beta``, spread logits (``export.demo_variables``), so a folding bug
 (wrong axis, dropped mean, TAda ignored) changes the logits by far more than
 the tolerance; ``test_tada_and_bn_changes_are_visible`` checks that.
 Shapes are tiny (T=4, 32x32, narrow widths) to keep the suite fast.
@@ -11,9 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxar.deploy import DeployModel, reparameterize
+from jaxar.deploy import LAYOUTS, DeployModel, reparameterize
+from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import bn_affine, fold_into_oihw
-from jaxar.deploy.demo_variables import realistic_variables, small_config
+from export.demo_variables import realistic_variables, small_config
+from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
 from jaxar.network import X3DUGT
 from jaxar.registry import create_config, list_variants
 
@@ -22,39 +24,66 @@ X3D_UGT_VARIANTS = [v for v in list_variants() if v.startswith("x3d_ugt")]
 ATOL = 1e-4
 
 
-def _compare(cfg, batch=2, seed=0):
+def _compare(cfg, batch=2, seed=0, layouts=LAYOUTS):
+    """Training-form logits and the deploy form's in each layout (one reference)."""
     variables = realistic_variables(cfg, seed)
     x = jax.random.normal(jax.random.PRNGKey(seed + 7), (batch, *cfg.input_shape), jnp.float32)
     ref = jax.jit(lambda v, x: X3DUGT(cfg).apply(v, x, train=False))(variables, x)
-    dm = DeployModel.from_variables(cfg, variables)
-    out = dm.apply_channels_last(x)
-    return np.asarray(ref), np.asarray(out), variables, dm, x
+    outs = {layout: np.asarray(DeployModel.from_variables(cfg, variables, layout=layout)
+                               .apply_channels_last(x)) for layout in layouts}
+    return np.asarray(ref), outs, variables, x
 
 
 @pytest.mark.parametrize("variant", X3D_UGT_VARIANTS)
 def test_deploy_equals_training_form(variant):
     cfg = small_config(create_config(variant))
-    ref, out, variables, _, _ = _compare(cfg)
-    assert out.shape == ref.shape == (2, cfg.num_classes)
+    ref, outs, _, _ = _compare(cfg)
     assert np.std(ref) > 0.05, "logits too flat for a meaningful comparison"
-    np.testing.assert_allclose(out, ref, atol=ATOL, rtol=1e-4)
-    assert (out.argmax(-1) == ref.argmax(-1)).all()
+    for layout, out in outs.items():
+        assert out.shape == ref.shape == (2, cfg.num_classes), layout
+        np.testing.assert_allclose(out, ref, atol=ATOL, rtol=1e-4, err_msg=layout)
+        assert (out.argmax(-1) == ref.argmax(-1)).all(), layout
 
 
 @pytest.mark.parametrize("overrides", [
     dict(pre_dw="stride", simam_pool="spatiotemporal", activation="hard_swish"),
     dict(widths=(6, 10, 14, 18), head_width=45, ghost_ratio=3, pre_dw="none"),   # Ghost slices
+    dict(strides=(1, 2, 3, 2), size=36),          # a stride that does not divide the height
 ])
 def test_deploy_equals_training_form_other_paths(overrides):
     cfg = small_config(create_config("x3d_ugt"), **overrides)
-    ref, out, *_ = _compare(cfg, batch=3, seed=3)
-    np.testing.assert_allclose(out, ref, atol=ATOL, rtol=1e-4)
+    ref, outs, *_ = _compare(cfg, batch=3, seed=3)
+    for layout, out in outs.items():
+        np.testing.assert_allclose(out, ref, atol=ATOL, rtol=1e-4, err_msg=layout)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_deploy_temporal_shift_is_bit_exact(layout):
+    """The deploy shift (a one-hot temporal Conv channels-major, slices frames-major)
+    moves values without arithmetic: equal to the training shift bit for bit."""
+    n, t, c, h, w = 2, 5, 19, 3, 4
+    x = np.random.default_rng(0).normal(size=(n, t, h, w, c)).astype(np.float32) * 1e3
+    want = np.asarray(temporal_shift(jnp.asarray(x), 8))
+    frames = jnp.asarray(x.transpose(0, 1, 4, 2, 3).reshape(n * t, c, h, w))
+    got = deploy_temporal_shift(dops.from_frames(frames, t, layout), 8).view_as("planes")
+    if layout == "channels-major":                                      # (N, C*T, H, W)
+        got = np.asarray(got).reshape(n, c, t, h, w).transpose(0, 2, 3, 4, 1)
+    else:                                                               # (N*T, C, H, W)
+        got = np.asarray(got).reshape(n, t, c, h, w).transpose(0, 1, 3, 4, 2)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_unknown_layout_is_rejected():
+    cfg = small_config(create_config("x3d_ugt"))
+    with pytest.raises(ValueError, match="layout"):
+        DeployModel.from_variables(cfg, realistic_variables(cfg), layout="nchw")
 
 
 def test_tada_and_bn_changes_are_visible():
     """The comparison above can fail: ignoring TAda or one BN's mean moves the logits."""
     cfg = small_config(create_config("x3d_ugt"))
-    ref, out, variables, dm, x = _compare(cfg)
+    ref, outs, variables, x = _compare(cfg, layouts=("channels-major",))
+    np.testing.assert_allclose(outs["channels-major"], ref, atol=ATOL, rtol=1e-4)
     tree = reparameterize(cfg, variables)
     no_tada = jax.tree_util.tree_map(lambda a: a, tree)
     for s in (3, 4):
@@ -83,11 +112,13 @@ def test_bn_fold_matches_conv_then_bn():
     np.testing.assert_allclose(np.einsum("oikl,ikl->o", wf, x) + bf, bn, rtol=1e-12)
 
 
-def test_deploy_graph_is_4d_without_3d_convs():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_deploy_graph_is_4d_without_3d_convs(layout):
     """Every intermediate of the deploy jaxpr has <= 4 dims; all convs are 2-D;
-    one transpose (the layout switch after the stem)."""
+    channels-major has one transpose (the layout switch after the stem),
+    frames-major none."""
     cfg = small_config(create_config("x3d_ugt"))
-    dm = DeployModel.from_variables(cfg, realistic_variables(cfg))
+    dm = DeployModel.from_variables(cfg, realistic_variables(cfg), layout=layout)
     x = jnp.zeros((1, cfg.frames, 3, cfg.size, cfg.size))
     jaxpr = jax.make_jaxpr(dm.as_function())(x)
 
@@ -110,7 +141,7 @@ def test_deploy_graph_is_4d_without_3d_convs():
         if e.primitive.name == "conv_general_dilated":
             n_conv += 1
             assert len(e.params["window_strides"]) == 2
-    assert n_conv > 10 and n_transpose == 1
+    assert n_conv > 10 and n_transpose == (1 if layout == "channels-major" else 0)
 
 
 def test_bad_variables_name_the_missing_path():
@@ -122,3 +153,14 @@ def test_bad_variables_name_the_missing_path():
         reparameterize(cfg, {"params": params, "batch_stats": variables["batch_stats"]})
     with pytest.raises(ValueError, match="params"):
         reparameterize(cfg, {"weights": 1})
+
+
+def test_deploy_hook_rejects_configs_without_a_deploy_form():
+    class NoDeploy:
+        def build(self):
+            return object()
+
+    with pytest.raises(TypeError, match="deploy_params"):
+        reparameterize(NoDeploy(), {"params": {}})
+    with pytest.raises(TypeError, match="no deploy form"):
+        reparameterize(object(), {"params": {}})

@@ -2,16 +2,20 @@
 checked, allow-listed, and compared with JAX on one clip."""
 import jax
 import numpy as np
+import pytest
 
 from export.allowlist import validate_for_tensorrt
 from export.onnx_jax2onnx import export_jax2onnx
 from export.parity import compare
 from export.preprocess import preprocess, synthetic_clips
+from export.reference import jax_reference
 from export.runtimes import OrtRunner
+from jaxar.bundle import InferenceBundle
 from jaxar.deploy import DeployModel
-from jaxar.deploy.demo_variables import realistic_variables
-from jaxar.network import X3DUGT
+from export.demo_variables import realistic_variables
 from jaxar.registry import create_config
+
+pytestmark = pytest.mark.slow
 
 
 def test_full_size_default_export(tmp_path):
@@ -25,8 +29,7 @@ def test_full_size_default_export(tmp_path):
     assert validate_for_tensorrt(model, strict_deploy=True) == []
     x = preprocess(synthetic_clips(1, 16, 224))
     out = OrtRunner(path, threads=2)(x)
-    ref = jax.jit(lambda v, x: X3DUGT(cfg).apply(v, x, train=False))(variables, np.transpose(x, (0, 1, 3, 4, 2)))
-    row = compare(np.asarray(ref), out)
+    row = compare(jax_reference(InferenceBundle(cfg, variables), x), out)
     assert row["passed"], row
     # float32 weights: 0.96 M folded parameters + depthwise kernels repeated over the 16 frames
     assert path.stat().st_size < 12e6

@@ -1,6 +1,5 @@
 """The TensorRT allow-list and the Conv-group post-pass, on hand-built ONNX graphs."""
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper

@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from export.deploy_profile import parse_tegrastats, profile_file
@@ -17,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def dyn_onnx(tmp_path_factory):
     from export.onnx_jax2onnx import export_jax2onnx
     from jaxar.deploy import DeployModel
-    from jaxar.deploy.demo_variables import realistic_variables, small_config
+    from export.demo_variables import realistic_variables, small_config
     from jaxar.registry import create_config
     cfg = small_config(create_config("x3d_ugt_tiny"))
     dm = DeployModel.from_variables(cfg, realistic_variables(cfg))
@@ -40,13 +39,13 @@ def test_profile_with_onnxruntime(dyn_onnx, tmp_path):
 
 def test_profile_cli_json_plot_and_missing_file(dyn_onnx, tmp_path):
     out = tmp_path / "p.json"
-    proc = subprocess.run([sys.executable, "export/deploy_profile.py", str(dyn_onnx), "--batch", "2",
+    proc = subprocess.run([sys.executable, "-m", "export.deploy_profile", str(dyn_onnx), "--batch", "2",
                            "--runs", "3", "--json", str(out), "--plot", str(tmp_path / "p.png")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["batches"][0]["batch"] == 2 and (tmp_path / "p.png").is_file()
-    bad = subprocess.run([sys.executable, "export/deploy_profile.py", str(tmp_path / "missing.onnx")],
+    bad = subprocess.run([sys.executable, "-m", "export.deploy_profile", str(tmp_path / "missing.onnx")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "missing.onnx" in bad.stderr
 
@@ -59,10 +58,17 @@ def test_parse_tegrastats_power_and_ram():
     assert parse_tegrastats(["garbage"]) == {}
 
 
+class SumRunner:
+    """A runner (see export.runtimes) with a static batch of 1 that sums each clip."""
+    name, input_shape, path = "numpy-sum", (1, 2, 3, 4, 4), None
+
+    def __call__(self, x):
+        return x.reshape(len(x), -1).sum(-1, keepdims=True)
+
+
 def test_static_batch_runner_skips_other_batches():
     from export.deploy_profile import profile_runner
-    from export.runtimes import CallableRunner
-    runner = CallableRunner(lambda x: x.reshape(len(x), -1).sum(-1, keepdims=True), "numpy-sum", (1, 2, 3, 4, 4))
+    runner = SumRunner()
     res = profile_runner(runner, batches=(1, 4), runs=3, warmup=0)
     assert res["batches"][0]["p50_ms"] >= 0
     assert res["batches"][1] == {"batch": 4, "skipped": "static batch 1 model"}

@@ -12,7 +12,7 @@ MISSING = tensorrt_status()
 def _tiny_onnx(tmp_path, dynamic=False):
     from export.onnx_jax2onnx import export_jax2onnx
     from jaxar.deploy import DeployModel
-    from jaxar.deploy.demo_variables import realistic_variables, small_config
+    from export.demo_variables import realistic_variables, small_config
     from jaxar.registry import create_config
     cfg = small_config(create_config("x3d_ugt_tiny"))
     dm = DeployModel.from_variables(cfg, realistic_variables(cfg))

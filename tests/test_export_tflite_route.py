@@ -1,12 +1,15 @@
-"""The brief's route (jax2tf SavedModel -> TFLite -> tf2onnx) needs the group
+"""The TFLite route (jax2tf SavedModel -> TFLite -> tf2onnx) needs the group
 post-pass for grouped 3-D convs: real TF, TFLite, tf2onnx and onnxruntime."""
 import jax
 import numpy as np
 import onnxruntime as ort
+import pytest
 from jax import lax
 
 from export.onnx_tflite import export_via_tflite
 from export.savedmodel import SavedModelRunner, write_savedmodel
+
+pytestmark = pytest.mark.slow
 
 
 def test_tflite_route_fixes_depthwise_conv3d_groups(tmp_path):

@@ -12,7 +12,7 @@ from export.onnx_jax2onnx import export_jax2onnx
 from export.parity import compare
 from export.runtimes import OrtRunner
 from jaxar.deploy import DeployModel
-from jaxar.deploy.demo_variables import realistic_variables, small_config
+from export.demo_variables import realistic_variables, small_config
 from jaxar.network import X3DUGT
 from jaxar.registry import create_config, list_variants
 

@@ -14,14 +14,13 @@ SCRIPT = textwrap.dedent("""
     assert jax.device_count() == 4, jax.devices()
     from jaxar import parallel
     from jaxar.losses import make_loss_fn
-    from jaxar.network import X3DUGT
     from jaxar.optim import sgd_torch
-    from jaxar.train.config import load_config
+    from jaxar.train.config import load_config, model_config
     from jaxar.train.state import create_train_state
     from jaxar.train.step import compile_steps
 
-    cfg = load_config("experiments/smoke_tiny.py").model_config()
-    model = X3DUGT(cfg)
+    cfg = model_config(load_config("experiments/smoke_tiny.py"))
+    model = cfg.build()
     tx = sgd_torch(1.0)
     loss_fn = make_loss_fn("poly1")
     rng = np.random.default_rng(0)
@@ -66,6 +65,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_four_device_step_equals_single_device_step():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
                JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))

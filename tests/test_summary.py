@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxar.config import ModelConfig
-from jaxar.profile import profile
+from jaxar.complexity import profile
 from jaxar.registry import create_config
 from tests.conftest import ROOT
 

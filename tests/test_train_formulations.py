@@ -36,3 +36,70 @@ def test_shifted_leaves_dense_convs_and_temporal_conv_alone():
                                         ops.temporal_depthwise(x, kt, impl)), static_argnums=3)
     for u, v in zip(f(x, k, kt, "shifted"), f(x, k, kt, "lowered")):
         np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+
+
+def test_shifted_temporal_depthwise_gradients_equal_lowered_and_conv3d():
+    x = RNG.normal(size=(2, 5, 3, 4, 6)).astype(np.float32)
+    k = RNG.normal(size=(3, 6)).astype(np.float32)
+
+    def f(impl):
+        fn = lambda x, k: jnp.sum(jnp.cos(ops.temporal_depthwise(x, k, impl)) * x)
+        return jax.jit(jax.value_and_grad(fn, (0, 1)))(x, k)
+
+    (a, ga), (b, gb), (c, gc) = f("shifted"), f("lowered"), f("conv3d")
+    np.testing.assert_allclose(a, b, rtol=1e-5)
+    np.testing.assert_allclose(a, c, rtol=1e-5)
+    for u, v, w in zip(ga, gb, gc):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(u), np.asarray(w), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("size,stride", [(7, 2), (6, 2), (5, 1)])
+def test_shifted_depthwise_odd_sizes_and_bfloat16(size, stride):
+    """Odd/even spatial sizes with stride 2 (the dilated input gradient's edge padding),
+    and a bfloat16 pass whose kernel gradient is accumulated in float32."""
+    x = RNG.normal(size=(1, 2, size, size + 1, 3)).astype(np.float32)
+    k = RNG.normal(size=(3, 3, 1, 3)).astype(np.float32)
+
+    def f(impl, dtype):
+        fn = lambda x, k: jnp.sum(ops.spatial_conv(x.astype(dtype), k, stride, 3, impl)
+                                  .astype(jnp.float32) ** 2)
+        return jax.jit(jax.value_and_grad(fn, (0, 1)))(x, k)
+
+    for dtype, tol in ((jnp.float32, 1e-4), (jnp.bfloat16, 5e-2)):
+        (a, ga), (b, gb) = f("shifted", dtype), f("lowered", jnp.float32)
+        np.testing.assert_allclose(a, b, rtol=tol)
+        for u, v in zip(ga, gb):
+            np.testing.assert_allclose(np.asarray(u, np.float32), np.asarray(v), rtol=tol,
+                                       atol=tol * float(np.abs(np.asarray(v)).max()))
+
+
+def test_whole_network_shifted_gradients_equal_lowered():
+    """Loss and every parameter gradient of a train-mode step agree across formulations."""
+    from jaxar.initialization import init_variables
+    from jaxar.registry import create_model
+
+    x = jnp.asarray(RNG.normal(size=(2, 4, 32, 32, 3)).astype(np.float32))
+    y = jnp.asarray([1, 3])
+
+    def grads(impl):
+        model = create_model("x3d_ugt_tiny", frames=4, size=32, impl=impl)
+        v = init_variables(model, jax.random.PRNGKey(0), x)
+
+        def loss(params):
+            logits, _ = model.apply({"params": params, "batch_stats": v["batch_stats"]}, x,
+                                    train=True, mutable=["batch_stats"],
+                                    rngs={"dropout": jax.random.PRNGKey(1)})
+            return jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(2), y])
+        return jax.jit(jax.value_and_grad(loss))(v["params"])
+
+    (la, ga), (lb, gb) = grads("shifted"), grads("lowered")
+    np.testing.assert_allclose(la, lb, rtol=1e-5)
+    flat_a = jax.tree_util.tree_leaves_with_path(ga)
+    flat_b = jax.tree_util.tree_leaves(gb)
+    assert len(flat_a) == len(flat_b) > 50
+    for (path, u), v in zip(flat_a, flat_b):
+        # float32 summation order differs; compare each leaf's error to its own norm
+        u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
+        err, ref = np.linalg.norm(u - v), np.linalg.norm(v)
+        assert err <= 2e-3 * ref + 1e-9, (jax.tree_util.keystr(path), err, ref)

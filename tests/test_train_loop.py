@@ -20,6 +20,7 @@ from jaxar.checkpoint import restore_inference
 from jaxar.train.metric_writer import read_log
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow      # training runs in subprocesses
 SMOKE = ["--config", "experiments/smoke_tiny.py"]
 
 
@@ -90,15 +91,16 @@ def test_short_synthetic_run_lowers_loss_then_evaluate(tmp_path, env):
 
 
 POISONED = textwrap.dedent("""
-    import dataclasses
+    import copy
     import sys
     import numpy as np
     from jaxar.train import data
 
     @data.register_source("poisoned")
-    def poisoned(spec, host_batch, index, count):
-        src = data.build_source(dataclasses.replace(spec, source="synthetic"), host_batch,
-                                index, count)
+    def poisoned(spec, model, host_batch, index, count):
+        clean_spec = copy.deepcopy(spec)
+        clean_spec.source = "synthetic"
+        src = data.build_source(clean_spec, model, host_batch, index, count)
         clean = src.train_batches
 
         def train_batches(seed, start):
@@ -117,7 +119,7 @@ POISONED = textwrap.dedent("""
 
 def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path, env):
     work = tmp_path / "nan"
-    proc = run(["-c", POISONED, *SMOKE, "--workdir", str(work), "--set", "data.source=poisoned"], env)
+    proc = run(["-c", POISONED, *SMOKE, "--workdir", str(work), "--config.data.source=poisoned"], env)
     assert proc.returncode == 3, proc.stderr[-4000:]
     assert "non-finite training at step 25: loss=nan" in proc.stderr
     assert f"last good checkpoint: {work / 'checkpoints' / '20'}" in proc.stderr
@@ -141,7 +143,7 @@ def _saved_state(step_dir: Path) -> dict:
 
 
 def test_sigkill_mid_run_and_resume_is_bitwise_exact(tmp_path, env):
-    args = [*SMOKE, "--set", "steps=60", "--set", "eval_every=30"]
+    args = [*SMOKE, "--config.steps=60", "--config.eval_every", "30"]
     full = tmp_path / "full"
     proc = run(["-m", "jaxar.train", *args, "--workdir", str(full)], env)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -2,19 +2,20 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxar import parallel
 from jaxar.losses import make_loss_fn
-from jaxar.network import X3DUGT
 from jaxar.optim import sgd_torch
-from jaxar.train.config import load_config
+from jaxar.train.config import load_config, model_config
 from jaxar.train.state import create_train_state
 from jaxar.train.step import compile_steps
 
 
+@pytest.mark.slow      # compiles a full train step (forward, backward, SGD) in bfloat16
 def test_bfloat16_step_keeps_float32_state():
-    cfg = load_config("experiments/smoke_tiny.py", ["model.dtype=bfloat16"]).model_config()
-    model = X3DUGT(cfg)
+    cfg = model_config(load_config("experiments/smoke_tiny.py", ["model.dtype=bfloat16"]))
+    model = cfg.build()
     tx = sgd_torch(1.0)
     mesh = parallel.make_mesh()
     train_step, eval_step = compile_steps(model, tx, make_loss_fn("poly1"), 10, mesh)

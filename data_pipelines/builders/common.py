@@ -27,12 +27,22 @@ input pipeline uses for exact resume and per-host sharding).
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+from typing import Iterable
 
 import numpy as np
 import tensorflow_datasets as tfds
 
+from data_pipelines.builders import report as report_lib
 from data_pipelines.clip_prep import PreparedClip
+from data_pipelines.video_io import OutputWriteError
+
+# Bumped when the per-sample result changes for the same inputs and options
+# (e.g. new skeleton filtering rules), so older cache files are not reused.
+CACHE_FORMAT = 2
 
 DEFAULT_FILE_FORMAT = "array_record"
 
@@ -80,13 +90,47 @@ def example_from_clip(clip: PreparedClip, name: str, label: int, action_name: st
     }
 
 
+class PreparationError(RuntimeError):
+    """Preparation cannot produce a trustworthy dataset (unreadable samples in
+    strict mode, nothing left to store); the message says what and where."""
+
+
 def cache_dir(dl_manager, builder_name: str, options_key: str) -> str:
     """Where per-sample prepared clips are kept between (interrupted) runs:
     ``<download_dir>/prepared/<builder>-<options hash>/``."""
     path = os.path.join(os.fspath(dl_manager.download_dir), "prepared",
                         f"{builder_name}-{options_key}")
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise OutputWriteError(f"{path}: cannot create the preparation cache ({e})") from None
     return path
+
+
+def cache_file(cache: str, key: str, *identity: object) -> str:
+    """Cache file of one sample: ``<cache>/<key>-<hash>.npz``, the hash over
+    the source files' identities (size, mtime) and anything else that changes
+    the result, so a replaced source file is prepared again."""
+    digest = hashlib.sha1(json.dumps([CACHE_FORMAT, *identity], sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
+    return os.path.join(cache, f"{key}-{digest}.npz")
+
+
+def remove_stale_cache_files(cache: str, keys: Iterable[str], current: Iterable[str]) -> int:
+    """Deletes cache files of ``keys`` other than the ``current`` paths (left
+    by earlier versions of the source files, or by older cache layouts, or
+    ``.tmp`` leftovers of killed runs); returns how many."""
+    keep = {os.path.basename(p) for p in current}
+    keys = set(keys)
+    removed = 0
+    for fn in os.listdir(cache):
+        stem = fn.split(".npz", 1)[0]
+        key = stem.rsplit("-", 1)[0] if "-" in stem else stem
+        if fn not in keep and (key in keys or stem in keys):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(cache, fn))
+                removed += 1
+    return removed
 
 
 def manual_dir_or_error(dl_manager, builder_name: str, instructions: str) -> str:
@@ -98,17 +142,45 @@ def manual_dir_or_error(dl_manager, builder_name: str, instructions: str) -> str
     return path
 
 
-def report_failures(builder_name: str, results, skip_corrupt: bool) -> list[str]:
-    """Raises (listing every failed sample) unless ``skip_corrupt``; returns
-    the names of failed samples (to be skipped)."""
-    failed = [(k, msg) for k, status, msg in results if status == "failed"]
+def report_failures(builder_name: str, results, skip_corrupt: bool) -> list[tuple[str, str, str]]:
+    """Raises :class:`PreparationError` (listing every failed sample) unless
+    ``skip_corrupt``; returns ``(sample, reason, message)`` of the failed
+    samples (to be skipped). ``results`` are ``(key, status, message, reason)``."""
+    failed = [(k, reason, msg) for k, status, msg, reason in results if status == "failed"]
     if failed and not skip_corrupt:
-        lines = "\n".join(f"  {k}: {msg}" for k, msg in failed)
-        raise RuntimeError(
+        lines = "\n".join(f"  {k}: {msg}" for k, _, msg in failed)
+        raise PreparationError(
             f"{builder_name}: {len(failed)} sample(s) could not be prepared:\n{lines}\n"
             "Fix or remove them, or pass skip_corrupt=True (CLI: --skip_corrupt) to "
             "leave them out; the samples prepared so far are cached and will not be "
             "redone.")
-    for k, msg in failed:
+    for k, _, msg in failed:
         print(f"[{builder_name}] SKIPPED {k}: {msg}", flush=True)
-    return [k for k, _ in failed]
+    return failed
+
+
+def finish_preparation(builder, label: str, samples_found: int,
+                       kept: dict[str, list[str]], skipped, ignored: dict[str, list[str]],
+                       prep_options: dict, warnings=()) -> dict:
+    """Builds the preparation report, prints its summary, records it in
+    ``builder.info.metadata`` and writes it next to the dataset.
+
+    Raises :class:`PreparationError` if no sample is left to store.
+    """
+    rep = report_lib.build_report(label, prep_options, samples_found, kept, skipped, ignored,
+                                  warnings)
+    for line in report_lib.summary_lines(rep):
+        print(f"[{label}] {line}", flush=True)
+    if not rep["samples_kept"]["total"]:
+        raise PreparationError(
+            f"{label}: none of the {samples_found} samples could be prepared "
+            f"(skipped: {dict((r, len(v)) for r, v in rep['skipped'].items())}); "
+            "nothing to store")
+    meta = builder.info.metadata
+    meta["preparation"] = rep
+    meta["crop_fallbacks"] = rep["crop_fallbacks"]
+    meta["skipped_samples"] = sorted(n for names in rep["skipped"].values() for n in names)
+    meta["prep_options"] = prep_options
+    meta["clip_duration"] = rep["clip_duration"]
+    report_lib.write_report(rep, builder.data_dir)
+    return rep

@@ -4,24 +4,32 @@ Configs (one per protocol, see :mod:`data_pipelines.ntu.protocols`):
 ``ntu60_xsub``, ``ntu60_xview``, ``ntu120_xsub``, ``ntu120_xset``; splits
 ``train`` and ``test``. Frames are cropped around the Kinect skeleton's
 colorX/colorY joints (:mod:`data_pipelines.crop`), resized to
-``size x size`` (default 256) and stored as JPEG (quality 90). Samples on the
+``size x size`` (default 256) and stored as JPEG (quality 90). Spurious
+("ghost") bodies are removed from the skeletons before cropping
+(:mod:`data_pipelines.ntu.ghost_bodies`). Samples on the
 published missing-skeleton list, without a skeleton file, or whose skeleton
 has no body in any frame use the full-frame centre square instead; they are
-counted per split and reason in ``info.metadata["crop_fallbacks"]``.
+counted per split and reason in ``info.metadata["crop_fallbacks"]`` and the
+preparation report (:mod:`data_pipelines.builders.report`).
 
 Extra constructor arguments: ``workers`` (processes for decoding, default 1)
-and ``skip_corrupt`` (leave out, and list, samples whose video or skeleton
-file is unreadable; default False: preparation stops with an error listing
-them). Preparation is restartable: each prepared sample is cached under
-``<data_dir>/downloads/prepared/`` and reused.
+and ``skip_corrupt`` (default False: preparation stops with an error listing
+every unreadable or truncated video and unreadable skeleton file). With
+``skip_corrupt``, unreadable and truncated videos are left out and listed, and
+a video whose skeleton file is unreadable is kept with the full-frame crop
+(``fallback:unreadable_skeleton``). Preparation is restartable: each prepared
+sample is cached under ``<data_dir>/downloads/prepared/``, keyed on the
+options and the source files' size and modification time, and reused.
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import logging
 import os
 import zipfile
+import zlib
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -30,10 +38,11 @@ from etils import epath
 from data_pipelines.builders import common
 from data_pipelines.clip_prep import PrepOptions, PreparedClip, prepare_clip
 from data_pipelines.ntu import protocols
+from data_pipelines.ntu.ghost_bodies import filter_ghost_bodies
 from data_pipelines.ntu.skeleton import SkeletonFormatError
 from data_pipelines.ntu.sources import index_manual_dir, load_skeleton, video_path
 from data_pipelines.parallel_prep import run_tasks
-from data_pipelines.video_io import VideoDecodeError
+from data_pipelines.video_io import OutputWriteError, TruncatedVideoError, VideoDecodeError
 
 FULL_SIZE = {60: 56880, 120: 114480}
 
@@ -83,32 +92,67 @@ def make_config(protocol: str, prep: PrepOptions | None = None) -> NtuRgbdConfig
                          description=f"{default.description}; {prep}")
 
 
-def prepare_ntu_sample(task) -> tuple[str, str, str]:
-    """Worker: prepare one sample into its cache file (see ``run_tasks``)."""
-    name, video_loc, skel_loc, listed_missing, opts, out_path = task
+def _cached_result(name: str, out_path: str, skip_corrupt: bool):
+    """Result for a sample whose cache file exists. A full-frame fallback that
+    was kept only because of ``skip_corrupt`` (unreadable skeleton) fails
+    again in strict mode."""
+    with np.load(out_path, allow_pickle=False) as z:
+        notes = json.loads(str(z["notes"])) if "notes" in z.files else {}
+    if "skeleton_error" in notes and not skip_corrupt:
+        return name, "failed", notes["skeleton_error"], "unreadable_skeleton"
+    return name, "cached", "", ""
+
+
+def prepare_ntu_sample(task) -> tuple[str, str, str, str]:
+    """Worker: prepare one sample into its cache file (see ``run_tasks``).
+
+    Returns ``(name, status, message, reason)``: status ``done``, ``cached``
+    or ``failed`` (then ``reason`` is ``unreadable_video``,
+    ``truncated_video`` or ``unreadable_skeleton`` and ``message`` names the
+    file). With ``skip_corrupt``, an unreadable skeleton does not fail the
+    sample: the video is kept with the full-frame fallback
+    (``fallback:unreadable_skeleton``). Errors writing the cache file raise
+    :class:`OutputWriteError` (fatal)."""
+    name, video_loc, skel_loc, listed_missing, opts, out_path, skip_corrupt = task
     if os.path.exists(out_path):
-        return name, "cached", ""
-    try:
-        points, reason = None, "no_points"
-        if listed_missing:
-            reason = "missing_list"
-        elif skel_loc is None:
-            reason = "no_skeleton_file"
-        else:
+        return _cached_result(name, out_path, skip_corrupt)
+    points, reason, expected, notes = None, "no_points", None, {}
+    if listed_missing:
+        reason = "missing_list"
+    elif skel_loc is None:
+        reason = "no_skeleton_file"
+    else:
+        try:
             seq = load_skeleton(skel_loc)
+        except SkeletonFormatError as e:
+            if not skip_corrupt:
+                return name, "failed", str(e), "unreadable_skeleton"
+            reason, notes["skeleton_error"] = "unreadable_skeleton", str(e)
+        else:
+            expected = seq.num_frames
+            seq, removed = filter_ghost_bodies(seq)
+            if any(removed.values()):
+                notes["ghost_bodies"] = removed
             if seq.has_any_body():
                 points = seq.color_points()
             else:
                 reason = "no_body"
+    try:
         with video_path(video_loc) as local:
             clip = prepare_clip(local, points, opts, display_name=str(video_loc),
-                                fallback_reason=reason)
-        clip.save(out_path)
-        return name, "done", ""
-    except (VideoDecodeError, SkeletonFormatError) as e:
-        return name, "failed", str(e)
-    except (OSError, zipfile.BadZipFile, KeyError) as e:
-        return name, "failed", f"{video_loc}: cannot read ({type(e).__name__}: {e})"
+                                fallback_reason=reason, expected_frames=expected)
+    except TruncatedVideoError as e:
+        return name, "failed", str(e), "truncated_video"
+    except VideoDecodeError as e:
+        return name, "failed", str(e), "unreadable_video"
+    except OutputWriteError:
+        raise
+    except (OSError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+        return (name, "failed", f"{video_loc}: cannot read ({type(e).__name__}: {e})",
+                "unreadable_video")
+    clip.notes = notes
+    clip.save(out_path)
+    return name, "done", "", ""
 
 
 class NtuRgbd(tfds.core.GeneratorBasedBuilder):
@@ -148,53 +192,45 @@ class NtuRgbd(tfds.core.GeneratorBasedBuilder):
         names = sorted(n for n in index.videos if proto.contains(protocols.parse_name(n)))
         if not names:
             raise FileNotFoundError(
-                f"{label}: no NTU video (<name>_rgb.avi, setups <= S{proto.max_setup:03d}) "
+                f"{label}: no NTU video (<name>_rgb.avi, setups S001-S{proto.max_setup:03d}) "
                 f"found in {root!r}.\n{MANUAL_DOWNLOAD_INSTRUCTIONS}")
         if len(names) < FULL_SIZE[proto.num_classes]:
             logging.warning("%s: %d of the %d videos of the full dataset found; the "
                             "dataset will be partial", label, len(names),
                             FULL_SIZE[proto.num_classes])
-        no_video = [n for n in index.skeletons if n not in index.videos
-                    and proto.contains(protocols.parse_name(n))]
-        if no_video:
-            logging.info("%s: %d skeleton files have no video and are not used",
-                         label, len(no_video))
+        no_video = sorted(str(loc) for n, loc in index.skeletons.items()
+                          if n not in index.videos and proto.contains(protocols.parse_name(n)))
         listed = protocols.missing_skeleton_samples(proto.num_classes)
         cache = common.cache_dir(dl_manager, "ntu_rgbd", cfg.prep.key())
-        tasks = [(n, index.videos[n], index.skeletons.get(n), n in listed, cfg.prep,
-                  os.path.join(cache, f"{n}.npz")) for n in names]
+        tasks = []
+        for n in names:
+            video, skel = index.videos[n], index.skeletons.get(n)
+            out = common.cache_file(cache, n, video.identity(), skel and skel.identity(),
+                                    n in listed)
+            tasks.append((n, video, skel, n in listed, cfg.prep, out, self.skip_corrupt))
+        common.remove_stale_cache_files(cache, names, [t[5] for t in tasks])
         results = run_tasks(prepare_ntu_sample, tasks, self.workers, label)
-        skipped = set(common.report_failures(label, results, self.skip_corrupt))
+        skipped = common.report_failures(label, results, self.skip_corrupt)
+        skipped_names = {k for k, _, _ in skipped}
+        paths = {t[0]: t[5] for t in tasks}
         per_split = collections.defaultdict(list)
         for n in names:
-            if n not in skipped:
+            if n not in skipped_names:
                 per_split[proto.split_of(protocols.parse_name(n))].append(n)
-        self._record_metadata(label, per_split, cache, sorted(skipped))
-        return {split: self._generate_examples(per_split[split], cache)
+        common.finish_preparation(
+            self, label, len(names),
+            {s: [paths[n] for n in per_split[s]] for s in ("train", "test") if per_split[s]},
+            skipped, {"not_ntu_name": index.ignored, "skeleton_without_video": no_video},
+            dataclasses.asdict(cfg.prep))
+        return {split: self._generate_examples(per_split[split], paths)
                 for split in ("train", "test") if per_split[split]}
 
-    def _record_metadata(self, label, per_split, cache, skipped):
-        fallbacks = {}
-        for split, split_names in per_split.items():
-            reasons = collections.Counter()
-            for n in split_names:
-                with np.load(os.path.join(cache, f"{n}.npz"), allow_pickle=False) as z:
-                    src = str(z["crop_source"])
-                if src.startswith("fallback:"):
-                    reasons[src.split(":", 1)[1]] += 1
-            fallbacks[split] = {"total": sum(reasons.values()), **dict(sorted(reasons.items()))}
-            print(f"[{label}] {split}: {len(split_names)} samples, full-frame fallback "
-                  f"crops: {fallbacks[split]}", flush=True)
-        self.info.metadata["crop_fallbacks"] = fallbacks
-        self.info.metadata["skipped_samples"] = skipped
-        self.info.metadata["prep_options"] = dataclasses.asdict(self.builder_config.prep)
-
-    def _generate_examples(self, names, cache):
+    def _generate_examples(self, names, paths):
         num_classes = protocols.PROTOCOLS[self.builder_config.protocol].num_classes
         class_names = protocols.action_names(num_classes)
         for n in names:
             s = protocols.parse_name(n)
-            clip = PreparedClip.load(os.path.join(cache, f"{n}.npz"))
+            clip = PreparedClip.load(paths[n])
             yield n, common.example_from_clip(
                 clip, n, s.label, class_names[s.label], s.setup, s.camera, s.subject,
                 s.replication)

@@ -5,9 +5,11 @@ Manual directory layout (``--manual_dir``)::
     <manual_dir>/<class name>/<video>.{mp4,avi,mkv,mov,webm,...}
     <manual_dir>/person_boxes.csv            (optional, see below)
 
-or, with a fixed split, ``<manual_dir>/train/<class>/...`` and
-``<manual_dir>/validation/<class>/...`` (``val/`` or ``test/`` are accepted for
-the second split and keep their name).
+or, with fixed splits, ``<manual_dir>/<split>/<class>/...`` where ``<split>``
+is any of ``train``, ``validation`` (or ``val``) and ``test``: each recognised
+split folder present becomes a split of that name, even when it is the only
+one, and other sub-folders of the manual directory are not used (they are
+listed in the preparation report). Only one class gives a warning.
 
 Without fixed split folders, ``validation_fraction`` of each class (rounded,
 at least one video when the class has two or more and the fraction is > 0)
@@ -47,10 +49,10 @@ from etils import epath
 from data_pipelines.builders import common
 from data_pipelines.clip_prep import PrepOptions, PreparedClip, prepare_clip
 from data_pipelines.parallel_prep import run_tasks
-from data_pipelines.video_io import VIDEO_EXTENSIONS, VideoDecodeError
+from data_pipelines.video_io import VIDEO_EXTENSIONS, TruncatedVideoError, VideoDecodeError
 
 BOXES_FILE = "person_boxes.csv"
-SECOND_SPLIT_DIRS = ("validation", "val", "test")
+SPLIT_DIRS = ("train", "validation", "val", "test")   # recognised split folder names
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Put your videos into the manual directory (pass --manual_dir), one sub-folder
@@ -111,41 +113,75 @@ def boxes_to_points(frames: dict[int, list]) -> list[np.ndarray]:
     return pts
 
 
-def _list_class_dir(root: str, rel: str) -> tuple[list[str], list[str]]:
-    """Sorted class names and relative video paths under ``root/rel``."""
+def _list_class_dir(root: str, rel: str, ignored: dict) -> tuple[list[str], list[str]]:
+    """Sorted class names and relative video paths under ``root/rel``; files
+    that are not used are added to ``ignored[category]``."""
     base = os.path.join(root, rel) if rel else root
-    classes, videos, ignored = [], [], []
-    for cls in sorted(os.listdir(base)):
-        cdir = os.path.join(base, cls)
-        if cls.startswith(".") or not os.path.isdir(cdir):
+    classes, videos = [], []
+    for entry in sorted(os.listdir(base)):
+        cdir = os.path.join(base, entry)
+        if entry.startswith("."):
             continue
-        classes.append(cls)
+        if not os.path.isdir(cdir):
+            relpath = os.path.relpath(cdir, root).replace(os.sep, "/")
+            if entry.lower().endswith(VIDEO_EXTENSIONS):
+                ignored["video_outside_class_folder"].append(relpath)
+            elif not (rel == "" and entry == BOXES_FILE):
+                ignored["not_video"].append(relpath)
+            continue
+        classes.append(entry)
         for dirpath, dirnames, files in os.walk(cdir):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for fn in sorted(files):
                 if fn.startswith("."):
                     continue
                 relpath = os.path.relpath(os.path.join(dirpath, fn), root).replace(os.sep, "/")
-                (videos if fn.lower().endswith(VIDEO_EXTENSIONS) else ignored).append(relpath)
-    if ignored:
-        logging.warning("video_folder: %d files without a video extension %s are not used, "
-                        "e.g. %s", len(ignored), VIDEO_EXTENSIONS, ignored[:3])
+                if fn.lower().endswith(VIDEO_EXTENSIONS):
+                    videos.append(relpath)
+                else:
+                    ignored["not_video"].append(relpath)
     return classes, videos
 
 
-def plan_splits(root: str, fraction: float, seed: int) -> tuple[list[str], dict[str, list]]:
-    """Class names and ``{split: [(relpath, class name), ...]}``."""
+def split_folders(root: str) -> list[str]:
+    """The recognised split folders (``SPLIT_DIRS``) directly under ``root``,
+    in ``SPLIT_DIRS`` order; raises if both ``val/`` and ``validation/`` exist."""
     subdirs = {d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))}
-    second = [d for d in SECOND_SPLIT_DIRS if d in subdirs]
-    if "train" in subdirs and second:
+    found = [d for d in SPLIT_DIRS if d in subdirs]
+    if "val" in found and "validation" in found:
+        raise ValueError(f"{root}: both val/ and validation/ exist; keep one of them")
+    return found
+
+
+def plan_splits(root: str, fraction: float, seed: int,
+                ignored: dict | None = None) -> tuple[list[str], dict[str, list]]:
+    """Class names and ``{split: [(relpath, class name), ...]}``.
+
+    If ``root`` holds any recognised split folder (``train/``, ``val/`` or
+    ``validation/``, ``test/``), each one present is a split, even alone, and
+    other sub-folders are not used. Otherwise the sub-folders are classes and
+    ``fraction`` of each class goes to ``validation``. Files not used are
+    added to ``ignored[category]`` when given.
+    """
+    ignored = ignored if ignored is not None else collections.defaultdict(list)
+    folders = split_folders(root)
+    if folders:
         splits = {}
         classes = set()
-        for split in ["train", second[0]]:
-            cls, vids = _list_class_dir(root, split)
+        for entry in sorted(os.listdir(root)):
+            path = os.path.join(root, entry)
+            if entry.startswith(".") or entry in folders or entry == BOXES_FILE:
+                continue
+            key = "not_a_split_folder" if os.path.isdir(path) else (
+                "video_outside_class_folder" if entry.lower().endswith(VIDEO_EXTENSIONS)
+                else "not_video")
+            ignored[key].append(entry)
+        for split in folders:
+            cls, vids = _list_class_dir(root, split, ignored)
             classes.update(cls)
             splits[split] = [(v, v.split("/")[1]) for v in vids]
         return sorted(classes), splits
-    classes, vids = _list_class_dir(root, "")
+    classes, vids = _list_class_dir(root, "", ignored)
     by_class = collections.defaultdict(list)
     for v in vids:
         by_class[v.split("/")[0]].append(v)
@@ -163,20 +199,24 @@ def plan_splits(root: str, fraction: float, seed: int) -> tuple[list[str], dict[
     return classes, splits
 
 
-def prepare_folder_sample(task) -> tuple[str, str, str]:
-    """Worker: prepare one video into its cache file (see ``run_tasks``)."""
+def prepare_folder_sample(task) -> tuple[str, str, str, str]:
+    """Worker: prepare one video into its cache file (see ``run_tasks``).
+    Returns ``(relpath, status, message, reason)``; errors writing the cache
+    raise :class:`OutputWriteError` (fatal)."""
     rel, path, frames_boxes, opts, out_path = task
     if os.path.exists(out_path):
-        return rel, "cached", ""
+        return rel, "cached", "", ""
     try:
         points = boxes_to_points(frames_boxes) if frames_boxes else None
         clip = prepare_clip(path, points, opts, display_name=path, fallback_reason="no_boxes")
-        clip.save(out_path)
-        return rel, "done", ""
+    except TruncatedVideoError as e:
+        return rel, "failed", str(e), "truncated_video"
     except VideoDecodeError as e:
-        return rel, "failed", str(e)
+        return rel, "failed", str(e), "unreadable_video"
     except OSError as e:
-        return rel, "failed", f"{path}: cannot read ({e})"
+        return rel, "failed", f"{path}: cannot read ({e})", "unreadable_video"
+    clip.save(out_path)
+    return rel, "done", "", ""
 
 
 class VideoFolder(tfds.core.GeneratorBasedBuilder):
@@ -205,10 +245,17 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
         cfg = self.builder_config
         label = f"video_folder/{cfg.name}"
         root = common.manual_dir_or_error(dl_manager, label, MANUAL_DOWNLOAD_INSTRUCTIONS)
-        classes, splits = plan_splits(root, cfg.validation_fraction, cfg.split_seed)
+        ignored = collections.defaultdict(list)
+        classes, splits = plan_splits(root, cfg.validation_fraction, cfg.split_seed, ignored)
         if not classes or not any(splits.values()):
             raise FileNotFoundError(f"{label}: no class folders with videos in {root!r}.\n"
                                     f"{MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        warnings = []
+        if len(classes) == 1:
+            warnings.append(f"only one class ({classes[0]!r}): every label is 0; expected "
+                            f"one sub-folder per class in {root!r}"
+                            + (" or in its split folders" if split_folders(root) else ""))
+            logging.warning("%s: %s", label, warnings[-1])
         boxes_path = os.path.join(root, BOXES_FILE)
         boxes = read_person_boxes(boxes_path) if os.path.exists(boxes_path) else None
         prep = cfg.prep or PrepOptions(crop_mode="person" if boxes is not None else "none")
@@ -220,33 +267,37 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
                                  f"{unknown[:5]}")
         self.info.features["label"].names = classes
         cache = common.cache_dir(dl_manager, "video_folder", prep.key())
-        tasks, keys = [], {}
+        tasks, paths = [], {}
         for items in splits.values():
             for rel, _ in items:
-                keys[rel] = hashlib.sha1(rel.encode()).hexdigest()[:20]
-                tasks.append((rel, os.path.join(root, rel), (boxes or {}).get(rel), prep,
-                              os.path.join(cache, keys[rel] + ".npz")))
+                key = hashlib.sha1(rel.encode()).hexdigest()[:20]
+                st = os.stat(os.path.join(root, rel))
+                rows = (boxes or {}).get(rel)
+                paths[rel] = common.cache_file(
+                    cache, key, st.st_size, st.st_mtime_ns,
+                    sorted((k, v) for k, v in rows.items()) if rows else None)
+                tasks.append((rel, os.path.join(root, rel), rows, prep, paths[rel]))
+        common.remove_stale_cache_files(
+            cache, [os.path.basename(p).rsplit("-", 1)[0] for p in paths.values()],
+            paths.values())
         results = run_tasks(prepare_folder_sample, tasks, self.workers, label)
-        skipped = set(common.report_failures(label, results, self.skip_corrupt))
-        fallbacks = {}
-        for split, items in splits.items():
-            n = 0
-            for rel, _ in items:
-                if rel not in skipped:
-                    with np.load(os.path.join(cache, keys[rel] + ".npz"), allow_pickle=False) as z:
-                        n += str(z["crop_source"]).startswith("fallback:")
-            fallbacks[split] = n
-        self.info.metadata["crop_fallbacks"] = fallbacks
-        self.info.metadata["skipped_samples"] = sorted(skipped)
-        self.info.metadata["prep_options"] = dataclasses.asdict(prep)
+        skipped = common.report_failures(label, results, self.skip_corrupt)
+        skipped_names = {k for k, _, _ in skipped}
+        kept = {split: [(rel, cls) for rel, cls in items if rel not in skipped_names]
+                for split, items in splits.items()}
+        rep = common.finish_preparation(
+            self, label, len(tasks),
+            {split: [paths[rel] for rel, _ in items] for split, items in kept.items() if items},
+            skipped, ignored, dataclasses.asdict(prep), warnings)
+        self.info.metadata["crop_fallbacks"] = {s: f["total"]
+                                                for s, f in rep["crop_fallbacks"].items()}
         print(f"[{label}] classes: {len(classes)}; samples: "
-              f"{ {s: len(v) for s, v in splits.items()} }; fallback crops: {fallbacks}", flush=True)
-        return {split: self._generate_examples(
-                    [(rel, cls) for rel, cls in items if rel not in skipped], cache, keys, classes)
-                for split, items in splits.items() if items}
+              f"{ {s: len(v) for s, v in kept.items()} }", flush=True)
+        return {split: self._generate_examples(items, paths, classes)
+                for split, items in kept.items() if items}
 
-    def _generate_examples(self, items, cache, keys, classes):
+    def _generate_examples(self, items, paths, classes):
         index = {c: i for i, c in enumerate(classes)}
         for rel, cls in items:
-            clip = PreparedClip.load(os.path.join(cache, keys[rel] + ".npz"))
+            clip = PreparedClip.load(paths[rel])
             yield rel, common.example_from_clip(clip, rel, index[cls], cls)

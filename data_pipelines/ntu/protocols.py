@@ -53,13 +53,19 @@ class SampleId:
 
 
 def parse_name(name: str) -> SampleId:
-    """Parses ``SsssCcccPpppRrrrAaaa``; raises ``ValueError`` naming the bad name."""
+    """Parses ``SsssCcccPpppRrrrAaaa`` (every number >= 1); raises ``ValueError``
+    naming the bad name."""
     m = NAME_RE.match(name)
     if not m:
         raise ValueError(
             f"{name!r} is not an NTU sample name (expected SsssCcccPpppRrrrAaaa, "
             "e.g. S001C002P003R002A013)")
     s, c, p, r, a = (int(g) for g in m.groups())
+    if 0 in (s, c, p, r, a):
+        field = "SCPRA"[(s, c, p, r, a).index(0)]
+        raise ValueError(f"{name!r} is not an NTU sample name: {field}000 is not a valid "
+                         "number (setup, camera, performer, replication and action "
+                         "numbers start at 1)")
     return SampleId(name, s, c, p, r, a)
 
 

@@ -11,6 +11,9 @@ Accepted layouts (they can be mixed; the directory is searched recursively):
 
 An extracted file wins over the same name inside a zip. The same name twice
 in extracted form, or twice across zips, is an error naming both places.
+Files (and zip members) whose names are not NTU video/skeleton names (for
+example ``S000...``, which no NTU setup is numbered) are listed in
+``ManualDirIndex.ignored`` for the preparation report.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import os
 import re
 import zipfile
 
+from data_pipelines.ntu.protocols import parse_name
 from data_pipelines.ntu.skeleton import SkeletonFormatError, SkeletonSequence, parse_skeleton_bytes
 from data_pipelines.video_io import local_copy
 
@@ -37,6 +41,12 @@ class Location:
     def __str__(self) -> str:
         return f"{self.path}:{self.member}" if self.member else self.path
 
+    def identity(self) -> str:
+        """Size and modification time of the file (of the archive for a zip
+        member, plus the member name): changes when the file is replaced."""
+        st = os.stat(self.path)
+        return f"{st.st_size}:{st.st_mtime_ns}:{self.member or ''}"
+
     def read_bytes(self) -> bytes:
         if self.member is None:
             with open(self.path, "rb") as f:
@@ -47,10 +57,13 @@ class Location:
 
 @dataclasses.dataclass
 class ManualDirIndex:
-    """``videos[name]`` and ``skeletons[name]`` -> :class:`Location`."""
+    """``videos[name]`` and ``skeletons[name]`` -> :class:`Location`;
+    ``ignored``: files and zip members (as ``str(Location)``) that are not NTU
+    videos or skeletons."""
     root: str
     videos: dict[str, Location]
     skeletons: dict[str, Location]
+    ignored: list[str] = dataclasses.field(default_factory=list)
 
 
 def _add(table: dict, extracted: set, name: str, loc: Location, kind: str) -> None:
@@ -78,36 +91,55 @@ def index_manual_dir(root: str | os.PathLike) -> ManualDirIndex:
     skeletons: dict[str, Location] = {}
     ext_v: set = set()
     ext_s: set = set()
-    zips = []
+    zips, ignored = [], []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "__MACOSX")))
         for fn in sorted(filenames):
             full = os.path.join(dirpath, fn)
-            if m := _VIDEO_RE.match(fn):
-                _add(videos, ext_v, m.group(1), Location(full), "video")
-            elif m := _SKEL_RE.match(fn):
-                _add(skeletons, ext_s, m.group(1), Location(full), "skeleton")
+            kind, name = _classify(fn)
+            if kind == "video":
+                _add(videos, ext_v, name, Location(full), "video")
+            elif kind == "skeleton":
+                _add(skeletons, ext_s, name, Location(full), "skeleton")
             elif fn.lower().endswith(".zip"):
                 zips.append(full)
+            elif not fn.startswith("."):
+                ignored.append(full)
     for zp in zips:
         try:
             with zipfile.ZipFile(zp) as zf:
-                members = zf.namelist()
+                members = [m for m in zf.namelist() if not m.endswith("/")]
         except (zipfile.BadZipFile, OSError) as e:
             raise ValueError(f"{zp}: not a readable zip archive ({e})") from None
         for member in members:
-            if "__MACOSX" in member:
-                continue
             base = member.rsplit("/", 1)[-1]
-            if m := _VIDEO_RE.match(base):
-                if m.group(1) not in ext_v:
-                    _add(videos, set(), m.group(1), Location(zp, member), "video")
-            elif m := _SKEL_RE.match(base):
-                if m.group(1) not in ext_s:
-                    _add(skeletons, set(), m.group(1), Location(zp, member), "skeleton")
+            if "__MACOSX" in member or base.startswith("."):
+                continue
+            kind, name = _classify(base)
+            if kind == "video":
+                if name not in ext_v:
+                    _add(videos, set(), name, Location(zp, member), "video")
+            elif kind == "skeleton":
+                if name not in ext_s:
+                    _add(skeletons, set(), name, Location(zp, member), "skeleton")
+            else:
+                ignored.append(str(Location(zp, member)))
     logging.info("NTU manual dir %s: %d videos, %d skeleton files (%d zip archives)",
                  root, len(videos), len(skeletons), len(zips))
-    return ManualDirIndex(root, videos, skeletons)
+    return ManualDirIndex(root, videos, skeletons, ignored)
+
+
+def _classify(filename: str) -> tuple[str | None, str | None]:
+    """``("video" | "skeleton", sample name)`` for NTU file names with a valid
+    sample name, else ``(None, None)``."""
+    for kind, pattern in (("video", _VIDEO_RE), ("skeleton", _SKEL_RE)):
+        if m := pattern.match(filename):
+            try:
+                parse_name(m.group(1))
+            except ValueError:
+                return None, None
+            return kind, m.group(1)
+    return None, None
 
 
 def load_skeleton(loc: Location) -> SkeletonSequence:

@@ -1,14 +1,15 @@
-"""python -m jaxar.train --config experiments/ablations/tada_s4.py --workdir runs/ablations/tada_s4 --set data.data_dir=/data/tfds
+"""python -m jaxar.train --config experiments/ablations/tada_s4.py --workdir runs/ablations/tada_s4 --config.data.data_dir=/data/tfds
 
 Paper Table 2 (TAda placement), NTU RGB+D 60 cross-subject: TAda in the
 first two blocks of stage 4 only (955 K) instead of stages 3+4; everything else is
 ``experiments/ntu60_xsub.py`` (the S3+S4 default, 962 K).
 """
-import dataclasses
+from pathlib import Path
 
-from experiments import ntu60_xsub
+from jaxar.train.config import load_config
 
 
 def get_config():
-    cfg = ntu60_xsub.get_config()
-    return cfg.replace(model=dataclasses.replace(cfg.model, variant="x3d_ugt_tada_s4"))
+    c = load_config(Path(__file__).parents[1] / "ntu60_xsub.py")
+    c.model.variant = "x3d_ugt_tada_s4"
+    return c

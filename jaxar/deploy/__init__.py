@@ -1,53 +1,119 @@
-"""Deploy form of X3D-UGT (pytorchvideo/timm ``reparameterize`` style).
+"""Deploy form of a jaxar network (pytorchvideo's "deployable blocks" pattern).
 
-The training form is :class:`jaxar.network.X3DUGT` (BN, dropout, channels-last
-video). The deploy form is separate and explicit::
+The training form (e.g. :class:`jaxar.network.X3DUGT`: BN, dropout,
+channels-last video) and the deploy form compute the same function::
 
     from jaxar.deploy import DeployModel
-    dm = DeployModel.from_variables(config, variables)   # BN folded, TAda beta folded
-    logits = dm(x_ntchw)                                  # (N, T, 3, H, W) -> (N, classes)
-    logits = dm.apply_channels_last(x)                    # (N, T, H, W, 3), like X3DUGT
+    dm = DeployModel.from_variables(config, variables)     # BN folded, TAda beta folded
+    logits = dm(x_ntchw)                                    # (N, T, 3, H, W) -> (N, classes)
+    logits = dm.apply_channels_last(x)                      # (N, T, H, W, 3), like X3DUGT
+    dm = DeployModel.from_variables(config, variables, layout="frames-major")
 
-It is what the exporters trace (:mod:`export.pipeline`). See
-:mod:`jaxar.deploy.network` for the graph and
-:mod:`jaxar.deploy.reparameterize` for the folding rules.
+It is what the exporters trace (``dm.as_function()``).
+
+How a network provides its deploy form
+--------------------------------------
+**Per block.** Next to each training module (a ``flax.linen.Module`` in
+``jaxar/modules`` or ``jaxar/models``) live two ``@nn.nowrap`` methods:
+
+* ``deploy_params(self, v: Variables) -> dict`` -- folds the block's own
+  trained variables (``v`` is :class:`jaxar.deploy.bn_fold.Variables`, the
+  block's slice of ``{"params", "batch_stats"}``: ``v.conv_bn(conv, bn)``,
+  ``v.bn(name)``, ``v.dense(name)``, ``v.child(name)``) into a nested dict of
+  float32 numpy arrays (OIHW kernels, BN folded, dead channels trimmed);
+* ``deploy_apply(self, p: dict, x: Act) -> Act`` -- the block's forward on a
+  :class:`jaxar.deploy.ops.Act` using only :mod:`jaxar.deploy.ops` (the
+  channels-first 4-D op library; it handles both layouts, so blocks are
+  written once).
+
+Both read the block's wiring (stride, sub-modules, shortcut rule, activation
+names, BN epsilon) from the same attributes and ``nowrap`` helpers the training
+``__call__`` uses -- the module instance itself: an unbound copy made by the
+same factory as in training (e.g. :func:`jaxar.network.stage_blocks`), so
+nothing is restated. Sub-blocks are converted by calling their own methods
+(``UIB3D`` calls ``GhostPointwise``, ``TAdaGate``, ``SqueezeExcite``).
+Parameter-free ops pair a training function with a deploy one in the same file
+(``temporal_shift``/``deploy_temporal_shift``, ``simam``/``deploy_simam``).
+
+**Per network (the family hook).** :func:`model_for` gives the network module
+for a config: ``config.build()`` when the config class has one (every model
+family's config), else :class:`jaxar.network.X3DUGT` for a
+:class:`jaxar.config.ModelConfig`. That module provides
+
+* ``deploy_params(self, variables) -> tree`` -- the walk over its blocks'
+  ``deploy_params`` (name the tree's keys after the training parameter tree);
+* ``deploy_apply(self, params, x, layout) -> logits`` -- ``x`` is
+  ``(N, T, 3, H, W)`` float32; run the stem per frame on ``(N*T, 3, H, W)``,
+  make an :class:`Act` with :func:`jaxar.deploy.ops.from_frames`, then walk
+  the blocks' ``deploy_apply``.
+
+``tests/test_deploy_equivalence.py`` checks deploy == training for every
+registered variant in both layouts; a new family adds its configs there.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
 
-from jaxar.config import ModelConfig
-from jaxar.deploy.network import deploy_apply
-from jaxar.deploy.reparameterize import count_params, reparameterize
+from jaxar.deploy.bn_fold import Variables, count_params
+from jaxar.deploy.ops import LAYOUTS, Act, check_layout
+
+__all__ = ["DeployModel", "deploy_apply", "reparameterize", "count_params", "model_for",
+           "Variables", "Act", "LAYOUTS"]
 
 
-def _apply(config, params, x):
-    build = getattr(config, "build", None)      # other model families own their deploy form
+def model_for(config: Any):
+    """The network module of ``config`` (see the module docstring), checked to
+    provide ``deploy_params`` and ``deploy_apply``."""
+    build = getattr(config, "build", None)
     if callable(build):
-        return build().deploy_apply(params, x)
-    return deploy_apply(config, params, x)
+        model = build()
+    else:
+        from jaxar.config import ModelConfig
+        if not isinstance(config, ModelConfig):
+            raise TypeError(f"no deploy form for config type {type(config).__name__}: it has no "
+                            f"build() and is not a jaxar.config.ModelConfig")
+        from jaxar.network import X3DUGT
+        model = X3DUGT(config)
+    for name in ("deploy_params", "deploy_apply"):
+        if not callable(getattr(model, name, None)):
+            raise TypeError(f"{type(model).__name__} has no {name}(); see jaxar.deploy for the "
+                            f"deploy-form protocol")
+    return model
 
 
-_jit_apply = jax.jit(_apply, static_argnums=0)
+def reparameterize(config: Any, variables: Mapping) -> dict:
+    """Folds trained ``{"params", "batch_stats"}`` into the deploy parameter tree
+    (float32 numpy; layout-independent). Pure numpy; no tracing."""
+    return model_for(config).deploy_params(variables)
 
-__all__ = ["DeployModel", "deploy_apply", "reparameterize", "count_params"]
+
+def deploy_apply(config: Any, params: Mapping, x: jax.Array, layout: str = "channels-major") -> jax.Array:
+    """Deploy-form forward: ``(N, T, 3, H, W)`` -> logits ``(N, num_classes)``."""
+    return model_for(config).deploy_apply(params, x, check_layout(layout))
+
+
+_jit_apply = jax.jit(deploy_apply, static_argnames=("config", "layout"))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)   # identity hash: usable as a jit static
 class DeployModel:
-    config: ModelConfig
+    config: Any
     params: Mapping            # folded float32 numpy tree (reparameterize)
+    layout: str = "channels-major"
+
+    def __post_init__(self):
+        check_layout(self.layout)
 
     @classmethod
-    def from_variables(cls, config: ModelConfig, variables: Mapping) -> "DeployModel":
-        build = getattr(config, "build", None)
-        if callable(build):
-            return cls(config, build().deploy_params(variables))
-        return cls(config, reparameterize(config, variables))
+    def from_variables(cls, config: Any, variables: Mapping, layout: str = "channels-major") -> "DeployModel":
+        """``layout``: ``"channels-major"`` (default; ``(N, C, T, H*W)``, depthwise
+        kernels repeated per frame) or ``"frames-major"`` (``(N*T, C, H, W)``, one
+        copy of each kernel, only temporal ops see time); see :mod:`jaxar.deploy.ops`."""
+        return cls(config, reparameterize(config, variables), layout)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """``(N, T, 3, H, W)`` float32 -> logits ``(N, num_classes)``.
@@ -55,13 +121,13 @@ class DeployModel:
         Jitted with the params as arguments (closing over them as constants
         makes XLA's CPU compile constant-fold every weight: minutes, not seconds).
         """
-        return _jit_apply(self.config, self.params, x)
+        return _jit_apply(self.config, self.params, x, layout=self.layout)
 
     def as_function(self):
         """``fn(x)`` with the folded weights closed over, for exporters
         (jax2onnx makes them initializers, jax2tf constants)."""
-        config, params = self.config, self.params
-        return lambda x: _apply(config, params, x)
+        model, params, layout = model_for(self.config), self.params, self.layout
+        return lambda x: model.deploy_apply(params, x, layout)
 
     def apply_channels_last(self, x: jax.Array) -> jax.Array:
         """Same, on the training layout ``(N, T, H, W, 3)`` (one transpose first)."""

@@ -1,4 +1,4 @@
-"""Batch-norm folding and kernel re-layout (numpy, float64 internally).
+"""Batch-norm folding, kernel re-layout and named access to trained variables.
 
 An eval-mode BN ``y = (x - mean) / sqrt(var + eps) * scale + bias`` is the
 per-channel affine map ``y = s * x + b`` with::
@@ -8,6 +8,7 @@ per-channel affine map ``y = s * x + b`` with::
 so a linear op followed by BN equals the same op with its output channels
 multiplied by ``s``, plus the bias ``b``. The arithmetic is done in float64
 and rounded once to float32, so folding adds no error beyond one rounding.
+``eps`` is the training BN's (:data:`jaxar.modules.layers.BN_EPS`).
 
 Kernel layouts: the training model stores convs as in
 :mod:`jaxar.ops.conv` (HWIO / ``(C_in, C_out)`` / ``(k_t, C)``); the deploy
@@ -19,7 +20,7 @@ from typing import Mapping
 
 import numpy as np
 
-BN_EPS = 1e-5   # jaxar.modules.layers.batch_norm
+from jaxar.modules.layers import BN_EPS
 
 
 def bn_affine(params: Mapping, stats: Mapping, eps: float = BN_EPS) -> tuple[np.ndarray, np.ndarray]:
@@ -65,3 +66,69 @@ def fold_into_oihw(w_oihw: np.ndarray, s: np.ndarray, b: np.ndarray,
 
 def f32(a) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a, np.float64).astype(np.float32))
+
+
+class Variables:
+    """A module's slice of trained ``{"params", "batch_stats"}``, read by name.
+
+    Errors name the full path (``stage2/block0/expand/primary/kernel``) so a
+    checkpoint that does not belong to the config says where it differs.
+    """
+
+    def __init__(self, params: Mapping, stats: Mapping, path: str = ""):
+        self.params, self.stats, self.path = params, stats, path
+
+    @classmethod
+    def of(cls, variables: Mapping) -> "Variables":
+        if not isinstance(variables, Mapping) or "params" not in variables:
+            got = sorted(variables) if isinstance(variables, Mapping) else type(variables).__name__
+            raise ValueError(f"variables must be a mapping with 'params' and 'batch_stats' (got {got})")
+        return cls(variables["params"], variables.get("batch_stats", {}))
+
+    def _where(self, name: str) -> str:
+        return f"{self.path}/{name}" if self.path else name
+
+    def has(self, name: str) -> bool:
+        return isinstance(self.params, Mapping) and name in self.params
+
+    def child(self, name: str) -> "Variables":
+        if not self.has(name):
+            raise KeyError(f"variables lack {self._where(name)!r} (missing {name!r}); do they belong "
+                           f"to this model config?")
+        stats = self.stats.get(name, {}) if isinstance(self.stats, Mapping) else {}
+        return Variables(self.params[name], stats, self._where(name))
+
+    def param(self, name: str) -> np.ndarray:
+        if not self.has(name):
+            raise KeyError(f"variables lack {self._where(name)!r} (missing {name!r}); do they belong "
+                           f"to this model config?")
+        return np.asarray(self.params[name], np.float64)
+
+    def bn(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(s, b)`` of the eval-mode BN ``name`` (float64)."""
+        v = self.child(name)
+        if not v.stats:
+            raise KeyError(f"batch_stats lack {self._where(name)!r}")
+        return bn_affine(v.params, v.stats)
+
+    def conv_bn(self, conv: str, bn: str) -> dict[str, np.ndarray]:
+        """Conv ``conv`` (HWIO or pointwise ``(C_in, C_out)`` kernel) followed by
+        BN ``bn`` as one OIHW conv with bias: ``{"w", "b"}`` float32."""
+        kernel = self.child(conv).param("kernel")
+        w = pointwise_to_oihw(kernel) if kernel.ndim == 2 else hwio_to_oihw(kernel)
+        w, b = fold_into_oihw(w, *self.bn(bn))
+        return {"w": f32(w), "b": f32(b)}
+
+    def dense(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(kernel (C_in, C_out), bias)`` of a dense layer (float64)."""
+        v = self.child(name)
+        return v.param("kernel"), v.param("bias")
+
+
+def count_params(tree: Mapping) -> int:
+    """Number of scalars in a deploy tree (BN gone, so fewer than training)."""
+    n = 0
+    for v in tree.values():
+        n += count_params(v) if isinstance(v, Mapping) else int(np.asarray(v).size)
+    return n
+

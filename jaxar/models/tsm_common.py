@@ -27,7 +27,7 @@ from jax import lax
 from jaxar.config import DTYPES
 from jaxar.deploy import ops as dops
 from jaxar.modules.layers import Dense
-from jaxar.ops.conv import IMPLS
+from jaxar.ops.formulation import IMPL_CHOICES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,15 +37,15 @@ class FrameNetConfig:
     size: int = 224
     shift_div: int = 8                 # 1/8 of the channels move back, 1/8 forward
     dropout: float = 0.5               # before the per-frame classifier
-    impl: str = "lowered"              # conv formulation (jaxar.ops.conv); same maths
+    impl: str = "auto"                 # conv formulation (jaxar.ops.formulation); same maths
     dtype: str = "float32"             # compute dtype; params stay float32
 
     def __post_init__(self):
         if self.num_classes < 1 or self.frames < 1 or self.size < 1:
             raise ValueError(f"num_classes/frames/size must be positive, got "
                              f"{self.num_classes}/{self.frames}/{self.size}")
-        if self.impl not in IMPLS:
-            raise ValueError(f"impl must be one of {IMPLS}, got {self.impl!r}")
+        if self.impl not in IMPL_CHOICES:
+            raise ValueError(f"impl must be one of {IMPL_CHOICES}, got {self.impl!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         if self.shift_div < 2:

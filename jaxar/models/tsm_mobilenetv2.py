@@ -91,7 +91,7 @@ class InvertedResidual(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        bn = lambda name: batch_norm(self.train, None, x.dtype, name=name)  # noqa: E731
+        bn = lambda name: batch_norm(self.train, x.dtype, name=name)  # noqa: E731
         h = temporal_shift(x, self.shift_div) if self.residual else x
         if self.hidden != x.shape[-1]:
             h = relu6(bn("expand_bn")(Pointwise(self.hidden, name="expand")(h)))
@@ -108,7 +108,7 @@ class HeadProjection(nn.Module):
     @nn.compact
     def __call__(self, x):
         x = Pointwise(self.features, name="conv")(x)
-        return relu6(batch_norm(self.train, None, x.dtype, name="bn")(x))
+        return relu6(batch_norm(self.train, x.dtype, name="bn")(x))
 
 
 class MBStage(nn.Module):
@@ -135,7 +135,7 @@ class TSMMobileNetV2(nn.Module):
         common.check_clip(x, type(self).__name__)
         dtype = DTYPES[cfg.dtype]
         x = SpatialConv(cfg.stem_width, 3, 2, impl=cfg.impl, name="stem")(x.astype(dtype))
-        x = relu6(batch_norm(train, None, dtype, name="stem_bn")(x))
+        x = relu6(batch_norm(train, dtype, name="stem_bn")(x))
         specs: dict[int, list] = {}
         for s, _, _, cout, hidden, stride, residual in cfg.layout():
             specs.setdefault(s, []).append((cout, hidden, stride, residual))

@@ -102,7 +102,7 @@ class ResBlock(nn.Module):
     def __call__(self, x):
         cfg = self.config
         dtype = x.dtype
-        bn = lambda name: batch_norm(self.train, None, dtype, name=name)  # noqa: E731
+        bn = lambda name: batch_norm(self.train, dtype, name=name)  # noqa: E731
         out = self.width * cfg.expansion
         h = temporal_shift(x, cfg.shift_div)
         if cfg.block == "basic":
@@ -139,7 +139,7 @@ class TSMResNet(nn.Module):
         common.check_clip(x, type(self).__name__)
         dtype = DTYPES[cfg.dtype]
         x = cfg.conv_layer(cfg.stem_width, 7, 2, "stem")(x.astype(dtype))
-        x = nn.relu(batch_norm(train, None, dtype, name="stem_bn")(x))
+        x = nn.relu(batch_norm(train, dtype, name="stem_bn")(x))
         x = common.max_pool_3x3_s2(x)
         for s in range(1, len(cfg.widths) + 1):
             x = ResStage(cfg, s, train, name=f"stage{s}")(x)

@@ -10,6 +10,10 @@ Each branch has BN and (optionally) the activation.  Layout in and out is
 (used by the downsampling shortcut).
 
 Parameters: ``C_in*m`` (primary) + ``k*k*m*(ratio-1)`` (cheap) + BN affines.
+
+Deploy form (:meth:`GhostPointwise.deploy_params`, :meth:`GhostPointwise.deploy_apply`):
+each BN folded into its conv, and the cheap conv trimmed to the channels that
+survive the slice to ``C_out`` (whole groups of ``ratio - 1`` outputs).
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 from jax import lax
 
+from jaxar.deploy import ops as dops
+from jaxar.deploy.bn_fold import Variables
 from jaxar.modules.layers import Pointwise, SpatialConv, activation, batch_norm
 
 
@@ -40,7 +46,6 @@ class GhostPointwise(nn.Module):
     stride: int = 1
     act: str = "identity"
     train: bool = False
-    bn_axis_name: str | None = None
     dtype: Any = jnp.float32
     impl: str = "lowered"
 
@@ -48,7 +53,7 @@ class GhostPointwise(nn.Module):
     def __call__(self, x):
         primary, cheap = ghost_channels(self.features, self.ratio)
         f = activation(self.act)
-        bn = lambda name: batch_norm(self.train, self.bn_axis_name, self.dtype, name=name)
+        bn = lambda name: batch_norm(self.train, self.dtype, name=name)
         p = f(bn("primary_bn")(Pointwise(primary, self.stride, name="primary")(x)))
         if cheap == 0:
             return p
@@ -58,3 +63,33 @@ class GhostPointwise(nn.Module):
         if y.shape[-1] == self.features:
             return y
         return lax.slice_in_dim(y, 0, self.features, axis=y.ndim - 1)
+
+    @nn.nowrap
+    def deploy_params(self, v: Variables) -> dict:
+        """``{"primary": {w (m, C_in, 1, 1), b}, "cheap": {w (K', 1, k, k), b}}``
+        (``cheap`` absent when no ghost channel survives)."""
+        m, cheap = ghost_channels(self.features, self.ratio)
+        out = {"primary": v.conv_bn("primary", "primary_bn")}
+        if out["primary"]["w"].shape[0] != m:
+            raise ValueError(f"{v.path}: primary conv has {out['primary']['w'].shape[0]} outputs, "
+                             f"the config says {m}")
+        keep = min(self.features - m, cheap)              # cheap channels left after the slice
+        if keep <= 0:
+            return out
+        mult = self.ratio - 1
+        keep = math.ceil(keep / mult) * mult              # whole groups: C_in_used * mult outputs
+        chp = v.conv_bn("cheap", "cheap_bn")
+        out["cheap"] = {"w": chp["w"][:keep], "b": chp["b"][:keep]}
+        return out
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, x: dops.Act) -> dops.Act:
+        f = activation(self.act)
+        y = dops.pointwise(x, p["primary"]["w"], p["primary"]["b"], self.stride, f)
+        m = y.channels
+        if "cheap" not in p:
+            return dops.channel_slice(y, 0, self.features)
+        used = p["cheap"]["w"].shape[0] // (self.ratio - 1)          # input channels read
+        y = y.to("planes")              # one view for the cheap conv, the concat and what follows
+        g = dops.depthwise(dops.channel_slice(y, 0, used), p["cheap"]["w"], p["cheap"]["b"], act=f)
+        return dops.concat_channels([y, dops.channel_slice(g, 0, self.features - m)])

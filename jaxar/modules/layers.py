@@ -12,12 +12,23 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxar import macs
 from jaxar.ops import conv as ops
 
 Dtype = Any
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+BN_EPS = 1e-5          # PyTorch's BatchNorm default; the deploy form folds with the same value
+BN_MOMENTUM = 0.1      # PyTorch convention: new = (1 - momentum) * old + momentum * batch
+
+
+def temporal_init(key, shape, dtype=jnp.float32):
+    """:data:`conv_init` for a depthwise temporal kernel ``(k, C)`` with PyTorch's
+    fans: as a ``Conv3d(C, C, (k,1,1), groups=C)`` weight ``(C, 1, k, 1, 1)`` its
+    fan-out is ``C * k`` (std ``sqrt(2 / (k*C))``), not the dense reading ``C``."""
+    k, c = shape
+    return conv_init(key, (k, 1, c), dtype).reshape(shape)
 
 
 def _numel(shape) -> int:
@@ -78,7 +89,7 @@ class TemporalDepthwise(nn.Module):
     @nn.compact
     def __call__(self, x):
         c = x.shape[-1]
-        kernel = self.param("kernel", conv_init, (self.kernel_size, c), jnp.float32)
+        kernel = self.param("kernel", temporal_init, (self.kernel_size, c), jnp.float32)
         y = ops.temporal_depthwise(x, kernel, self.impl)
         macs.record(self.scope.path, _numel(y.shape) * self.kernel_size)
         if self.use_bias:
@@ -103,28 +114,64 @@ class Dense(nn.Module):
         return y
 
 
-def batch_norm(train: bool, axis_name: str | None = None, dtype: Dtype = jnp.float32,
-               name: str | None = None, zero_init: bool = False) -> nn.BatchNorm:
-    """BatchNorm over all axes but channels (PyTorch defaults: eps 1e-5, momentum 0.1).
+class BatchNorm(nn.Module):
+    """BatchNorm over all axes but the last (channels), with PyTorch's semantics.
 
-    ``axis_name`` synchronises batch statistics across a ``shard_map``/``pmap``
-    axis; under ``jit`` with a sharded batch the mean is global already.
+    Train mode normalises with the biased batch variance and updates the running
+    variance with the *unbiased* one (``n / (n - 1)`` times it, ``n`` = values per
+    channel), as ``torch.nn.BatchNorm*d`` does; eps :data:`BN_EPS`, momentum
+    :data:`BN_MOMENTUM`. Statistics are computed in float32 whatever ``dtype`` is.
+    Variables: params ``scale``, ``bias``; batch_stats ``mean``, ``var`` (``(C,)``).
+    Under ``jit`` with a sharded batch the statistics are global already.
     """
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                        axis_name=axis_name, dtype=dtype, param_dtype=jnp.float32,
-                        scale_init=nn.initializers.zeros if zero_init else nn.initializers.ones,
-                        name=name)
+    use_running_average: bool = True
+    dtype: Dtype = jnp.float32
+    zero_init: bool = False
+
+    @nn.compact
+    def __call__(self, x):
+        c = x.shape[-1]
+        axes = tuple(range(x.ndim - 1))
+        scale = self.param("scale", nn.initializers.zeros if self.zero_init else nn.initializers.ones,
+                           (c,), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros, (c,), jnp.float32)
+        ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((c,), jnp.float32))
+        ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((c,), jnp.float32))
+        if self.use_running_average:
+            mean, var = ra_mean.value, ra_var.value
+        else:
+            xf = x.astype(jnp.float32)
+            mean = jnp.mean(xf, axis=axes)
+            var = jnp.maximum(jnp.mean(jnp.square(xf), axis=axes) - jnp.square(mean), 0.0)
+            n = int(np.prod([x.shape[a] for a in axes]))
+            if not self.is_initializing():
+                m = BN_MOMENTUM
+                ra_mean.value = (1 - m) * ra_mean.value + m * mean
+                ra_var.value = (1 - m) * ra_var.value + m * var * (n / max(n - 1, 1))
+        mul = scale * jax.lax.rsqrt(var + BN_EPS)
+        y = (x.astype(jnp.float32) - mean) * mul + bias
+        return y.astype(self.dtype)
 
 
-ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": nn.relu,
-    "hard_swish": nn.hard_swish,
-    "swish": nn.swish,
-    "identity": lambda x: x,
-}
+def batch_norm(train: bool, dtype: Dtype = jnp.float32, name: str | None = None,
+               zero_init: bool = False) -> BatchNorm:
+    """A :class:`BatchNorm` in train (batch statistics) or eval (running) mode."""
+    return BatchNorm(use_running_average=not train, dtype=dtype, zero_init=zero_init, name=name)
+
+
+ACTIVATIONS = ("relu", "hard_swish", "swish", "identity")
 
 
 def activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    """The activation ``name``; ``jax.nn`` is looked up at call time, so exporters
+    that patch ``jax.nn.relu`` while tracing (jax2onnx: one ``Relu`` node) see it.
+    Training module and deploy form both call this."""
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+    if name == "identity":
+        return _identity
+    return lambda x: getattr(jax.nn, name)(x)
+
+
+def _identity(x):
+    return x

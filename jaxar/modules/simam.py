@@ -17,25 +17,43 @@ For every channel, with ``n`` positions in the pooled set ``P``::
 * ``"spatiotemporal"``: all ``T x H x W`` positions of the clip.
 
 Layout ``(N, T, H, W, C)``; no parameters.  Statistics are computed in float32.
+:func:`deploy_simam` runs the same formula (:func:`attend`) on a deploy
+activation, reducing over the axes of its current 4-D view.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
+from jaxar.deploy import ops as dops
+
 POOLS = {"spatial": (2, 3), "spatiotemporal": (1, 2, 3)}
 
 
-def simam(x: jax.Array, pool: str = "spatial", lam: float = 1e-4) -> jax.Array:
+def _check_pool(pool: str) -> None:
     if pool not in POOLS:
         raise ValueError(f"SimAM pool must be one of {sorted(POOLS)}, got {pool!r}")
-    axes = POOLS[pool]
+
+
+def attend(x: jax.Array, axes: tuple[int, ...], lam: float) -> jax.Array:
+    """The SimAM formula with ``P`` = the positions along ``axes`` of ``x``."""
     n = 1
     for a in axes:
         n *= x.shape[a]
-    xf = x.astype(jnp.float32)
-    mu = jnp.mean(xf, axis=axes, keepdims=True)
-    d = jnp.square(xf - mu)
-    var = jnp.sum(d, axis=axes, keepdims=True) / max(n - 1, 1)
-    e = d / (4.0 * (var + lam)) + 0.5
-    return (xf * jax.nn.sigmoid(e)).astype(x.dtype)
+    mu = jnp.mean(x, axis=axes, keepdims=True)
+    d = jnp.square(x - mu)
+    var = jnp.mean(d, axis=axes, keepdims=True) * (n / max(n - 1, 1))   # unbiased
+    inv = 1.0 / (4.0 * (var + lam))                   # on the pooled (small) tensor
+    return x * jax.nn.sigmoid(d * inv + 0.5)
+
+
+def simam(x: jax.Array, pool: str = "spatial", lam: float = 1e-4) -> jax.Array:
+    _check_pool(pool)
+    return attend(x.astype(jnp.float32), POOLS[pool], lam).astype(x.dtype)
+
+
+def deploy_simam(x: dops.Act, pool: str = "spatial", lam: float = 1e-4) -> dops.Act:
+    """SimAM on a deploy activation (either layout)."""
+    _check_pool(pool)
+    data, axes, view = dops.reduce_axes(x, over_time=pool == "spatiotemporal")
+    return x.replace(attend(data, axes, lam), view)

@@ -12,17 +12,40 @@ This is the channel assignment of the reference TSM code.  Nothing wraps
 around the clip ends.  Only static ``lax.slice`` / ``jnp.pad`` / concatenate
 are used, so the op traces, differentiates and exports (ONNX ``Slice``,
 ``Pad``, ``Concat``) without in-place indexing.  No parameters.
+
+Deploy form (:func:`deploy_temporal_shift`): the per-channel frame offsets of
+:func:`shift_offsets` applied by :func:`jaxar.deploy.ops.shift_frames` (a
+one-hot depthwise temporal Conv in the channels-major layout).
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+
+from jaxar.deploy import ops as dops
 
 
 def shift_fold(channels: int, shift_div: int = 8) -> int:
     """Number of channels shifted in each direction."""
     return channels // shift_div
+
+
+def shift_offsets(channels: int, shift_div: int = 8) -> np.ndarray:
+    """``(C,)`` int: channel ``c`` of the output reads frame ``t + offsets[c]``
+    (+1 for the backward fold, -1 for the forward fold, 0 for the rest)."""
+    fold = shift_fold(channels, shift_div)
+    off = np.zeros(channels, np.int64)
+    off[:fold], off[fold:2 * fold] = 1, -1
+    return off
+
+
+def deploy_temporal_shift(x: dops.Act, shift_div: int = 8) -> dops.Act:
+    """:func:`temporal_shift` on a deploy activation (either layout)."""
+    if shift_fold(x.channels, shift_div) == 0:
+        return x
+    return dops.shift_frames(x, shift_offsets(x.channels, shift_div))
 
 
 def temporal_shift(x: jax.Array, shift_div: int = 8) -> jax.Array:

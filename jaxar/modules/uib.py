@@ -19,6 +19,16 @@ single BN follows the pair (both are linear, so their composition is a
 separable ``3xkxk`` depthwise conv), which keeps the deploy graph short.
 TAda scales the depthwise output before that BN, exactly TAdaConv's per-frame
 kernel calibration.
+
+The block's wiring (stride placement, pre-depthwise, shortcut rule, the
+sub-modules and their settings) is stated once, in the ``nowrap`` helpers
+below; ``__call__`` (training) and :meth:`UIB3D.deploy_params` /
+:meth:`UIB3D.deploy_apply` (deploy form) both read it. Deploy form: every BN
+folded into the conv before it; the mid BN's scale folded into the spatial
+depthwise kernel and its shift kept as ``dw_bias``, added after the temporal
+taps and TAda (the bias of the temporal Conv when there is no TAda); the
+spatial depthwise conv runs before the temporal one (both are linear and
+depthwise, so they commute; the stride then shrinks the temporal conv's input).
 """
 from __future__ import annotations
 
@@ -27,11 +37,13 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxar.deploy import ops as dops
+from jaxar.deploy.bn_fold import Variables, f32, hwio_to_oihw
 from jaxar.modules.ghost import GhostPointwise
 from jaxar.modules.layers import SpatialConv, TemporalDepthwise, activation, batch_norm
 from jaxar.modules.squeeze_excite import SqueezeExcite
 from jaxar.modules.tada import TAdaGate
-from jaxar.modules.temporal_shift import temporal_shift
+from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
 
 
 class UIB3D(nn.Module):
@@ -48,39 +60,109 @@ class UIB3D(nn.Module):
     tada_hidden: int = 0        # 0: plain UIB; > 0: T-UIB with this gate width
     act: str = "relu"
     train: bool = False
-    bn_axis_name: str | None = None
     dtype: Any = jnp.float32
     impl: str = "lowered"
 
+    # -- wiring, shared by the training and the deploy form -----------------
+    @nn.nowrap
+    def mid_stride(self) -> int:
+        """Stride of the mid spatial depthwise conv (the pre-depthwise carries it if present)."""
+        return 1 if self.pre_dw else self.stride
+
+    @nn.nowrap
+    def projects_shortcut(self, in_channels: int) -> bool:
+        """Whether the shortcut is a strided Ghost projection (else the identity)."""
+        return self.stride > 1 or in_channels != self.out_channels
+
+    @nn.nowrap
+    def ghost(self, name: str) -> GhostPointwise:
+        features, act, stride = {"expand": (self.expanded, self.act, 1),
+                                 "project": (self.out_channels, "identity", 1),
+                                 "shortcut": (self.out_channels, "identity", self.stride)}[name]
+        return GhostPointwise(features, self.ghost_ratio, self.ghost_kernel, stride, act, self.train,
+                              self.dtype, self.impl, name=name)
+
+    @nn.nowrap
+    def tada(self) -> TAdaGate | None:
+        return TAdaGate(self.tada_hidden, self.temporal_kernel, self.impl, name="tada") \
+            if self.tada_hidden else None
+
+    @nn.nowrap
+    def se(self) -> SqueezeExcite | None:
+        return SqueezeExcite(self.se_hidden, name="se") if self.se_hidden else None
+
+    # -- training form ------------------------------------------------------
     @nn.compact
     def __call__(self, x):
         cin = x.shape[-1]
-        bn = lambda name: batch_norm(self.train, self.bn_axis_name, self.dtype, name=name)
-        ghost = lambda features, act, stride, name: GhostPointwise(
-            features, self.ghost_ratio, self.ghost_kernel, stride, act, self.train,
-            self.bn_axis_name, self.dtype, self.impl, name=name)
-
+        bn = lambda name: batch_norm(self.train, self.dtype, name=name)
         h = temporal_shift(x, self.shift_div)
-        mid_stride = self.stride
         if self.pre_dw:
             h = SpatialConv(cin, self.kernel_size, self.stride, depthwise=True, impl=self.impl,
                             name="pre_dw")(h)
             h = bn("pre_dw_bn")(h)
-            mid_stride = 1
-        h = ghost(self.expanded, self.act, 1, "expand")(h)
+        h = self.ghost("expand")(h)
         ctx = h
         h = TemporalDepthwise(self.temporal_kernel, impl=self.impl, name="dw_temporal")(h)
-        h = SpatialConv(self.expanded, self.kernel_size, mid_stride, depthwise=True,
+        h = SpatialConv(self.expanded, self.kernel_size, self.mid_stride(), depthwise=True,
                         impl=self.impl, name="dw_spatial")(h)
-        if self.tada_hidden:
-            h = h * TAdaGate(self.tada_hidden, self.temporal_kernel, self.impl, name="tada")(ctx)
+        gate = self.tada()
+        if gate is not None:
+            h = h * gate(ctx)
         h = activation(self.act)(bn("dw_bn")(h))
-        if self.se_hidden:
-            h = SqueezeExcite(self.se_hidden, name="se")(h)
-        h = ghost(self.out_channels, "identity", 1, "project")(h)
-
-        if self.stride == 1 and cin == self.out_channels:
-            shortcut = x
-        else:
-            shortcut = ghost(self.out_channels, "identity", self.stride, "shortcut")(x)
+        se = self.se()
+        if se is not None:
+            h = se(h)
+        h = self.ghost("project")(h)
+        shortcut = self.ghost("shortcut")(x) if self.projects_shortcut(cin) else x
         return shortcut + h
+
+    # -- deploy form --------------------------------------------------------
+    @nn.nowrap
+    def deploy_params(self, v: Variables) -> dict:
+        """Folded float32 tree::
+
+            pre_dw {w (C,1,k,k), b}   (if pre_dw)     expand, project, shortcut: Ghost trees
+            dw_spatial (E,1,k,k) (dw_bn scale folded)  dw_temporal (k_t,E)  dw_bias (E,)
+            tada {...} (T-UIB)                         se {...} (SE blocks)
+        """
+        out: dict = {}
+        if self.pre_dw:
+            out["pre_dw"] = v.conv_bn("pre_dw", "pre_dw_bn")
+        out["expand"] = self.ghost("expand").deploy_params(v.child("expand"))
+        scale, shift = v.bn("dw_bn")
+        spatial = hwio_to_oihw(v.child("dw_spatial").param("kernel"))
+        out["dw_spatial"] = f32(spatial * scale[:, None, None, None])
+        out["dw_temporal"] = f32(v.child("dw_temporal").param("kernel"))
+        out["dw_bias"] = f32(shift)
+        for name, part in (("tada", self.tada()), ("se", self.se())):
+            if part is not None:
+                out[name] = part.deploy_params(v.child(name))
+        out["project"] = self.ghost("project").deploy_params(v.child("project"))
+        cin = v.child("expand").child("primary").param("kernel").shape[0]
+        if self.projects_shortcut(cin):
+            out["shortcut"] = self.ghost("shortcut").deploy_params(v.child("shortcut"))
+        return out
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, x: dops.Act) -> dops.Act:
+        act = activation(self.act)
+        h = deploy_temporal_shift(x, self.shift_div)
+        if self.pre_dw:
+            h = dops.depthwise(h, p["pre_dw"]["w"], p["pre_dw"]["b"], self.stride)
+        h = self.ghost("expand").deploy_apply(p["expand"], h)
+        ctx = h
+        h = dops.depthwise(h, p["dw_spatial"], None, self.mid_stride())
+        gate = self.tada()
+        if gate is None:                                   # BN shift = the temporal Conv's bias
+            h = dops.temporal(h, p["dw_temporal"], p["dw_bias"], act=act)
+        else:
+            h = dops.multiply(dops.temporal(h, p["dw_temporal"]), gate.deploy_apply(p["tada"], ctx))
+            h = dops.apply(dops.add_channel_bias(h, p["dw_bias"]), act)
+        se = self.se()
+        if se is not None:
+            h = se.deploy_apply(p["se"], h)
+        h = self.ghost("project").deploy_apply(p["project"], h)
+        shortcut = (self.ghost("shortcut").deploy_apply(p["shortcut"], x)
+                    if self.projects_shortcut(x.channels) else x)
+        return dops.add(shortcut, h)      # in the shortcut's view: the next block's input view

@@ -9,7 +9,8 @@ The network only ever needs four kinds of convolution:
 * depthwise temporal ``kx1x1`` (zero padded in time);
 * the stem's dense ``1x3x3`` conv.
 
-Each function takes ``impl``:
+Each function takes ``impl`` (``"auto"`` picks one per backend, see
+:mod:`jaxar.ops.formulation`):
 
 * ``"conv3d"`` -- the straightforward formulation: one ``lax.conv_general_dilated``
   with three spatial dimensions (grouped for depthwise).  This is what a
@@ -20,7 +21,8 @@ Each function takes ``impl``:
   grouped Conv3D is several times slower than this (see
   ``benchmarks/bench_formulations.py``).
 * ``"shifted"`` -- ``"lowered"``, except that depthwise ``1xkxk`` convs are
-  also ``k*k`` shifted multiply-adds on static (strided) slices. XLA's CPU
+  also ``k*k`` shifted multiply-adds on static (strided) slices, and both
+  depthwise convs carry hand-written gradients (:mod:`jaxar.ops.shifted`). XLA's CPU
   grouped 2-D conv is itself slow (about 10x in the forward and 3-7x in the
   gradient at the tiny model's shapes), so this is the fastest formulation
   for training on CPU; accelerators and export keep ``"lowered"``.
@@ -42,13 +44,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-IMPLS = ("lowered", "conv3d", "shifted")
+from jaxar.ops import shifted as _shifted
+from jaxar.ops.formulation import IMPLS, check_impl, resolve_impl  # noqa: F401
 
-
-def check_impl(impl: str) -> str:
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-    return impl
+SHIFTED_CUSTOM_VJP = True
+"""``"shifted"`` uses the hand-written gradients of :mod:`jaxar.ops.shifted`.
+``False`` falls back to automatic differentiation of the same forward (kept so
+``benchmarks/bench_formulations.py`` can measure the difference in one run)."""
 
 
 def same_pad(k: int) -> tuple[int, int]:
@@ -105,7 +107,7 @@ def spatial_conv(x: jax.Array, kernel: jax.Array, stride: int = 1, groups: int =
     Returns:
       ``(N, T, H', W', C_out)`` with ``H' = spatial_out(H, k, stride)``.
     """
-    check_impl(impl)
+    impl = resolve_impl(impl)
     k = kernel.shape[0]
     pad = same_pad(k)
     kernel = kernel.astype(x.dtype)
@@ -130,6 +132,8 @@ def _depthwise_shifted(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Arra
     k, mult = kernel.shape[0], kernel.shape[-1] // c
     if mult > 1:                      # output channel c*m + j reads input channel c
         x = jnp.repeat(x, mult, axis=-1)
+    if SHIFTED_CUSTOM_VJP:
+        return _shifted.depthwise_spatial(x, kernel, stride)
     pad = same_pad(k)
     xp = jnp.pad(x, ((0, 0), (0, 0), pad, pad, (0, 0)))
     ho, wo = spatial_out(h, k, stride), spatial_out(w, k, stride)
@@ -153,7 +157,7 @@ def temporal_depthwise(x: jax.Array, kernel: jax.Array, impl: str = "lowered") -
     Args:
       x: ``(N, T, H, W, C)``; kernel: ``(k, C)``.
     """
-    check_impl(impl)
+    impl = resolve_impl(impl)
     k, c = kernel.shape
     kernel = kernel.astype(x.dtype)
     p = k // 2
@@ -162,6 +166,8 @@ def temporal_depthwise(x: jax.Array, kernel: jax.Array, impl: str = "lowered") -
             x, kernel.reshape(k, 1, 1, 1, c), window_strides=(1, 1, 1),
             padding=((p, p), (0, 0), (0, 0)),
             dimension_numbers=("NDHWC", "DHWIO", "NDHWC"), feature_group_count=c)
+    if impl == "shifted" and SHIFTED_CUSTOM_VJP:
+        return _shifted.depthwise_temporal(x, kernel)
     t = x.shape[1]
     xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
     y = None

@@ -1,17 +1,39 @@
-"""Shared command-line plumbing of the ``train``/``evaluate``/demo entry points."""
+"""Shared command-line plumbing of the train / evaluate / demo entry points.
+
+Each CLI parses its own flags with argparse and hands every
+``--config.KEY=VALUE`` token to :func:`jaxar.train.config.with_overrides`
+(``ml_collections.config_flags`` parsing, typed by the config's fields).
+"""
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from typing import Callable, Sequence
+
+OVERRIDE_HELP = ("--config.KEY=VALUE overrides a field of the run config, e.g. "
+                 "--config.optim.lr=0.1 --config.model.dtype=bfloat16 (repeatable; "
+                 "values are parsed by the field's type)")
 
 
-def add_config_args(p: argparse.ArgumentParser, config_required: bool = True) -> None:
-    p.add_argument("--config", required=config_required,
-                   help="run config file, e.g. experiments/synthetic_demo.py")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. --set optim.lr=0.1 --set data.size=112 "
-                        "(repeatable; values are Python literals or bare strings)")
+def parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=prog, description=doc.strip().split("\n")[0],
+                                   epilog=OVERRIDE_HELP)
+
+
+def parse(p: argparse.ArgumentParser, argv: Sequence[str] | None):
+    """``(args, overrides)``: known flags, and the ``--config.*`` tokens (with
+    a following value when given as ``--config.KEY VALUE``). Anything else is
+    a usage error (exit 2)."""
+    args, rest = p.parse_known_args(argv)
+    overrides = []
+    for i, tok in enumerate(rest):
+        if tok.startswith("--config."):
+            overrides.append(tok)
+        elif overrides and "=" not in overrides[-1] and rest[i - 1] == overrides[-1]:
+            overrides.append(tok)
+        else:
+            p.error(f"unrecognized argument {tok!r} ({OVERRIDE_HELP})")
+    return args, overrides
 
 
 def run_main(fn: Callable[[], int | None]) -> None:

@@ -15,7 +15,6 @@ a dict with ``top1``, ``top5``, ``count``, ``best_step``, ``checkpoint``
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -33,14 +32,18 @@ def _enable_compilation_cache(workdir: Path) -> None:
 
 
 def run(workdir: str | Path, overrides: list[str] = ()) -> dict:
+    """Trains and evaluates the demo; ``overrides``: ``--config.KEY=VALUE`` tokens."""
     from jaxar.checkpoint import resolve_checkpoint
-    from jaxar.train.config import load_config
-    from jaxar.train.evaluate import evaluate
+    from jaxar.train.config import load_config, with_overrides
+    from jaxar.train.evaluation import evaluate
     from jaxar.train.loop import train_and_evaluate
 
     t0 = time.time()
     workdir = Path(workdir).absolute()
-    cfg = load_config(CONFIG, list(overrides))
+    if not CONFIG.is_file():
+        raise FileNotFoundError(f"{CONFIG} does not exist: the demo runs from a repository "
+                                f"checkout (pip install -e .), which holds experiments/")
+    cfg = with_overrides(load_config(CONFIG), list(overrides))
     _enable_compilation_cache(workdir)
     trained = train_and_evaluate(cfg, workdir)
     checkpoint = resolve_checkpoint(workdir)
@@ -54,23 +57,30 @@ def run(workdir: str | Path, overrides: list[str] = ()) -> dict:
 
 def main(argv=None) -> int:
     from jaxar import parallel
-    from jaxar.train.cli import add_config_args
+    from jaxar.train import cli
 
-    p = argparse.ArgumentParser(prog="python -m jaxar.train.demo", description=__doc__.split("\n")[0])
-    add_config_args(p, config_required=False)
+    p = cli.parser("python -m jaxar.train.demo", __doc__)
     p.add_argument("--workdir", default="runs/demo", help="output directory (default runs/demo)")
-    args = p.parse_args(argv)
-    if args.config:
-        p.error("the demo always uses experiments/synthetic_demo.py; use --set to change it")
+    args, overrides = cli.parse(p, argv)
     parallel.initialize_distributed()
-    out = run(args.workdir, args.overrides)
+    out = run(args.workdir, overrides)
     print(json.dumps(out, indent=2))
     print(f"demo: held-out top-1 {100 * out['top1']:.1f}% on {out['count']} synthetic clips "
           f"(best checkpoint step {out['best_step']}) in {out['seconds']:.0f} s; "
           f"outputs in {out['workdir']}", file=sys.stderr)
+    from jaxar.demo_video import write_demo_video
+    video = Path(out["workdir"]) / "demo_video.avi"
+    write_demo_video(video)
+    print(f"recognise actions in a video (held-out clips, truth in {video.stem}.labels.json):\n"
+          f"  python -m jaxar.predict {video} --checkpoint {out['workdir']} --out {out['workdir']}/predictions.jsonl "
+          f"--timeline {out['workdir']}/timeline.png", file=sys.stderr)
     return 0
 
 
-if __name__ == "__main__":
+def console_main() -> None:
     from jaxar.train.cli import run_main
     run_main(main)
+
+
+if __name__ == "__main__":
+    console_main()

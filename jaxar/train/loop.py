@@ -17,21 +17,22 @@ import time
 from pathlib import Path
 
 import jax
+import ml_collections
 import numpy as np
 
 from jaxar import parallel
 from jaxar.checkpoint import Checkpointer, model_config_to_json
 from jaxar.losses import make_loss_fn
-from jaxar.network import X3DUGT
 from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch
 from jaxar.train import data as data_lib
 from jaxar.train import plots
-from jaxar.train.config import TrainConfig, from_dict
+from jaxar.train.config import from_dict, model_config, to_json
 from jaxar.train.metric_writer import MetricWriter, read_log
 from jaxar.train.progress import Progress
 from jaxar.train.state import create_train_state
 from jaxar.train.step import compile_steps
 
+TrainConfig = ml_collections.ConfigDict     # a run config, see jaxar.train.config
 
 
 def _say(message: str) -> None:
@@ -80,7 +81,7 @@ def evaluate_variables(eval_step, variables, batches, mesh) -> dict:
 
 
 def _check_resumable(saved: dict, cfg: TrainConfig, workdir: Path) -> None:
-    now = json.loads(cfg.to_json())          # tuples -> lists, as stored
+    now = json.loads(to_json(cfg))           # tuples -> lists, as stored
     diff = sorted(k for k in set(saved) | set(now)
                   if k not in _RESUME_FREE and saved.get(k) != now.get(k))
     if diff:
@@ -99,15 +100,16 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     lead = jax.process_index() == 0
     mesh = parallel.make_mesh(cfg.num_devices)
     host_batch = parallel.check_global_batch(cfg.batch_size, mesh)
-    model_cfg = cfg.model_config()
+    model_cfg = model_config(cfg)
     t0 = time.time()
 
     # -- data
-    source = data_lib.build_source(cfg.data, host_batch, jax.process_index(), jax.process_count())
+    source = data_lib.build_source(cfg.data, model_cfg, host_batch, jax.process_index(),
+                                   jax.process_count())
     plan = make_plan(cfg, source.num_train)
 
     # -- model, optimizer, steps
-    model = model_cfg.build() if hasattr(model_cfg, "build") else X3DUGT(model_cfg)
+    model = model_cfg.build()
     lrs = schedule_values(cosine_schedule(plan.peak_lr, plan.total_steps, plan.warmup_steps,
                                           cfg.optim.end_lr), plan.total_steps)
     tx = sgd_torch(1.0, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.nesterov,
@@ -128,7 +130,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
         _say(f"resumed from {ckpt.directory}/{start}")
     if lead:
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "config.json").write_text(cfg.to_json())
+        _write_atomic(workdir / "config.json", to_json(cfg))
     writer = MetricWriter(workdir, resume_step=start, enabled=lead)
     info = {"devices": mesh.devices.size, "platform": mesh.devices.flat[0].platform,
             "processes": jax.process_count(), "global_batch": cfg.batch_size,
@@ -141,7 +143,8 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     def meta_for(step: int) -> dict:
         return {"step": step, "data": {"seed": cfg.seed, "next_step": step},
                 "model_config": model_config_to_json(model_cfg),
-                "class_names": source.class_names, "train_config": cfg.to_dict()}
+                "class_names": source.class_names, "variant": cfg.model.variant,
+                "train_config": json.loads(to_json(cfg)), "clip_seconds": source.clip_seconds}
 
     def run_eval(step: int) -> dict:
         result = evaluate_variables(eval_step, state.variables, source.eval_batches(), mesh)
@@ -223,9 +226,15 @@ def _finish(workdir: Path, writer: MetricWriter, ckpt: Checkpointer, result: dic
                              f"{100 * result['top1']:.2f}%")
         summary["plots"] = [str(plot_dir / "curves.png"), str(plot_dir / "confusion.png")]
         np.savetxt(workdir / "confusion.csv", result["confusion"], fmt="%d", delimiter=",")
-        (workdir / "results.json").write_text(json.dumps(summary, indent=2))
+        _write_atomic(workdir / "results.json", json.dumps(summary, indent=2))
     ckpt.close()
     return summary
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def load_run_config(workdir: str | Path) -> TrainConfig:

@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxar.initialization import run_init
+
 
 @struct.dataclass
 class TrainState:
@@ -33,25 +35,11 @@ class TrainState:
         return {"params": self.params, "batch_stats": self.batch_stats}
 
 
-def fast_compile_options() -> dict | None:
-    """Cheap XLA settings for programs that run rarely (init, evaluation).
-
-    On CPU, XLA's default optimisation makes the threefry-heavy init program
-    compile for minutes and the eval program for tens of seconds; with these
-    settings both compile several times faster and run somewhat slower, which
-    is the right trade for programs executed a handful of times. Other
-    backends keep their defaults (None).
-    """
-    if jax.default_backend() != "cpu":
-        return None
-    return {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
 def create_train_state(model, tx: optax.GradientTransformation, input_shape, seed: int) -> TrainState:
     """Fresh state: initialised model, optimizer state, step 0.
 
-    One jitted program (no op-by-op dispatch) with the classic threefry (see
-    :mod:`jaxar.initialization`) and cheap compiler settings on CPU.
+    One jitted program (no op-by-op dispatch) with the classic threefry and
+    cheap compiler settings on CPU (:func:`jaxar.initialization.run_init`).
     """
     def init(key, x):
         variables = model.init(key, x, train=False)
@@ -62,5 +50,4 @@ def create_train_state(model, tx: optax.GradientTransformation, input_shape, see
                           rng=jax.random.PRNGKey(seed + 1))
 
     x = jnp.zeros((1, *input_shape), jnp.float32)
-    with jax.threefry_partitionable(False):
-        return jax.jit(init, compiler_options=fast_compile_options())(jax.random.PRNGKey(seed), x)
+    return run_init(init, jax.random.PRNGKey(seed), x)

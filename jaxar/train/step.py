@@ -93,9 +93,9 @@ def make_eval_step(model, loss_fn: Callable, num_classes: int) -> Callable:
 
 def jit_eval_step(model, loss_fn, num_classes: int, mesh) -> Callable:
     """Jitted eval step with replicated outputs, compiled with cheap settings
-    on CPU (:func:`jaxar.train.state.fast_compile_options`)."""
+    on CPU (:func:`jaxar.initialization.fast_compile_options`)."""
     from jaxar.parallel import replicated
-    from jaxar.train.state import fast_compile_options
+    from jaxar.initialization import fast_compile_options
     return jax.jit(make_eval_step(model, loss_fn, num_classes), out_shardings=replicated(mesh),
                    compiler_options=fast_compile_options())
 

@@ -1,6 +1,7 @@
 """Evaluate a checkpoint on the evaluation split of a run's data.
 
-``evaluate(cfg, checkpoint, out_dir)`` restores the model with
+Library side of ``python -m jaxar.evaluate`` (the command line lives in
+:mod:`jaxar.evaluate`). ``evaluate(cfg, checkpoint, out_dir)`` restores the model with
 :func:`jaxar.checkpoint.restore_inference` (best-by-eval checkpoint of a work
 directory, else the latest, or one step directory), runs the evaluation
 split of ``cfg.data`` on all devices, and writes ``eval.json``,
@@ -8,6 +9,7 @@ split of ``cfg.data`` on all devices, and writes ``eval.json``,
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,25 +19,31 @@ import numpy as np
 from jaxar import parallel
 from jaxar.checkpoint import restore_inference
 from jaxar.losses import make_loss_fn
-from jaxar.network import X3DUGT
 from jaxar.train import data as data_lib
 from jaxar.train import plots
-from jaxar.train.config import TrainConfig
-from jaxar.train.loop import evaluate_variables
+from jaxar.train.config import model_config
+from jaxar.train.loop import TrainConfig, evaluate_variables
 from jaxar.train.step import jit_eval_step
 
 
 def evaluate(cfg: TrainConfig, checkpoint: str | Path, out_dir: str | Path | None = None) -> dict:
     bundle = restore_inference(checkpoint)
-    mc = bundle.config
-    for field in ("num_classes", "frames", "size"):
-        if getattr(mc, field) != getattr(cfg.data, field):
-            raise ValueError(f"checkpoint {checkpoint} was trained with {field}={getattr(mc, field)} "
-                             f"but data.{field}={getattr(cfg.data, field)}")
+    run_model = model_config(cfg)
+    # execution fields (same maths) come from the run config; the rest must match
+    mc = bundle.config.replace(impl=run_model.impl, dtype=run_model.dtype)
+    if type(mc) is not type(run_model):
+        raise ValueError(f"checkpoint {checkpoint} holds a {type(mc).__name__} model but the run "
+                         f"config builds a {type(run_model).__name__}")
+    diff = [f"{f.name}={getattr(mc, f.name)!r} (run config: {getattr(run_model, f.name)!r})"
+            for f in dataclasses.fields(mc) if getattr(mc, f.name) != getattr(run_model, f.name)]
+    if diff:
+        raise ValueError(f"checkpoint {checkpoint} holds a different model than the run config: "
+                         + ", ".join(diff))
     mesh = parallel.make_mesh(cfg.num_devices)
     host_batch = parallel.check_global_batch(cfg.batch_size, mesh)
-    source = data_lib.build_source(cfg.data, host_batch, jax.process_index(), jax.process_count())
-    model = X3DUGT(mc.replace(dtype=cfg.model.dtype))
+    source = data_lib.build_source(cfg.data, mc, host_batch, jax.process_index(),
+                                   jax.process_count())
+    model = mc.build()
     loss_fn = make_loss_fn(cfg.loss.name, cfg.loss.epsilon, cfg.loss.label_smoothing)
     eval_step = jit_eval_step(model, loss_fn, mc.num_classes, mesh)
     variables = parallel.replicate(bundle.variables, mesh)

@@ -1,4 +1,4 @@
-"""Inspect a prepared dataset: ``python -m data_pipelines.inspect``.
+"""Inspect a prepared dataset: ``python -m data_pipelines.inspect_dataset``.
 
 Prints example counts per split and class, the full-frame-fallback counts and
 skipped samples recorded at preparation, and writes a contact sheet PNG:
@@ -8,7 +8,7 @@ mapped into the stored crop; fallback crops get a red frame.
 
 Example::
 
-    python -m data_pipelines.inspect ntu_rgbd/ntu60_xsub --data_dir /data/tfds \\
+    python -m data_pipelines.inspect_dataset ntu_rgbd/ntu60_xsub --data_dir /data/tfds \\
         --split train --clips 8 --out ntu60_xsub_train.png
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m data_pipelines.inspect",
+    p = argparse.ArgumentParser(prog="python -m data_pipelines.inspect_dataset",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("dataset", help="e.g. ntu_rgbd/ntu60_xsub, video_folder, synthetic_actions/small")
     p.add_argument("--data_dir", default=None)
@@ -96,12 +96,25 @@ def main(argv=None) -> int:
     import tensorflow_datasets as tfds
 
     import data_pipelines  # noqa: F401
-    builder = tfds.builder(args.dataset, data_dir=args.data_dir)
+    try:
+        builder = tfds.builder(args.dataset, data_dir=args.data_dir)
+    except (tfds.core.registered.DatasetNotFoundError, ValueError) as e:
+        print(f"inspect_dataset: error: {args.dataset!r}: {str(e).splitlines()[0]}",
+              file=sys.stderr)
+        return 2
     if not builder.is_prepared():
         print(f"{args.dataset} is not prepared in {builder.data_dir}; run "
               f"python -m data_pipelines.prepare {args.dataset} ...", file=sys.stderr)
         return 2
     info = builder.info
+    if not info.splits:
+        print(f"{args.dataset} in {builder.data_dir} has no splits (an empty build); "
+              f"prepare it again", file=sys.stderr)
+        return 2
+    if args.split is not None and args.split not in info.splits:
+        print(f"--split {args.split!r}: {args.dataset} has splits {list(info.splits)}",
+              file=sys.stderr)
+        return 2
     names = info.features["label"].names
     print(f"{args.dataset}: {info.features['label'].num_classes} classes, data in {builder.data_dir}")
     for split, si in info.splits.items():
@@ -116,6 +129,10 @@ def main(argv=None) -> int:
     if meta.get("skipped_samples"):
         print(f"  skipped at preparation ({len(meta['skipped_samples'])}): "
               f"{list(meta['skipped_samples'])[:20]}")
+    if "preparation" in meta:
+        from data_pipelines.builders.report import summary_lines
+        for line in summary_lines(meta["preparation"]):
+            print(f"  {line}")
     split = args.split or next(iter(info.splits))
     src = builder.as_data_source(split)
     rng = np.random.default_rng(args.seed)

@@ -1,4 +1,4 @@
-"""Static model profile: parameters and multiply-adds per stage, no compute.
+"""Model complexity: parameters and multiply-adds per stage, no compute.
 
 Both counts come from tracing under ``jax.eval_shape``, so a full-size
 profile (1x16x224x224) costs a second of tracing.  MACs follow the fvcore /
@@ -13,8 +13,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxar import macs
-from jaxar.config import ModelConfig
-from jaxar.network import X3DUGT
 
 
 @dataclasses.dataclass
@@ -36,24 +34,30 @@ def _group(path: tuple[str, ...]) -> str:
     return {"stem": "stem", "stem_bn": "stem", "head_proj": "head", "classifier": "head"}.get(top, top)
 
 
-def init_shapes(config: ModelConfig, batch: int = 1):
-    """``jax.eval_shape`` of ``model.init``; returns (variables, mac records)."""
-    model = X3DUGT(config) if isinstance(config, ModelConfig) else config.build()
+def init_shapes(config, batch: int = 1):
+    """``jax.eval_shape`` of ``model.init``; returns (variables, mac records).
+
+    ``config``: any model config (see :mod:`jaxar.config`)."""
+    model = config.build()
     x = jax.ShapeDtypeStruct((batch, *config.input_shape), jnp.float32)
     with macs.counting() as records:
         variables = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, train=False), x)
     return variables, records
 
 
-def profile(config: ModelConfig, batch: int = 1) -> Profile:
+def profile(config, batch: int = 1) -> Profile:
+    """Per-part counts; parts (``stem``, ``stage<s>``, ``head``, or a model's
+    other top-level modules) are listed in execution order."""
     variables, records = init_shapes(config, batch)
-    order = ["stem"] + [f"stage{s}" for s in range(1, len(config.widths) + 1)] + ["head"]
-    params = {k: 0 for k in order}
+    mac: dict[str, int] = {}
+    for path, n in records:                       # records come in execution order
+        mac[_group(path)] = mac.get(_group(path), 0) + n
+    params = dict.fromkeys(mac, 0)
     for path, leaf in jax.tree_util.tree_leaves_with_path(variables["params"]):
-        params[_group(tuple(p.key for p in path))] += int(np.prod(leaf.shape))
-    mac = {k: 0 for k in order}
-    for path, n in records:
-        mac[_group(path)] += n
+        key = _group(tuple(p.key for p in path))
+        params[key] = params.get(key, 0) + int(np.prod(leaf.shape))
+    order = list(params)
+    mac = {k: mac.get(k, 0) for k in order}
     stats = sum(int(np.prod(l.shape)) for l in jax.tree_util.tree_leaves(variables.get("batch_stats", {})))
     rows = [{"name": k, "params": params[k], "macs": mac[k]} for k in order]
     return Profile(rows, sum(params.values()), sum(mac.values()), stats,

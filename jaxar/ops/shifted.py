@@ -1,0 +1,133 @@
+"""Depthwise convolutions as shifted multiply-adds, with hand-written gradients.
+
+The ``"shifted"`` formulation of :mod:`jaxar.ops.conv` writes a depthwise
+conv as ``k`` (temporal) or ``k*k`` (spatial) multiply-adds of static slices
+of the zero-padded input.  Differentiated automatically, every slice becomes
+a residual of the backward pass, so XLA materialises ``k*k`` shifted copies
+of each activation in the forward pass, and the input gradient becomes
+``k*k`` separately padded partial sums.  The custom VJPs here keep only the
+input as residual and compute
+
+* the input gradient as one correlation of the (dilated, for stride 2)
+  padded output gradient with the flipped kernel -- a single fused loop,
+  the same shape of computation as the forward;
+* the kernel gradient as ``k*k`` (or ``k``) reductions of
+  ``slice(padded input) * output gradient``, accumulated in float32.
+
+Layouts as in :mod:`jaxar.ops.conv`: activations ``(N, T, H, W, C)``;
+spatial depthwise kernel ``(k, k, 1, C)`` (channel multiplier 1; the caller
+repeats channels for a multiplier); temporal kernel ``(k, C)``.  Only odd
+kernels with 'same' zero padding (``k // 2`` each side) are supported.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def _out(size: int, k: int, stride: int) -> int:
+    return (size + 2 * (k // 2) - k) // stride + 1
+
+
+def _correlate_hw(xp: jax.Array, kernel: jax.Array, ho: int, wo: int, stride: int) -> jax.Array:
+    """``y[.., a, b, c] = sum_ij xp[.., a*s + i, b*s + j, c] * kernel[i, j, c]``.
+
+    xp: ``(N, T, Hp, Wp, C)``; kernel: ``(k, k, C)``; returns ``(N, T, ho, wo, C)``.
+    """
+    n, t, _, _, c = xp.shape
+    k = kernel.shape[0]
+    y = None
+    for i in range(k):
+        for j in range(k):
+            window = lax.slice(xp, (0, 0, i, j, 0),
+                               (n, t, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
+                               (1, 1, stride, stride, 1))
+            term = window * kernel[i, j]
+            y = term if y is None else y + term
+    return y
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2,))
+def depthwise_spatial(x: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
+    """Depthwise ``1xkxk`` conv, 'same' zero padding, spatial ``stride``.
+
+    Args:
+      x: ``(N, T, H, W, C)``.
+      kernel: ``(k, k, 1, C)`` (HWIO, groups = C), same dtype as ``x``.
+    Returns:
+      ``(N, T, H', W', C)`` with ``H' = (H + 2*(k//2) - k) // stride + 1``.
+    """
+    k, p = kernel.shape[0], kernel.shape[0] // 2
+    h, w = x.shape[2:4]
+    xp = jnp.pad(x, ((0, 0), (0, 0), (p, p), (p, p), (0, 0)))
+    return _correlate_hw(xp, kernel[:, :, 0], _out(h, k, stride), _out(w, k, stride), stride)
+
+
+def _spatial_fwd(x, kernel, stride):
+    return depthwise_spatial(x, kernel, stride), (x, kernel)
+
+
+def _spatial_bwd(stride, res, g):
+    x, kernel = res
+    n, t, h, w, c = x.shape
+    k, p = kernel.shape[0], kernel.shape[0] // 2
+    ho, wo = g.shape[2:4]
+    # input gradient: correlate the stride-dilated, padded g with the flipped kernel
+    gp = lax.pad(g, jnp.zeros((), g.dtype),
+                 ((0, 0, 0), (0, 0, 0),
+                  (k - 1 - p, h + p - (ho - 1) * stride - 1, stride - 1),
+                  (k - 1 - p, w + p - (wo - 1) * stride - 1, stride - 1),
+                  (0, 0, 0)))
+    dx = _correlate_hw(gp, kernel[::-1, ::-1, 0], h, w, 1)
+    # kernel gradient: one reduction per tap
+    xp = jnp.pad(x, ((0, 0), (0, 0), (p, p), (p, p), (0, 0)))
+    taps = []
+    for i in range(k):
+        for j in range(k):
+            window = lax.slice(xp, (0, 0, i, j, 0),
+                               (n, t, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
+                               (1, 1, stride, stride, 1))
+            taps.append(jnp.sum(window * g, axis=(0, 1, 2, 3), dtype=jnp.float32))
+    dk = jnp.stack(taps).reshape(k, k, 1, c).astype(kernel.dtype)
+    return dx, dk
+
+
+depthwise_spatial.defvjp(_spatial_fwd, _spatial_bwd)
+
+
+def _correlate_t(xp: jax.Array, kernel: jax.Array, t: int) -> jax.Array:
+    """``y[:, s] = sum_j xp[:, s + j] * kernel[j]``; xp ``(N, Tp, H, W, C)``, kernel ``(k, C)``."""
+    y = None
+    for j in range(kernel.shape[0]):
+        term = lax.slice_in_dim(xp, j, j + t, axis=1) * kernel[j]
+        y = term if y is None else y + term
+    return y
+
+
+@jax.custom_vjp
+def depthwise_temporal(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """Depthwise ``kx1x1`` conv in time, zero padded: x ``(N, T, H, W, C)``, kernel ``(k, C)``."""
+    p = kernel.shape[0] // 2
+    xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
+    return _correlate_t(xp, kernel, x.shape[1])
+
+
+def _temporal_fwd(x, kernel):
+    return depthwise_temporal(x, kernel), (x, kernel)
+
+
+def _temporal_bwd(res, g):
+    x, kernel = res
+    t, p = x.shape[1], kernel.shape[0] // 2
+    gp = jnp.pad(g, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
+    dx = _correlate_t(gp, kernel[::-1], t)
+    xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
+    dk = jnp.stack([jnp.sum(lax.slice_in_dim(xp, j, j + t, axis=1) * g, axis=(0, 1, 2, 3),
+                            dtype=jnp.float32) for j in range(kernel.shape[0])])
+    return dx, dk.astype(kernel.dtype)
+
+
+depthwise_temporal.defvjp(_temporal_fwd, _temporal_bwd)

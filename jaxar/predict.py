@@ -1,0 +1,99 @@
+"""Recognise actions in videos, cameras or streams.
+
+    python -m jaxar.predict VIDEO [VIDEO|DIR ...] --checkpoint WORKDIR --out results.jsonl
+    python -m jaxar.predict VIDEO --bundle EXPORT_DIR --out results.jsonl
+    python -m jaxar.predict --camera 0 --bundle EXPORT_DIR --max-seconds 60
+
+``--checkpoint`` runs the trained model with JAX (the default window is the
+training clip duration stored in the checkpoint); ``--bundle`` runs an export
+directory with ONNX Runtime or its TensorRT engine, exactly like the bundle's
+own ``runtime/run.py``. Everything but the JAX backend is :mod:`jaxar.runtime`;
+see docs/predict.md for the flags, the row format and the boxes-file format.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from jaxar.runtime import app
+from jaxar.runtime.errors import InputError
+from jaxar.runtime.preprocess import Preprocessing
+
+
+class JaxBackend:
+    """The trained model (training form, eval mode) on ``(N, T, 3, S, S)`` clips."""
+
+    name = "jax"
+    batch = None
+
+    def __init__(self, config, variables):
+        import jax
+        import jax.numpy as jnp
+        from jaxar.network import X3DUGT
+        model = X3DUGT(config)
+        self._fn = jax.jit(lambda v, x: model.apply(v, jnp.transpose(x, (0, 1, 3, 4, 2)), train=False))
+        self.variables = variables
+
+    def __call__(self, x):
+        import numpy as np
+        return np.asarray(self._fn(self.variables, x), np.float32)
+
+
+def clip_seconds_from_meta(meta: dict) -> tuple[float | None, str]:
+    """The training clip duration recorded in a checkpoint's meta (see
+    docs/predict.md), or ``(None, reason)``."""
+    info = meta.get("clip_seconds") or {}
+    if info.get("seconds"):
+        return float(info["seconds"]), f"training clip duration: {info.get('source', 'checkpoint meta')}"
+    return None, info.get("source", "not recorded in this checkpoint")
+
+
+def load_checkpoint_model(path: str) -> app.Model:
+    import logging
+    logging.getLogger("absl").setLevel(logging.ERROR)     # Orbax's read-only notices
+    from jaxar.checkpoint import read_meta, resolve_checkpoint, restore_inference
+    try:
+        step_dir = resolve_checkpoint(path)
+        bundle = restore_inference(step_dir)
+        meta = read_meta(step_dir)
+    except (FileNotFoundError, ValueError) as e:
+        raise InputError(f"--checkpoint {path}: {e}") from None
+    cfg = bundle.config
+    labels = bundle.class_names or [f"class_{i}" for i in range(cfg.num_classes)]
+    data = (meta.get("train_config") or {}).get("data") or {}
+    prep = Preprocessing(frames=int(data.get("frames", cfg.frames)), size=int(data.get("size", cfg.size)))
+    window, source = clip_seconds_from_meta(meta)
+    return app.Model(JaxBackend(cfg, bundle.variables), labels, prep, window, source,
+                     f"JAX checkpoint {step_dir} (step {bundle.step})")
+
+
+def _load(a) -> app.Model:
+    if bool(a.checkpoint) == bool(a.bundle):
+        raise InputError("give exactly one of --checkpoint WORKDIR or --bundle EXPORT_DIR")
+    if a.checkpoint:
+        if a.backend not in ("auto", "jax"):
+            raise InputError(f"--backend {a.backend}: a checkpoint runs with JAX; export it for "
+                             "onnxruntime/tensorrt (export/to_trt.py) and use --bundle")
+        if not Path(a.checkpoint).exists():
+            raise InputError(f"--checkpoint {a.checkpoint}: does not exist")
+        return load_checkpoint_model(a.checkpoint)
+    if a.backend == "jax":
+        raise InputError("--backend jax needs --checkpoint (a bundle runs with onnxruntime or tensorrt)")
+    return app.load_bundle(a.bundle, backend=a.backend, threads=a.threads)
+
+
+def _add_arguments(parser):
+    parser.add_argument("--checkpoint", help="work directory or checkpoint step directory (JAX)")
+    parser.add_argument("--bundle", help="export directory (ONNX Runtime or TensorRT)")
+
+
+_load.add_arguments = _add_arguments
+
+
+def main(argv=None) -> int:
+    return app.main(argv, _load, prog="python -m jaxar.predict", description=__doc__.split("\n")[0],
+                    backends=("jax", "onnxruntime", "tensorrt"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

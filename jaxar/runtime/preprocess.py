@@ -1,0 +1,65 @@
+"""Model input contract and normalisation (numpy only).
+
+A clip is ``T`` frames of ``S x S`` RGB, sampled (:mod:`.sampling`), cropped
+and resized (:mod:`.crop`), then normalised ``(pixel / 255 - mean) / std`` per
+channel. Layouts: the JAX model takes ``(N, T, S, S, 3)`` (channels last), the
+exported ONNX / TensorRT models ``(N, T, 3, S, S)``.
+
+:class:`Preprocessing` is read from an export bundle's ``preprocessing.json``
+(or built from a checkpoint's model config) so the device uses the constants
+the model was trained with.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+# The training pipeline's constants (data_pipelines.clip_config MEAN_RGB/STD_RGB);
+# a test checks they agree.
+DEFAULT_MEAN = (0.45, 0.45, 0.45)
+DEFAULT_STD = (0.225, 0.225, 0.225)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """What the model expects: ``frames`` T, ``size`` S, normalisation constants."""
+    frames: int
+    size: int
+    mean: tuple = DEFAULT_MEAN
+    std: tuple = DEFAULT_STD
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "Preprocessing":
+        """Reads a bundle's ``preprocessing.json`` (keys frames, height, width, mean, std)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: missing (the bundle has no preprocessing.json; "
+                             "re-export it with export/to_trt.py)")
+        try:
+            doc = json.loads(path.read_text())
+            frames, h, w = int(doc["frames"]), int(doc["height"]), int(doc["width"])
+            mean, std = tuple(map(float, doc["mean"])), tuple(map(float, doc["std"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(f"{path}: not a valid preprocessing.json ({type(e).__name__}: {e})") from None
+        if h != w:
+            raise InputError(f"{path}: height {h} != width {w}; only square inputs are supported")
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise InputError(f"{path}: mean/std must be 3 values with std > 0")
+        return cls(frames, h, mean, std)
+
+
+def normalise(clips_uint8: np.ndarray, mean=DEFAULT_MEAN, std=DEFAULT_STD) -> np.ndarray:
+    """uint8 RGB (last axis = channels) -> float32 ``(x / 255 - mean) / std``."""
+    scale = np.float32(1.0 / 255.0) / np.asarray(std, np.float32)
+    shift = np.asarray(mean, np.float32) / np.asarray(std, np.float32)
+    return np.asarray(clips_uint8).astype(np.float32) * scale - shift
+
+
+def to_ntchw(clips_nthwc: np.ndarray) -> np.ndarray:
+    """``(N, T, H, W, C)`` -> contiguous ``(N, T, C, H, W)``."""
+    return np.ascontiguousarray(np.transpose(clips_nthwc, (0, 1, 4, 2, 3)))
