@@ -1,17 +1,17 @@
-"""python -m jaxar.train --config experiments/baselines/tsm_mobilenetv2_ntu120_xset.py --workdir runs/baselines/tsm_mobilenetv2_ntu120_xset --set data.data_dir=/data/tfds
+"""python -m jaxar.train --config experiments/baselines/tsm_mobilenetv2_ntu120_xset.py --workdir runs/baselines/tsm_mobilenetv2_ntu120_xset --config.data.data_dir=/data/tfds
 
 TSM-MobileNetV2 baseline, ntu120_xset protocol: the recipe of ``experiments/ntu120_xset.py``
 unchanged (SGD + cosine, Poly-1, batch 64, from scratch), with the network
 swapped and its paper input (8 x 224^2, TSM's segment sampling replaced by the
-project's clip sampler); see docs/baselines.md. Equal input to X3D-UGT:
-``--set data.frames=16``.
+project's clip sampler); see docs/baselines_tsm_arc.md. Equal input to X3D-UGT:
+``--config.model.frames=16``.
 """
-import dataclasses
+from pathlib import Path
 
-from experiments import ntu120_xset
+from jaxar.train.config import load_config, model_section
 
 
 def get_config():
-    cfg = ntu120_xset.get_config()
-    return cfg.replace(model=dataclasses.replace(cfg.model, variant="tsm_mobilenetv2"),
-                       data=dataclasses.replace(cfg.data, frames=8, size=224))
+    c = load_config(Path(__file__).parents[1] / "ntu120_xset.py")
+    c.model = model_section("tsm_mobilenetv2", num_classes=c.model.num_classes, frames=8, size=224)
+    return c
