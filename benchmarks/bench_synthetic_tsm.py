@@ -19,7 +19,6 @@ Writes ``<workdir>/<variant>/`` (the run: log, checkpoints, plots) and
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -27,8 +26,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # CPU-sized widths (config overrides). Three stages keep a 2x2 map at 32x32.
 _RESNET = dict(stem_width=16, widths=(16, 32, 64), depths=(1, 1, 1), dropout=0.2)
@@ -45,12 +42,16 @@ DEFAULT = ["tsm_resnet18", "tsm_mobilenetv2", "arc_tsm_resnet18"]
 
 def train_config(variant: str, epochs: float, train_clips: int, test_clips: int, seed: int):
     """The synthetic demo recipe with ``variant`` narrowed (see :data:`NARROW`)."""
-    from experiments import synthetic_demo
-    cfg = synthetic_demo.get_config()
-    model = dataclasses.replace(cfg.model, variant=variant,
-                                overrides=dict(NARROW[variant]))
-    data = dataclasses.replace(cfg.data, synthetic_train=train_clips, synthetic_test=test_clips)
-    return cfg.replace(model=model, data=data, epochs=epochs, seed=seed, progress=False)
+    from jaxar.train.config import load_config, model_section
+    c = load_config(ROOT / "experiments" / "synthetic_demo.py")
+    c.model = model_section(variant, num_classes=c.model.num_classes, frames=c.model.frames,
+                            size=c.model.size, impl=c.model.impl, **NARROW[variant])
+    c.data.synthetic_train = train_clips
+    c.data.synthetic_test = test_clips
+    c.epochs = float(epochs)
+    c.seed = seed
+    c.progress = False
+    return c
 
 
 def main(argv=None) -> int:
@@ -69,7 +70,8 @@ def main(argv=None) -> int:
     if args.epochs <= 0 or args.train_clips < 32 or args.test_clips < 1:
         ap.error("--epochs must be positive, --train-clips >= 32 (one batch), --test-clips >= 1")
     import jax
-    from jaxar.profile import profile
+    from jaxar.complexity import profile
+    from jaxar.train.config import model_config
     from jaxar.train.loop import train_and_evaluate
 
     out = Path(args.workdir).absolute()
@@ -79,7 +81,7 @@ def main(argv=None) -> int:
     rows = []
     for variant in args.variants:
         cfg = train_config(variant, args.epochs, args.train_clips, args.test_clips, args.seed)
-        prof = profile(cfg.model_config())
+        prof = profile(model_config(cfg))
         print(f"== {variant}: {prof.params / 1e3:.1f} K params, {prof.macs / 1e6:.1f} M MACs "
               f"at {'x'.join(map(str, prof.input_shape[1:4]))}", flush=True)
         t = time.time()
