@@ -36,3 +36,10 @@ VARIANTS: dict[str, Callable[[], object]] = {
     "x3d_ugt_tada_s4": lambda: ModelConfig(tada_stages=(4,)),
     "x3d_ugt_tiny": x3d_ugt_tiny,
 }
+
+# TSM / ARC baselines (8x224^2): configs and networks in jaxar/models/
+from jaxar.models import arc as _arc, tsm_mobilenetv2 as _mbv2, tsm_resnet as _resnet  # noqa: E402
+
+for _fn in (_resnet.tsm_resnet18, _resnet.tsm_resnet50, _mbv2.tsm_mobilenetv2,
+            _arc.arc_tsm_resnet18, _arc.arc_tsm_resnet50):
+    VARIANTS[_fn.__name__] = _fn

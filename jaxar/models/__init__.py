@@ -1,0 +1,1 @@
+"""Whole networks built from :mod:`jaxar.modules`, one family per file."""
