@@ -15,17 +15,16 @@ from jaxar.bundle import InferenceBundle
 from jaxar.config import ModelConfig
 
 
-def reference_impl() -> str | None:
-    """Formulation for the reference forward pass on this backend: ``"shifted"``
-    on CPU (XLA's CPU grouped convolutions are the slow part of the other
-    formulations); elsewhere None, i.e. the model's own ``impl``."""
-    import jax
-    return "shifted" if jax.default_backend() == "cpu" else None
+def reference_impl() -> str:
+    """Formulation for the reference forward pass: the one ``impl="auto"``
+    resolves to on the running backend (all formulations are tested equal;
+    on CPU the others spend minutes in XLA's grouped convolutions)."""
+    from jaxar.ops.formulation import resolve_impl
+    return resolve_impl("auto")
 
 
 def reference_config(config: ModelConfig) -> ModelConfig:
-    impl = reference_impl()
-    return config.replace(impl=impl, dtype="float32") if impl else config.replace(dtype="float32")
+    return config.replace(impl=reference_impl(), dtype="float32")
 
 
 def jax_reference(bundle: InferenceBundle, x_ntchw: np.ndarray, chunk: int = 8) -> np.ndarray:

@@ -21,7 +21,6 @@ The context's device memory is ``engine.device_memory_size_v2``.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import subprocess
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from jaxar.runtime.backends import _cuda_runtime   # one lookup of cuda-python for export and device
 
 PRECISIONS = ("fp16", "fp32", "int8")
 
@@ -44,15 +45,6 @@ class TensorRTUnavailable(RuntimeError):
         super().__init__("cannot build the TensorRT engine here; missing: " + "; ".join(missing)
                          + ("\nBuild the same engine on the target (Jetson: JetPack 6.1/6.2 ship TensorRT 10.3) "
                             "with:\n  " + trtexec if trtexec else ""))
-
-
-def _cuda_runtime():
-    for mod in ("cuda.bindings.runtime", "cuda.cudart"):
-        try:
-            return importlib.import_module(mod)
-        except ImportError:
-            continue
-    return None
 
 
 def tensorrt_status() -> list[str]:

@@ -107,7 +107,8 @@ def main(argv=None) -> int:
               + (f"\n  i.e. {trt['trtexec']}" if trt.get("trtexec") else ""))
     print(f"\nparity: {'PASS' if result['parity']['passed'] else 'FAIL'}; default ONNX {result['default_onnx']}")
     print(f"recognise actions with this bundle (numpy + OpenCV + onnxruntime only): "
-          f"python3 {Path(args.out) / 'runtime' / 'run.py'} VIDEO --out results.jsonl  (docs/predict.md)")
+          f"python3 {Path(args.out) / 'runtime' / 'run.py'} VIDEO --out results.jsonl\n"
+          f"  or, here: python -m jaxar.predict VIDEO --bundle {args.out} --out results.jsonl  (docs/predict.md)")
     return 0 if result["parity"]["passed"] else 1
 
 

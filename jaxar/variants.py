@@ -43,3 +43,10 @@ VARIANTS: dict[str, Callable[[], object]] = {
     "x3d_s": lambda: X3DConfig(frames=13, size=160),
     "x3d_m": lambda: X3DConfig(frames=16, size=224),
 }
+
+# TSM / ARC baselines (8x224^2): configs and networks in jaxar/models/
+from jaxar.models import arc as _arc, tsm_mobilenetv2 as _mbv2, tsm_resnet as _resnet  # noqa: E402
+
+for _fn in (_resnet.tsm_resnet18, _resnet.tsm_resnet50, _mbv2.tsm_mobilenetv2,
+            _arc.arc_tsm_resnet18, _arc.arc_tsm_resnet50):
+    VARIANTS[_fn.__name__] = _fn

@@ -74,6 +74,7 @@ def test_shifted_depthwise_odd_sizes_and_bfloat16(size, stride):
                                        atol=tol * float(np.abs(np.asarray(v)).max()))
 
 
+@pytest.mark.slow
 def test_whole_network_shifted_gradients_equal_lowered():
     """Loss and every parameter gradient of a train-mode step agree across formulations."""
     from jaxar.initialization import init_variables
@@ -98,8 +99,11 @@ def test_whole_network_shifted_gradients_equal_lowered():
     flat_a = jax.tree_util.tree_leaves_with_path(ga)
     flat_b = jax.tree_util.tree_leaves(gb)
     assert len(flat_a) == len(flat_b) > 50
+    # float32 summation order differs.  Compare each leaf's error to its own norm, with a
+    # floor for leaves whose gradient is analytically zero (a BN bias feeding the next
+    # train-mode BN through a linear map) and so pure rounding noise.
+    floor = 1e-5 * max(float(np.linalg.norm(np.asarray(v))) for v in flat_b)
     for (path, u), v in zip(flat_a, flat_b):
-        # float32 summation order differs; compare each leaf's error to its own norm
         u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
         err, ref = np.linalg.norm(u - v), np.linalg.norm(v)
-        assert err <= 2e-3 * ref + 1e-9, (jax.tree_util.keystr(path), err, ref)
+        assert err <= 2e-3 * ref + floor, (jax.tree_util.keystr(path), err, ref)

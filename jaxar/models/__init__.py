@@ -1,12 +1,8 @@
-"""Model families other than X3D-UGT, each one config dataclass + Flax module.
+"""Whole networks built from :mod:`jaxar.modules`, one family per file.
 
-Every family config is a frozen dataclass with ``num_classes``, ``frames``,
-``size``, ``impl`` and ``dtype`` fields, ``replace(**kw)``, ``input_shape``
-``(T, H, W, 3)`` and ``build() -> flax.linen.Module``; the module maps
-channels-last clips ``(N, T, H, W, 3)`` to float32 logits ``(N, classes)``.
-``small(**overrides)`` returns a narrow, shallow copy for fast tests. The
-built module provides ``deploy_params`` / ``deploy_apply``, the deploy-form
-protocol of :mod:`jaxar.deploy`.
+A family config follows the protocol of :mod:`jaxar.config`; the X3D
+baselines' config also gives ``small(**overrides)``, a narrow, shallow copy
+for fast tests, and its module the deploy-form protocol of :mod:`jaxar.deploy`.
 
 * :mod:`jaxar.models.x3d` -- X3D-XS/S/M (Feichtenhofer, CVPR 2020).
 """
