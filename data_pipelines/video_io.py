@@ -125,6 +125,15 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     return buf.tobytes()
 
 
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """JPEG bytes (a stored frame) -> uint8 RGB ``(H, W, 3)``, decoded with
+    OpenCV as the device runtime decodes video frames."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("not a decodable JPEG image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 @contextlib.contextmanager
 def local_copy(zip_path: str, member: str, tmp_dir: str | None = None) -> Iterator[str]:
     """Extracts one zip member to a temporary file (OpenCV needs a path) and
