@@ -60,12 +60,13 @@ def export_default(work: Path, log=print) -> Path:
     out = work / "export_x3d_ugt_16x224"
     if (out / "model.onnx").is_file() and (out / "metadata.json").is_file():
         return out
-    from export.pipeline import export_all
+    from export.options import ExportOptions
+    from export.pipeline import export
     from export.sources import from_variant, with_input_size
     log(f"exporting x3d_ugt (random init) at 16x224 into {out} (jax2onnx only; minutes on a CPU)")
     src = with_input_size(from_variant("x3d_ugt", num_classes=60), 16, 224)
-    export_all(src, out, routes=("jax2onnx",), savedmodel=False, num_clips=1, profile=False,
-               tensorrt=False, log=log)
+    export(src, out, ExportOptions(routes=("jax2onnx",), savedmodel=False, num_clips=1, profile=False,
+                                   tensorrt=False, overwrite=True), log=log)
     return out
 
 

@@ -50,10 +50,12 @@ def make_checkpoint(workdir: Path, clip_seconds: float | None = WINDOW_S) -> Pat
 
 def make_bundle(workdir: Path, out: Path) -> Path:
     """Exports the checkpoint (jax2onnx route only, no profile, no TensorRT)."""
-    from export.pipeline import export_all
+    from export.options import ExportOptions
+    from export.pipeline import export
     from export.sources import from_checkpoint
-    export_all(from_checkpoint(workdir), out, routes=("jax2onnx",), savedmodel=False, num_clips=2,
-               profile=False, tensorrt=False, log=lambda m: None)
+    export(from_checkpoint(workdir), out, ExportOptions(routes=("jax2onnx",), savedmodel=False,
+                                                        num_clips=2, profile=False, tensorrt=False,
+                                                        overwrite=True), log=lambda m: None)
     return out
 
 
