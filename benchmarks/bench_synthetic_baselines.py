@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 # CPU-sized width of each family (overrides of its config). X3D: the XS/S/M
 # network at demo widths; every X3D variant becomes this one network at the

@@ -12,5 +12,5 @@ from jaxar.train.config import load_config, model_section
 
 def get_config():
     c = load_config(Path(__file__).parents[1] / "ntu60_xsub.py")
-    c.model = model_section("x3d_m", num_classes=60)
+    c.model = model_section("x3d_m", num_classes=60, frames=16, size=224)
     return c

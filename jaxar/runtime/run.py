@@ -19,9 +19,14 @@ HERE = Path(__file__).resolve().parent
 
 if __package__:
     from .app import load_bundle, main as app_main
-else:                                   # run as a script: import this folder as a package
-    sys.path.insert(0, str(HERE.parent))
-    _app = importlib.import_module(f"{HERE.name}.app")
+else:                                   # run as a script: load this folder as a package
+    import importlib.util
+    _spec = importlib.util.spec_from_file_location("_bundle_runtime", HERE / "__init__.py",
+                                                   submodule_search_locations=[str(HERE)])
+    _pkg = importlib.util.module_from_spec(_spec)
+    sys.modules[_spec.name] = _pkg
+    _spec.loader.exec_module(_pkg)
+    _app = importlib.import_module(f"{_spec.name}.app")
     load_bundle, app_main = _app.load_bundle, _app.main
 
 
