@@ -59,13 +59,12 @@ def _truncate(path: Path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-def _largest(pattern_dir: Path) -> Path:
-    return max((p for p in pattern_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
-
-
 CORRUPTIONS = {
-    "truncated data file": (lambda step: _truncate(_largest(step / "state" / "ocdbt.process_0")),
-                            "state: checkpoint array data is damaged or truncated"),
+    # Orbax spreads the arrays over several OCDBT data files (how many, and
+    # which holds what, depends on its writer threads), so all are truncated;
+    # the first read that fails is the metadata's, through the same store.
+    "truncated data files": (lambda step: [_truncate(p) for p in (step / "state").rglob("d/*") if p.is_file()],
+                             "state/_METADATA: checkpoint metadata is empty or unreadable"),
     "truncated _METADATA": (lambda step: _truncate(step / "state" / "_METADATA"), "_METADATA"),
     "bad meta file": (lambda step: _truncate(step / "meta" / "metadata"), "meta/metadata: unreadable"),
 }
