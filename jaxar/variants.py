@@ -6,18 +6,23 @@ away from the default; ``x3d_ugt_tiny`` is a narrow, shallow cut for CPU
 demos and tests. Parameter counts at 60 classes (``python -m jaxar.summary
 NAME``): 962.9 K / 965.5 K / 929.4 K / 934.2 K / 955.5 K.
 
-``x3d_xs`` / ``x3d_s`` / ``x3d_m`` are the X3D baselines
-(:mod:`jaxar.models.x3d`, ``docs/baselines.md``). Other model families add
-their entries to :data:`VARIANTS`; a config returned
-here follows the protocol described in :mod:`jaxar.config`. This module
-imports only config modules, so :mod:`jaxar.registry` can import it without
-a cycle.
+The baselines (``docs/baselines.md``) live in :mod:`jaxar.models`:
+``x3d_xs`` / ``x3d_s`` / ``x3d_m`` (one X3D network, the paper's three
+inputs), ``tsm_resnet18`` / ``tsm_resnet50`` / ``tsm_mobilenetv2`` (TSM) and
+``arc_tsm_resnet18`` / ``arc_tsm_resnet50`` (ARC around TSM-ResNet); each
+variant's default frames and crop are its paper input. Every config returned
+here follows the protocol described in :mod:`jaxar.config`. Nothing in
+:mod:`jaxar.models` imports the registry, so :mod:`jaxar.registry` can import
+this table without a cycle.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 from jaxar.config import ModelConfig
+from jaxar.models.arc import arc_tsm_resnet18, arc_tsm_resnet50
+from jaxar.models.tsm_mobilenetv2 import tsm_mobilenetv2
+from jaxar.models.tsm_resnet import tsm_resnet18, tsm_resnet50
 from jaxar.models.x3d import X3DConfig
 
 
@@ -42,11 +47,10 @@ VARIANTS: dict[str, Callable[[], object]] = {
     "x3d_xs": lambda: X3DConfig(frames=4, size=160),
     "x3d_s": lambda: X3DConfig(frames=13, size=160),
     "x3d_m": lambda: X3DConfig(frames=16, size=224),
+    # TSM (Lin et al. 2019) and ARC around TSM-ResNet: 8x224^2.
+    "tsm_resnet18": tsm_resnet18,
+    "tsm_resnet50": tsm_resnet50,
+    "tsm_mobilenetv2": tsm_mobilenetv2,
+    "arc_tsm_resnet18": arc_tsm_resnet18,
+    "arc_tsm_resnet50": arc_tsm_resnet50,
 }
-
-# TSM / ARC baselines (8x224^2): configs and networks in jaxar/models/
-from jaxar.models import arc as _arc, tsm_mobilenetv2 as _mbv2, tsm_resnet as _resnet  # noqa: E402
-
-for _fn in (_resnet.tsm_resnet18, _resnet.tsm_resnet50, _mbv2.tsm_mobilenetv2,
-            _arc.arc_tsm_resnet18, _arc.arc_tsm_resnet50):
-    VARIANTS[_fn.__name__] = _fn

@@ -1,7 +1,5 @@
 """The one full-size export: default x3d_ugt at 1x16x224x224 through jax2onnx,
 checked, allow-listed, and compared with JAX on one clip."""
-import jax
-import numpy as np
 import pytest
 
 from export.allowlist import validate_for_tensorrt

@@ -18,8 +18,6 @@ def test_batchnorm_train_step_matches_pytorch_reference():
     the unbiased one (n / (n - 1)), with momentum 0.1, as torch.nn.BatchNorm3d."""
     rng = np.random.default_rng(0)
     x = rng.normal(1.5, 2.0, size=(2, 3, 2, 2, 5)).astype(np.float32)     # n = 24 per channel
-    bn = batch_norm(train=True)
-    variables = bn.init(jax.random.PRNGKey(0), jnp.asarray(x))
     params = {"scale": rng.uniform(0.5, 1.5, 5).astype(np.float32),
               "bias": rng.normal(size=5).astype(np.float32)}
     stats = {"mean": rng.normal(size=5).astype(np.float32),
