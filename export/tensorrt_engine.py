@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jaxar.runtime.backends import _cuda_runtime   # one lookup of cuda-python for export and device
+from jaxar.runtime.backends import TensorRTBackend, _cuda_runtime   # one TensorRT runner for export and device
 
 PRECISIONS = ("fp16", "fp32", "int8")
 
@@ -270,43 +270,16 @@ def build_script(trtexec: str, precision: str) -> str:
         'PYTHONPATH="${JAXAR:?set JAXAR to a jaxar clone}" python3 "$JAXAR/export/calibrate.py" .\n')
 
 
-class TensorRTRunner:
-    """Runs a serialized plan with ``execute_async_v3``; ``runner(x) -> logits``."""
+class TensorRTRunner(TensorRTBackend):
+    """The device runtime's TensorRT backend (:class:`jaxar.runtime.backends.TensorRTBackend`:
+    ``execute_async_v3``, ``runner(x) -> logits``, ``input_shape``,
+    ``device_memory_bytes``), raising :class:`TensorRTUnavailable` (what is
+    missing + the ``trtexec`` command to run on the device) where TensorRT or a
+    GPU is absent, and named for reports."""
 
     def __init__(self, plan_path: str | os.PathLike, name: str | None = None):
         missing = tensorrt_status()
         if missing:
             raise TensorRTUnavailable(missing, f"/usr/src/tensorrt/bin/trtexec --loadEngine={plan_path}")
-        import tensorrt as trt
-        self.path = Path(plan_path)
-        self.cuda = _Cuda()
-        self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(self.path.read_bytes())
-        if self.engine is None:
-            raise RuntimeError(f"could not deserialize TensorRT plan {self.path}")
-        self.context = self.engine.create_execution_context()
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        self.in_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
-        self.out_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
-        shape = tuple(self.engine.get_tensor_shape(self.in_name))
-        self.input_shape = tuple(None if d < 0 else d for d in shape)
-        self.device_memory_bytes = int(self.engine.device_memory_size_v2)
-        self.stream = self.cuda.stream()
+        super().__init__(plan_path)
         self.name = name or f"tensorrt:{self.path.name}"
-        self._bufs: dict[tuple, tuple[int, int]] = {}
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, np.float32)
-        self.context.set_input_shape(self.in_name, x.shape)
-        out = np.empty(tuple(self.context.get_tensor_shape(self.out_name)), np.float32)
-        key = x.shape
-        if key not in self._bufs:
-            self._bufs[key] = (self.cuda.alloc(x.nbytes), self.cuda.alloc(out.nbytes))
-        d_in, d_out = self._bufs[key]
-        self.cuda.htod(d_in, x)
-        self.context.set_tensor_address(self.in_name, d_in)
-        self.context.set_tensor_address(self.out_name, d_out)
-        if not self.context.execute_async_v3(self.stream):
-            raise RuntimeError("TensorRT execute_async_v3 failed")
-        self.cuda.sync(self.stream)
-        self.cuda.dtoh(out, d_out)
-        return out

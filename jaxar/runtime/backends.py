@@ -98,8 +98,10 @@ class TensorRTBackend:
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         self.in_name = next(n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
         self.out_name = next(n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
-        b = engine.get_tensor_shape(self.in_name)[0]
-        self.batch = int(b) if b > 0 else None
+        shape = tuple(engine.get_tensor_shape(self.in_name))
+        self.input_shape = tuple(None if d < 0 else int(d) for d in shape)   # None: dynamic axis
+        self.batch = self.input_shape[0]
+        self.device_memory_bytes = int(engine.device_memory_size_v2)       # execution context
         self.stream = self._ok(rt.cudaStreamCreate())
         self._bufs: dict = {}
 
