@@ -11,13 +11,18 @@ Layout of a work directory::
     <workdir>/checkpoints/<step>/metrics/   JSON eval metrics (eval steps only)
 
 Every step directory is self-contained: :func:`restore_inference` needs
-nothing else. Orbax writes each step into a temporary directory and renames
+nothing else. ``meta`` also holds a SHA-256 of each top-level collection of
+the state (every leaf's path, dtype, shape and bytes, :func:`state_checksums`);
+both restores recompute it and refuse data that differs, so a damaged file
+that still decodes (a flipped bit) fails loudly instead of resuming or
+predicting with wrong weights. Orbax writes each step into a temporary directory and renames
 it when complete, so a crash never leaves a half-written step behind
 (unfinished ones are removed on the next start). Kept: the latest
 ``keep`` steps plus the best one by eval top-1.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -69,8 +74,10 @@ class Checkpointer:
         return self.manager.best_step()
 
     def save(self, step: int, state, meta: dict, metrics: dict | None = None) -> None:
-        """Saves ``state`` (a pytree of arrays) and ``meta`` (JSON) as ``step``;
-        ``metrics`` (eval results with ``top1``) makes it a best-checkpoint candidate."""
+        """Saves ``state`` (a pytree of arrays) and ``meta`` (JSON, plus the
+        state's checksums) as ``step``; ``metrics`` (eval results with
+        ``top1``) makes it a best-checkpoint candidate."""
+        meta = {**meta, CHECKSUMS: state_checksums(state)}
         args = ocp.args.Composite(state=ocp.args.StandardSave(state),
                                   meta=ocp.args.JsonSave(meta))
         self.manager.save(step, args=args, metrics=metrics, force=True)
@@ -80,6 +87,7 @@ class Checkpointer:
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
         out = self.manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        verify_checksums(out["state"], out["meta"], self.directory / str(step) / "state")
         return out["state"], out["meta"]
 
     def wait(self) -> None:
@@ -91,6 +99,61 @@ class Checkpointer:
 
 def _best_metric(metrics: dict) -> float:
     return float(metrics[BEST_METRIC])
+
+
+CHECKSUMS = "checksums"
+
+
+def _key_name(k) -> str:
+    for attr in ("key", "name", "idx"):
+        if hasattr(k, attr):
+            return str(getattr(k, attr))
+    return str(k)
+
+
+def _host_array(leaf) -> np.ndarray | None:
+    """The leaf's values on this host; None where this process holds only a
+    shard of an array that is not replicated (multi-host model parallelism)."""
+    if isinstance(leaf, jax.Array):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        if not leaf.is_fully_addressable:
+            if not leaf.is_fully_replicated:
+                return None
+            leaf = leaf.addressable_data(0)
+    return np.asarray(leaf)
+
+
+def state_checksums(state) -> dict[str, str]:
+    """``{collection: sha256 hex}`` over each top-level field of ``state``
+    (``params``, ``batch_stats``, ``opt_state``, ...): every leaf's path,
+    dtype, shape and bytes in tree order. Collections with a leaf this host
+    cannot read whole are left out."""
+    hashes: dict[str, hashlib._Hash] = {}
+    skipped = set()
+    for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+        names = [_key_name(k) for k in path]
+        top = names[0] if names else ""
+        arr = _host_array(leaf)
+        if arr is None:
+            skipped.add(top)
+            continue
+        h = hashes.setdefault(top, hashlib.sha256())
+        h.update(f"{'/'.join(names)}|{arr.dtype.str}|{arr.shape}|".encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return {k: h.hexdigest() for k, h in hashes.items() if k not in skipped}
+
+
+def verify_checksums(state, meta: dict, where: Path) -> None:
+    """Raises ``ValueError`` naming ``where`` when a collection of the restored
+    ``state`` differs from the checksum saved in ``meta`` (checkpoints without
+    checksums, and collections not restored, are not checked)."""
+    saved = meta.get(CHECKSUMS) or {}
+    got = state_checksums(state)
+    bad = sorted(k for k in got if k in saved and saved[k] != got[k])
+    if bad:
+        raise ValueError(f"{where}: checkpoint array data does not match the checksum saved with it "
+                         f"({', '.join(bad)}): the files are damaged; restore another step or retrain")
 
 
 
@@ -162,8 +225,9 @@ def restore_inference(path: str | Path) -> InferenceBundle:
             raise ValueError(f"{step_dir}/meta: missing {key!r}; was it written by jaxar.train?")
     config = model_config_from_json(meta["model_config"], where=str(step_dir))
     state = _restore_variables(step_dir / "state")
+    verify_checksums(state, meta, step_dir / "state")
     variables = jax.tree.map(lambda x: np.asarray(x, np.float32), state)
-    extra = {k: v for k, v in meta.items() if k not in ("model_config", "class_names", "step")}
+    extra = {k: v for k, v in meta.items() if k not in ("model_config", "class_names", "step", CHECKSUMS)}
     return InferenceBundle(config=config, variables=variables, class_names=meta.get("class_names"),
                            step=int(meta["step"]), metadata={"checkpoint": str(step_dir), **extra},
                            origin=f"checkpoint:{step_dir}")

@@ -62,11 +62,13 @@ def test_exact_restore_keep_and_best(tmp_path, state):
     assert sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir()) == [2, 3]
     restored, m = ck.restore(3, state)
     assert_trees_equal(restored, bump(state, 3))      # params, opt_state, rng, step: bitwise
-    assert m == meta(3)
+    assert {k: v for k, v in m.items() if k != "checksums"} == meta(3)
+    assert {"params", "batch_stats", "opt_state", "rng", "step"} <= set(m["checksums"])
     ck.close()
 
     best = restore_inference(tmp_path)                     # a work directory -> best by eval
     assert best.step == 2 and best.config == CONFIG and best.class_names == NAMES
+    assert "checksums" not in best.metadata
     assert_trees_equal(best.variables, {"params": bump(state, 2).params,
                                         "batch_stats": state.batch_stats})
     assert all(x.dtype == np.float32 and isinstance(x, np.ndarray)
@@ -111,3 +113,46 @@ def test_restore_inference_errors_name_the_path(tmp_path, state):
     ck.close()
     with pytest.raises(ValueError, match="checkpoints/1/meta: missing 'model_config'"):
         restore_inference(tmp_path / "run")
+
+
+def test_flipped_bits_in_array_data_are_refused(tmp_path, state):
+    """A damaged data file that still decodes (the arrays are zstd-compressed
+    without a content checksum) would restore wrong weights silently; the
+    checksums saved in meta make both restores refuse it. One flipped byte at
+    several places of the largest data file: each restore either fails or
+    returns exactly the saved state (some bytes of the file are not array
+    data), and at least one damaged file decodes and is caught by a checksum."""
+    import shutil
+    ck = Checkpointer(tmp_path / "good", keep=1, async_save=False)
+    ck.save(1, state, meta(1))
+    ck.close()
+    data_dir = tmp_path / "good" / "checkpoints" / "1" / "state" / "ocdbt.process_0" / "d"
+    largest = max(data_dir.iterdir(), key=lambda f: f.stat().st_size)
+    caught_by_checksum = []
+    for frac in (0.1, 0.3, 0.5, 0.7):
+        run = tmp_path / f"flip{frac}"
+        shutil.copytree(tmp_path / "good", run)
+        f = run / largest.relative_to(tmp_path / "good")
+        raw = bytearray(f.read_bytes())
+        raw[int(len(raw) * frac)] ^= 0x5A
+        f.write_bytes(bytes(raw))
+        ck = Checkpointer(run, keep=1, async_save=False)
+        try:
+            restored, _ = ck.restore(1, state)
+        except ValueError as e:
+            if "does not match the checksum saved with it" in str(e):
+                assert "checkpoints/1/state" in str(e)
+                caught_by_checksum.append(frac)
+            restored = None
+        finally:
+            ck.close()
+        if restored is not None:
+            assert_trees_equal(restored, state)          # never silently different
+        try:
+            inference = restore_inference(run)
+        except ValueError as e:
+            assert "checkpoints/1/state: checkpoint array data" in str(e)
+        else:
+            assert_trees_equal(inference.variables, {"params": state.params,
+                                                     "batch_stats": state.batch_stats})
+    assert caught_by_checksum, "no flipped byte produced data that decodes; the checksum path was not exercised"
