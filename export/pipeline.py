@@ -94,7 +94,8 @@ def write_model_record(ctx: Context, done: Mapping) -> dict:
     from export import preprocess
     from jaxar.bundle import write_bundle
     c = ctx.bundle.config
-    bundle = ctx.bundle.replace(preprocessing=preprocess.spec(c.frames, c.size, ctx.opts.static_batch))
+    bundle = ctx.bundle.replace(preprocessing=preprocess.spec(
+        c.frames, c.size, ctx.opts.static_batch, ctx.bundle.metadata.get("train_config")))
     write_bundle(bundle, ctx.work)
     return {"record": bundle}
 

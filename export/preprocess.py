@@ -5,8 +5,10 @@ The exported graph takes ``clip``: float32 ``(N, T, 3, H, W)``, RGB, values
 training input pipeline (``data_pipelines.clip_config.MEAN_RGB/STD_RGB``,
 re-exported by ``data_pipelines/input_pipeline.py``: the X3D/pytorchvideo
 values 0.45 / 0.225), so a deployed model sees what it was trained on. Frames are
-sampled uniformly over the video, person-centred crop, resized to ``H x W``.
-:func:`preprocess` turns decoded uint8 ``(N, T, H, W, 3)`` frames into it.
+sampled evenly over a window of the training clip duration (the bundle's
+``metadata.json``; :mod:`jaxar.runtime.sampling`), cropped as the training data
+was (:func:`training_crop`), resized to ``H x W``. :func:`preprocess` turns
+decoded uint8 ``(N, T, H, W, 3)`` frames into it.
 """
 from __future__ import annotations
 
@@ -18,8 +20,28 @@ import numpy as np
 from data_pipelines.clip_config import MEAN_RGB as MEAN, STD_RGB as STD
 
 
-def spec(frames: int, size: int, batch: int | None) -> dict:
-    """The ``preprocessing.json`` content."""
+def training_crop(train_config: dict | None, size: int) -> str:
+    """How the training clips were cropped, from a checkpoint's run config
+    (``meta["train_config"]``); says so where it is not known."""
+    data = (train_config or {}).get("data") or {}
+    source, name = data.get("source"), str(data.get("tfds_name") or "")
+    if source == "synthetic":
+        return (f"whole frame (the synthetic set's frames are square), resized to {size}x{size}; "
+                "training used random resized crops of it")
+    if name.startswith("ntu_rgbd"):
+        return (f"person-centred square crop from the NTU skeleton (padded), resized to {size}x{size}; "
+                "full frame when a video has no usable skeleton")
+    if name.startswith("video_folder"):
+        return (f"the crop chosen when the video folder was prepared (its preparation_report.json), "
+                f"resized to {size}x{size}")
+    if not data:
+        return f"not known (no training run config: random-initialised export); {size}x{size} input"
+    return f"as prepared for {source or '?'} {name}, resized to {size}x{size}"
+
+
+def spec(frames: int, size: int, batch: int | None, train_config: dict | None = None) -> dict:
+    """The ``preprocessing.json`` content; ``train_config`` (the checkpoint's
+    run config) says how the training clips were cropped."""
     return {
         "input_name": "clip", "output_name": "logits",
         "input_shape": [batch if batch else "N", frames, 3, size, size],
@@ -28,9 +50,12 @@ def spec(frames: int, size: int, batch: int | None) -> dict:
         "std": [float(v) for v in STD], "constants_from": "data_pipelines.clip_config (MEAN_RGB, STD_RGB)",
         "normalise": "(pixel / 255 - mean[c]) / std[c]",
         "frames": frames, "height": size, "width": size,
-        "frame_sampling": f"{frames} frames uniformly over the video",
-        "crop": "person-centred square crop (skeleton box, padded), resized to "
-                f"{size}x{size}; full frame when no skeleton",
+        "frame_sampling": f"{frames} frames evenly spaced over a window of the training clip duration "
+                          "(metadata.json window_seconds), windows every half window "
+                          "(runtime/sampling.py); a window spanning fewer source frames repeats frames",
+        "crop": training_crop(train_config, size),
+        "crop_at_prediction": "runtime/run.py --crop center (default) | full, or person crops from "
+                              "--boxes (any detector) / --skeleton (NTU); docs/predict.md",
         "output": "logits (N, num_classes); softmax for probabilities; labels.json maps index -> name",
     }
 

@@ -109,3 +109,18 @@ def test_unwritable_out_is_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert info.value.code == 2 and f"--out {out}" in err and "Traceback" not in err
     assert blocker.read_text() == "not a directory"
+
+
+def test_preprocessing_spec_states_the_training_crop():
+    """preprocessing.json describes the crop the model was trained with, not one fixed text."""
+    from export.preprocess import spec
+    synth = spec(8, 32, 1, {"data": {"source": "synthetic"}})
+    ntu = spec(16, 224, None, {"data": {"source": "tfds", "tfds_name": "ntu_rgbd/ntu60_xsub"}})
+    folder = spec(16, 224, None, {"data": {"source": "tfds", "tfds_name": "video_folder/default"}})
+    unknown = spec(16, 224, None, None)
+    assert synth["crop"].startswith("whole frame") and "32x32" in synth["crop"]
+    assert ntu["crop"].startswith("person-centred") and "skeleton" in ntu["crop"]
+    assert "preparation_report.json" in folder["crop"]
+    assert unknown["crop"].startswith("not known")
+    assert len({synth["crop"], ntu["crop"], folder["crop"], unknown["crop"]}) == 4
+    assert ntu["input_shape"] == ["N", 16, 3, 224, 224] and "window" in ntu["frame_sampling"]
