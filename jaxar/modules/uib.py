@@ -36,6 +36,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32, hwio_to_oihw
@@ -127,9 +128,15 @@ class UIB3D(nn.Module):
             tada {...} (T-UIB)                         se {...} (SE blocks)
         """
         out: dict = {}
-        if self.pre_dw:
-            out["pre_dw"] = v.conv_bn("pre_dw", "pre_dw_bn")
         out["expand"] = self.ghost("expand").deploy_params(v.child("expand"))
+        if self.pre_dw:
+            # The deploy graph shifts after the (bias-free) pre-depthwise conv; its BN
+            # shift moves through the linear primary 1x1 conv into that conv's bias.
+            pre = v.conv_bn("pre_dw", "pre_dw_bn")
+            out["pre_dw"] = {"w": pre["w"]}
+            primary = out["expand"]["primary"]
+            w = np.asarray(primary["w"], np.float64)[:, :, 0, 0]
+            primary["b"] = f32(np.asarray(primary["b"], np.float64) + w @ np.asarray(pre["b"], np.float64))
         scale, shift = v.bn("dw_bn")
         spatial = hwio_to_oihw(v.child("dw_spatial").param("kernel"))
         out["dw_spatial"] = f32(spatial * scale[:, None, None, None])
@@ -147,9 +154,11 @@ class UIB3D(nn.Module):
     @nn.nowrap
     def deploy_apply(self, p: dict, x: dops.Act) -> dops.Act:
         act = activation(self.act)
-        h = deploy_temporal_shift(x, self.shift_div)
-        if self.pre_dw:
-            h = dops.depthwise(h, p["pre_dw"]["w"], p["pre_dw"]["b"], self.stride)
+        if self.pre_dw:         # shift and depthwise conv commute (time vs space, no bias)
+            h = deploy_temporal_shift(dops.depthwise(x, p["pre_dw"]["w"], None, self.stride),
+                                      self.shift_div)
+        else:
+            h = deploy_temporal_shift(x, self.shift_div)
         h = self.ghost("expand").deploy_apply(p["expand"], h)
         ctx = h
         h = dops.depthwise(h, p["dw_spatial"], None, self.mid_stride())
@@ -165,4 +174,4 @@ class UIB3D(nn.Module):
         h = self.ghost("project").deploy_apply(p["project"], h)
         shortcut = (self.ghost("shortcut").deploy_apply(p["shortcut"], x)
                     if self.projects_shortcut(x.channels) else x)
-        return dops.add(shortcut, h)      # in the shortcut's view: the next block's input view
+        return dops.add(h, shortcut)      # in the branch's view (planes after a Ghost concat)
