@@ -47,6 +47,26 @@ from jaxar.modules.tada import TAdaGate
 from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
 
 
+# Channel multiple of the expanded tensor in the deploy form: ONNX Runtime's
+# blocked-layout (NCHWc) CPU kernels need channel counts that are multiples of
+# their block (8 with AVX2); Ghost pads with exact zero channels (see
+# GhostPointwise.deploy_params), and the ops after it carry them.
+CHANNEL_ALIGN = 8
+
+
+def _scatter(a: np.ndarray, idx: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """``a`` with its ``axis`` spread to ``size`` entries at ``idx`` (zeros elsewhere)."""
+    if size == a.shape[axis]:
+        return a
+    shape = list(a.shape)
+    shape[axis] = size
+    out = np.zeros(shape, a.dtype)
+    sl = [slice(None)] * a.ndim
+    sl[axis] = idx
+    out[tuple(sl)] = a
+    return out
+
+
 class UIB3D(nn.Module):
     out_channels: int
     expanded: int
@@ -123,12 +143,18 @@ class UIB3D(nn.Module):
     def deploy_params(self, v: Variables) -> dict:
         """Folded float32 tree::
 
-            pre_dw {w (C,1,k,k), b}   (if pre_dw)     expand, project, shortcut: Ghost trees
-            dw_spatial (E,1,k,k) (dw_bn scale folded)  dw_temporal (k_t,E)  dw_bias (E,)
-            tada {...} (T-UIB)                         se {...} (SE blocks)
+            pre_dw {w (C,1,k,k)}  (if pre_dw; its BN shift is in expand's primary bias)
+            expand, project, shortcut: Ghost trees (expand padded to E' channels)
+            dw_spatial (E',1,k,k) (dw_bn scale folded)  dw_temporal (k_t,E')  dw_bias (E',)
+            tada {...} (T-UIB)                          se {...} (SE blocks)
+
+        ``E'`` is the expanded width ``E`` rounded up to :data:`CHANNEL_ALIGN` by
+        the Ghost's zero channels when it can be (else ``E``); every tensor indexed
+        by the expanded channels is zero at the padded positions.
         """
         out: dict = {}
-        out["expand"] = self.ghost("expand").deploy_params(v.child("expand"))
+        expand = self.ghost("expand")
+        out["expand"] = expand.deploy_params(v.child("expand"), align=CHANNEL_ALIGN)
         if self.pre_dw:
             # The deploy graph shifts after the (bias-free) pre-depthwise conv; its BN
             # shift moves through the linear primary 1x1 conv into that conv's bias.
@@ -137,15 +163,28 @@ class UIB3D(nn.Module):
             primary = out["expand"]["primary"]
             w = np.asarray(primary["w"], np.float64)[:, :, 0, 0]
             primary["b"] = f32(np.asarray(primary["b"], np.float64) + w @ np.asarray(pre["b"], np.float64))
+        # every per-channel tensor of the expanded width E follows the Ghost's padding
+        idx = expand.aligned_index(CHANNEL_ALIGN)
+        width = len(idx) + 2 * expand.alignment_padding(CHANNEL_ALIGN)
+        pad = lambda a, axis: _scatter(a, idx, width, axis)
         scale, shift = v.bn("dw_bn")
         spatial = hwio_to_oihw(v.child("dw_spatial").param("kernel"))
-        out["dw_spatial"] = f32(spatial * scale[:, None, None, None])
-        out["dw_temporal"] = f32(v.child("dw_temporal").param("kernel"))
-        out["dw_bias"] = f32(shift)
+        out["dw_spatial"] = pad(f32(spatial * scale[:, None, None, None]), 0)
+        out["dw_temporal"] = pad(f32(v.child("dw_temporal").param("kernel")), 1)
+        out["dw_bias"] = pad(f32(shift), 0)
         for name, part in (("tada", self.tada()), ("se", self.se())):
             if part is not None:
                 out[name] = part.deploy_params(v.child(name))
+        if "tada" in out:
+            out["tada"]["reduce_w"] = pad(out["tada"]["reduce_w"], 0)
+            out["tada"]["expand_w"] = pad(out["tada"]["expand_w"], 1)
+            out["tada"]["expand_b"] = pad(out["tada"]["expand_b"], 0)
+        if "se" in out:
+            out["se"]["reduce_w"] = pad(out["se"]["reduce_w"], 0)
+            out["se"]["expand_w"] = pad(out["se"]["expand_w"], 1)
+            out["se"]["expand_b"] = pad(out["se"]["expand_b"], 0)
         out["project"] = self.ghost("project").deploy_params(v.child("project"))
+        out["project"]["primary"]["w"] = pad(out["project"]["primary"]["w"], 1)
         cin = v.child("expand").child("primary").param("kernel").shape[0]
         if self.projects_shortcut(cin):
             out["shortcut"] = self.ghost("shortcut").deploy_params(v.child("shortcut"))
