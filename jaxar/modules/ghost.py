@@ -113,14 +113,23 @@ class GhostPointwise(nn.Module):
         return np.where(idx < m, idx, idx + z)
 
     @nn.nowrap
-    def deploy_apply(self, p: dict, x: dops.Act) -> dops.Act:
+    def deploy_parts(self, p: dict, x: dops.Act) -> list[dops.Act]:
+        """The output as its channel blocks ``[primary, cheap]`` (or ``[primary]``),
+        both in the planes view: a following depthwise op can run on each block
+        and concatenate after itself (ONNX Runtime then keeps the blocked layout
+        through the Concat)."""
         f = activation(self.act)
         y = dops.pointwise(x, p["primary"]["w"], p["primary"]["b"], self.stride, f)
         m = y.channels
         if "cheap" not in p:
-            return dops.channel_slice(y, 0, self.features)
+            return [dops.channel_slice(y, 0, self.features)]
         used = p["cheap"]["w"].shape[0] // (self.ratio - 1)          # input channels read
         y = y.to("planes")              # one view for the cheap conv, the concat and what follows
         g = dops.depthwise(dops.channel_slice(y, 0, used), p["cheap"]["w"], p["cheap"]["b"], act=f)
         padded = m - ghost_channels(self.features, self.ratio)[0]     # zero channels per half
-        return dops.concat_channels([y, dops.channel_slice(g, 0, self.features - m + 2 * padded)])
+        return [y, dops.channel_slice(g, 0, self.features - m + 2 * padded)]
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, x: dops.Act) -> dops.Act:
+        parts = self.deploy_parts(p, x)
+        return parts[0] if len(parts) == 1 else dops.concat_channels(parts)

@@ -198,13 +198,19 @@ class UIB3D(nn.Module):
                                       self.shift_div)
         else:
             h = deploy_temporal_shift(x, self.shift_div)
-        h = self.ghost("expand").deploy_apply(p["expand"], h)
-        ctx = h
-        h = dops.depthwise(h, p["dw_spatial"], None, self.mid_stride())
+        # the spatial depthwise conv runs on each Ghost block, the concat after it
+        blocks = self.ghost("expand").deploy_parts(p["expand"], h)
+        parts, start = [], 0
+        for q in blocks:
+            parts.append(dops.depthwise(q, p["dw_spatial"][start:start + q.channels], None,
+                                        self.mid_stride()))
+            start += q.channels
+        h = dops.concat_channels(parts)
         gate = self.tada()
         if gate is None:                                   # BN shift = the temporal Conv's bias
             h = dops.temporal(h, p["dw_temporal"], p["dw_bias"], act=act)
-        else:
+        else:                       # TAda's context: per-frame means of the expanded tensor
+            ctx = dops.concat_channels([dops.spatial_mean(q) for q in blocks])
             h = dops.multiply(dops.temporal(h, p["dw_temporal"]), gate.deploy_apply(p["tada"], ctx))
             h = dops.apply(dops.add_channel_bias(h, p["dw_bias"]), act)
         se = self.se()
