@@ -28,7 +28,12 @@ folded into the conv before it; the mid BN's scale folded into the spatial
 depthwise kernel and its shift kept as ``dw_bias``, added after the temporal
 taps and TAda (the bias of the temporal Conv when there is no TAda); the
 spatial depthwise conv runs before the temporal one (both are linear and
-depthwise, so they commute; the stride then shrinks the temporal conv's input).
+depthwise, so they commute; the stride then shrinks the temporal conv's input)
+and on each half of the expand Ghost's output, concatenated after it; the
+temporal shift follows the bias-free pre-depthwise conv (its BN shift is in
+the expand conv's bias); the expanded width is padded to
+:data:`CHANNEL_ALIGN` with exact zero channels. These keep ONNX Runtime's
+blocked CPU kernels in one layout (docs/architecture.md, "The deploy form").
 """
 from __future__ import annotations
 
