@@ -73,7 +73,7 @@ class GhostPointwise(nn.Module):
         ``align > 1`` (ratio 2, nothing sliced off): the primary and cheap convs
         each get ``z`` all-zero output channels (zero kernel, zero bias, and every
         activation maps 0 to 0) so the output ``[primary m, 0 x z, cheap m, 0 x z]``
-        has a multiple of ``align`` channels; :func:`aligned_index` says where the
+        has a multiple of ``align`` channels; :meth:`aligned_index` says where the
         real channels sit."""
         m, cheap = ghost_channels(self.features, self.ratio)
         out = {"primary": v.conv_bn("primary", "primary_bn")}
@@ -114,10 +114,10 @@ class GhostPointwise(nn.Module):
 
     @nn.nowrap
     def deploy_parts(self, p: dict, x: dops.Act) -> list[dops.Act]:
-        """The output as its channel blocks ``[primary, cheap]`` (or ``[primary]``),
-        both in the planes view: a following depthwise op can run on each block
-        and concatenate after itself (ONNX Runtime then keeps the blocked layout
-        through the Concat)."""
+        """The output as its channel blocks: ``[primary, cheap]`` in the planes
+        view, or ``[primary]`` when there is no cheap conv. A following depthwise
+        op can run on each block and concatenate after itself (ONNX Runtime then
+        keeps its blocked layout through the Concat)."""
         f = activation(self.act)
         y = dops.pointwise(x, p["primary"]["w"], p["primary"]["b"], self.stride, f)
         m = y.channels
