@@ -15,22 +15,31 @@ each simplified the same way (:func:`export.onnx_check.finalize`):
 * **deploy frames-major**: the same deploy form with ``layout="frames-major"``
   (one copy of each spatial kernel), through jax2onnx.
 
-ONNX Runtime CPU, ``--threads`` intra-op threads (default 2), ``--runs``
-timed calls each (default 30, interleaved A/B/A/B so machine load hits all
-alike) after warm-up; prints median and min per graph, the ratio, the
-outputs' agreement, node counts, file sizes and node histograms; writes JSON
-and a PNG.
+ONNX Runtime CPU, every session built the same way (``export.runtimes.OrtRunner``:
+``--threads`` intra-op threads (default 2), one inter-op thread, the default
+graph optimisation level ``ORT_ENABLE_ALL``, which includes the NCHWc layout
+transformer), ``--runs`` timed calls each (default 30, interleaved A/B/A/B so
+machine load hits all alike) after warm-up; prints median and min per graph,
+the ratio to the 3-D graph, the outputs' agreement, node counts, file sizes,
+node histograms and the 1-minute load average before and after; writes JSON
+and a PNG. ``--profile-ops`` adds one profiled run per graph (ORT's
+``enable_profiling``): kernel time summed per op type, ``ReorderInput``/
+``ReorderOutput`` being NCHWc layout copies ORT inserts around blocked convs.
 
     python benchmarks/bench_onnx_latency.py                      # 1x16x224x224, x3d_ugt
     python benchmarks/bench_onnx_latency.py --frames 4 --size 64  # quick look
+    python benchmarks/bench_onnx_latency.py --runs 7 --warmup 2 --no-tflite-deploy --profile-ops
 
 Target: deploy (jax2onnx) median <= 0.45 x the 3-D median.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,6 +89,29 @@ def export_all_graphs(variant: str, frames: int, size: int, out: Path, log=print
     return paths, {"variant": variant, "frames": frames, "size": size, "conv3d_group_fixes": len(fixes)}
 
 
+def op_time_profile(path: Path, x: np.ndarray, threads: int, runs: int = 3) -> dict[str, float]:
+    """ORT kernel time per op type, ms per call (mean of ``runs`` profiled calls
+    after one unprofiled warm-up), with the session options of ``OrtRunner``."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = threads, 1, 3
+    opts.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        opts.profile_file_prefix = os.path.join(tmp, "ort")
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        feed = {sess.get_inputs()[0].name: x}
+        sess.run(None, feed)
+        for _ in range(runs):
+            sess.run(None, feed)
+        with open(sess.end_profiling()) as f:
+            events = json.load(f)
+    total: dict[str, float] = collections.defaultdict(float)
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            total[e["args"]["op_name"]] += e["dur"] / 1e3 / (runs + 1)
+    return dict(sorted(total.items(), key=lambda kv: -kv[1]))
+
+
 LABEL_3D = "3-D conv3d (TFLite route)"
 LABEL_J2O = "deploy (jax2onnx)"
 LABEL_TFL = "deploy (TFLite route)"
@@ -97,6 +129,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="artifacts/bench_onnx_latency", help="ONNX files, JSON and PNG go here")
+    ap.add_argument("--profile-ops", action="store_true",
+                    help="also print ORT kernel time per op type for each graph (one profiled session each)")
     args = ap.parse_args(argv)
     if args.runs < 5:
         ap.error("--runs must be >= 5 (the benchmark reports medians)")
@@ -104,6 +138,7 @@ def main(argv=None) -> int:
     from export.allowlist import op_histogram
     from export.plot import latency_plot
     from export.runtimes import OrtRunner
+    from jaxar.bundle import atomic_write_json
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,6 +150,7 @@ def main(argv=None) -> int:
     inputs = {k: x for k in runners}
     inputs[LABEL_3D] = np.ascontiguousarray(x.transpose(0, 1, 3, 4, 2))     # channels-last model
     outs = {k: r(inputs[k]) for k, r in runners.items()}
+    load_before = os.getloadavg()[0]
     for _ in range(args.warmup):
         for k, r in runners.items():
             r(inputs[k])
@@ -126,7 +162,9 @@ def main(argv=None) -> int:
             times[k].append((time.perf_counter() - t0) * 1e3)
         if (i + 1) % 10 == 0:
             print(f"  {i + 1}/{args.runs} runs", flush=True)
-    res = {**info, "threads": args.threads, "runs": args.runs, "graphs": {}}
+    load_after = os.getloadavg()[0]
+    res = {**info, "threads": args.threads, "runs": args.runs, "ort_graph_optimization": "ORT_ENABLE_ALL",
+           "load_avg_1min": [load_before, load_after], "cpus": os.cpu_count(), "graphs": {}}
     res["max_abs_diff_logits_vs_3d"] = {k: float(np.abs(outs[k] - outs[LABEL_3D]).max()) for k in outs}
     for k, path in paths.items():
         t = np.asarray(times[k])
@@ -140,7 +178,8 @@ def main(argv=None) -> int:
         g["ratio_min_vs_3d"] = g["min_ms"] / base["min_ms"]
     res["goal_met"] = res["graphs"][LABEL_J2O]["ratio_median_vs_3d"] <= GOAL_RATIO
     shape = f"1x{args.frames}x{args.size}x{args.size}"
-    print(f"\nONNX Runtime CPU, {args.threads} threads, {args.runs} interleaved runs, {args.variant} {shape}")
+    print(f"\nONNX Runtime CPU, {args.threads} threads, ORT_ENABLE_ALL, {args.runs} interleaved runs, "
+          f"{args.variant} {shape}; load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} CPUs")
     for k, g in res["graphs"].items():
         print(f"  {k:<28} median {g['median_ms']:9.1f} ms  min {g['min_ms']:9.1f} ms  "
               f"x{g['ratio_median_vs_3d']:.3f} (min x{g['ratio_min_vs_3d']:.3f})  {g['nodes']} nodes  "
@@ -150,7 +189,13 @@ def main(argv=None) -> int:
     for k, g in res["graphs"].items():
         print(f"\n  node histogram, {k}:")
         print("    " + ", ".join(f"{op} {n}" for op, n in g["ops"].items()))
-    (out / "bench_onnx_latency.json").write_text(json.dumps(res, indent=2) + "\n")
+    if args.profile_ops:
+        for k, path in paths.items():
+            prof = op_time_profile(path, inputs[k], args.threads)
+            res["graphs"][k]["op_time_ms"] = prof
+            print(f"\n  ORT kernel time per op type, {k} ({sum(prof.values()):.0f} ms per call):")
+            print("    " + ", ".join(f"{op} {ms:.0f}" for op, ms in prof.items() if ms >= 0.5))
+    atomic_write_json(out / "bench_onnx_latency.json", res)
     profiles = [{"runtime": k, "batches": [{"batch": 1, "p50_ms": g["median_ms"], "p90_ms": g["p90_ms"],
                                             "p99_ms": g["max_ms"]}]} for k, g in res["graphs"].items()]
     latency_plot(profiles, out / "bench_onnx_latency.png",

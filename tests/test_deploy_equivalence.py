@@ -164,3 +164,26 @@ def test_deploy_hook_rejects_configs_without_a_deploy_form():
         reparameterize(NoDeploy(), {"params": {}})
     with pytest.raises(TypeError, match="no deploy form"):
         reparameterize(object(), {"params": {}})
+
+
+def test_expanded_width_is_padded_with_exact_zero_channels():
+    """The deploy form rounds each block's expanded width up to CHANNEL_ALIGN
+    (ONNX Runtime's blocked kernels) with Ghost channels that are exactly zero:
+    every tensor indexed by the expanded channels is zero at the padded places."""
+    from jaxar.modules.ghost import GhostPointwise
+    from jaxar.modules.uib import CHANNEL_ALIGN
+    cfg = small_config(create_config("x3d_ugt"))
+    tree = reparameterize(cfg, realistic_variables(cfg))
+    e = cfg.expanded(1)
+    blk = tree["stage1"]["block0"]
+    width = blk["dw_spatial"].shape[0]
+    assert e % CHANNEL_ALIGN and width % CHANNEL_ALIGN == 0 and e < width < e + CHANNEL_ALIGN
+    pad = np.setdiff1d(np.arange(width), GhostPointwise(e, cfg.ghost_ratio).aligned_index(CHANNEL_ALIGN))
+    assert len(pad) == width - e
+    m = blk["expand"]["primary"]["w"].shape[0]
+    for name, part in blk["expand"].items():            # the extra rows of both Ghost convs
+        assert not part["w"][m - len(pad) // 2:].any() and not part["b"][m - len(pad) // 2:].any(), name
+    for a in (blk["dw_spatial"][pad], blk["dw_temporal"][:, pad], blk["dw_bias"][pad],
+              blk["project"]["primary"]["w"][:, pad]):
+        assert a.size and not a.any()
+    assert blk["dw_spatial"][np.setdiff1d(np.arange(width), pad)].any()

@@ -250,8 +250,11 @@ def channel_slice(a: Act, start: int, stop: int) -> Act:
 
 def concat_channels(parts: list[Act]) -> Act:
     """Concatenation along channels, in the first part's view when it allows it
-    (channels-major planes are channel-major blocks, so both views work)."""
+    (channels-major planes are channel-major blocks, so both views work); one
+    part is returned as it is."""
     first = parts[0]
+    if len(parts) == 1:
+        return first
     view = first.view if first.view in ("seq", "planes") else "planes"
     axis = 2 if (first.layout == "frames-major" and view == "seq") else 1
     data = jnp.concatenate([p.view_as(view) for p in parts], axis=axis)
@@ -292,7 +295,10 @@ def apply(a: Act, fn) -> Act:
 
 
 def spatial_mean(a: Act) -> Act:
-    """Mean over each frame's ``H x W`` -> per-frame 1x1 maps."""
+    """Mean over each frame's ``H x W`` -> per-frame 1x1 maps (a 1x1 map is
+    returned as it is)."""
+    if a.height == a.width == 1:
+        return a
     if a.layout == "channels-major" and a.view != "planes":
         y = jnp.mean(a.view_as("seq"), axis=3, keepdims=True)            # (N, C, T, 1)
         return a.replace(y, "seq", height=1, width=1)

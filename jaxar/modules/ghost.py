@@ -22,6 +22,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxar.deploy import ops as dops
@@ -65,9 +66,15 @@ class GhostPointwise(nn.Module):
         return lax.slice_in_dim(y, 0, self.features, axis=y.ndim - 1)
 
     @nn.nowrap
-    def deploy_params(self, v: Variables) -> dict:
+    def deploy_params(self, v: Variables, align: int = 1) -> dict:
         """``{"primary": {w (m, C_in, 1, 1), b}, "cheap": {w (K', 1, k, k), b}}``
-        (``cheap`` absent when no ghost channel survives)."""
+        (``cheap`` absent when no ghost channel survives).
+
+        ``align > 1`` (ratio 2, nothing sliced off): the primary and cheap convs
+        each get ``z`` all-zero output channels (zero kernel, zero bias, and every
+        activation maps 0 to 0) so the output ``[primary m, 0 x z, cheap m, 0 x z]``
+        has a multiple of ``align`` channels; :meth:`aligned_index` says where the
+        real channels sit."""
         m, cheap = ghost_channels(self.features, self.ratio)
         out = {"primary": v.conv_bn("primary", "primary_bn")}
         if out["primary"]["w"].shape[0] != m:
@@ -80,16 +87,49 @@ class GhostPointwise(nn.Module):
         keep = math.ceil(keep / mult) * mult              # whole groups: C_in_used * mult outputs
         chp = v.conv_bn("cheap", "cheap_bn")
         out["cheap"] = {"w": chp["w"][:keep], "b": chp["b"][:keep]}
+        z = self.alignment_padding(align)
+        if z:
+            for part in out.values():
+                part["w"] = np.concatenate([part["w"], np.zeros((z, *part["w"].shape[1:]), np.float32)])
+                part["b"] = np.concatenate([part["b"], np.zeros(z, np.float32)])
         return out
 
     @nn.nowrap
-    def deploy_apply(self, p: dict, x: dops.Act) -> dops.Act:
+    def alignment_padding(self, align: int) -> int:
+        """Zero channels ``z`` added to each half by ``deploy_params(v, align)``."""
+        m, cheap = ghost_channels(self.features, self.ratio)
+        if align <= 1 or self.ratio != 2 or cheap + m != self.features or self.features % align == 0:
+            return 0
+        half = align // math.gcd(align, 2)
+        return -m % half
+
+    @nn.nowrap
+    def aligned_index(self, align: int) -> np.ndarray:
+        """``(features,)``: the position of each real output channel in the
+        ``align``-padded deploy output (the identity when nothing is padded)."""
+        m, _ = ghost_channels(self.features, self.ratio)
+        z = self.alignment_padding(align)
+        idx = np.arange(self.features)
+        return np.where(idx < m, idx, idx + z)
+
+    @nn.nowrap
+    def deploy_parts(self, p: dict, x: dops.Act) -> list[dops.Act]:
+        """The output as its channel blocks: ``[primary, cheap]`` in the planes
+        view, or ``[primary]`` when there is no cheap conv. A following depthwise
+        op can run on each block and concatenate after itself (ONNX Runtime then
+        keeps its blocked layout through the Concat)."""
         f = activation(self.act)
         y = dops.pointwise(x, p["primary"]["w"], p["primary"]["b"], self.stride, f)
         m = y.channels
         if "cheap" not in p:
-            return dops.channel_slice(y, 0, self.features)
+            return [dops.channel_slice(y, 0, self.features)]
         used = p["cheap"]["w"].shape[0] // (self.ratio - 1)          # input channels read
         y = y.to("planes")              # one view for the cheap conv, the concat and what follows
         g = dops.depthwise(dops.channel_slice(y, 0, used), p["cheap"]["w"], p["cheap"]["b"], act=f)
-        return dops.concat_channels([y, dops.channel_slice(g, 0, self.features - m)])
+        padded = m - ghost_channels(self.features, self.ratio)[0]     # zero channels per half
+        return [y, dops.channel_slice(g, 0, self.features - m + 2 * padded)]
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, x: dops.Act) -> dops.Act:
+        parts = self.deploy_parts(p, x)
+        return parts[0] if len(parts) == 1 else dops.concat_channels(parts)

@@ -28,7 +28,12 @@ folded into the conv before it; the mid BN's scale folded into the spatial
 depthwise kernel and its shift kept as ``dw_bias``, added after the temporal
 taps and TAda (the bias of the temporal Conv when there is no TAda); the
 spatial depthwise conv runs before the temporal one (both are linear and
-depthwise, so they commute; the stride then shrinks the temporal conv's input).
+depthwise, so they commute; the stride then shrinks the temporal conv's input)
+and on each half of the expand Ghost's output, concatenated after it; the
+temporal shift follows the bias-free pre-depthwise conv (its BN shift is in
+the expand conv's bias); the expanded width is padded to
+:data:`CHANNEL_ALIGN` with exact zero channels. These keep ONNX Runtime's
+blocked CPU kernels in one layout (docs/architecture.md, "The deploy form").
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32, hwio_to_oihw
@@ -44,6 +50,26 @@ from jaxar.modules.layers import SpatialConv, TemporalDepthwise, activation, bat
 from jaxar.modules.squeeze_excite import SqueezeExcite
 from jaxar.modules.tada import TAdaGate
 from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
+
+
+# Channel multiple of the expanded tensor in the deploy form: ONNX Runtime's
+# blocked-layout (NCHWc) CPU kernels need channel counts that are multiples of
+# their block (8 with AVX2); Ghost pads with exact zero channels (see
+# GhostPointwise.deploy_params), and the ops after it carry them.
+CHANNEL_ALIGN = 8
+
+
+def _scatter(a: np.ndarray, idx: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """``a`` with its ``axis`` spread to ``size`` entries at ``idx`` (zeros elsewhere)."""
+    if size == a.shape[axis]:
+        return a
+    shape = list(a.shape)
+    shape[axis] = size
+    out = np.zeros(shape, a.dtype)
+    sl = [slice(None)] * a.ndim
+    sl[axis] = idx
+    out[tuple(sl)] = a
+    return out
 
 
 class UIB3D(nn.Module):
@@ -122,23 +148,48 @@ class UIB3D(nn.Module):
     def deploy_params(self, v: Variables) -> dict:
         """Folded float32 tree::
 
-            pre_dw {w (C,1,k,k), b}   (if pre_dw)     expand, project, shortcut: Ghost trees
-            dw_spatial (E,1,k,k) (dw_bn scale folded)  dw_temporal (k_t,E)  dw_bias (E,)
-            tada {...} (T-UIB)                         se {...} (SE blocks)
+            pre_dw {w (C,1,k,k)}  (if pre_dw; its BN shift is in expand's primary bias)
+            expand, project, shortcut: Ghost trees (expand padded to E' channels)
+            dw_spatial (E',1,k,k) (dw_bn scale folded)  dw_temporal (k_t,E')  dw_bias (E',)
+            tada {...} (T-UIB)                          se {...} (SE blocks)
+
+        ``E'`` is the expanded width ``E`` rounded up to :data:`CHANNEL_ALIGN` by
+        the Ghost's zero channels when it can be (else ``E``); every tensor indexed
+        by the expanded channels is zero at the padded positions.
         """
         out: dict = {}
+        expand = self.ghost("expand")
+        out["expand"] = expand.deploy_params(v.child("expand"), align=CHANNEL_ALIGN)
         if self.pre_dw:
-            out["pre_dw"] = v.conv_bn("pre_dw", "pre_dw_bn")
-        out["expand"] = self.ghost("expand").deploy_params(v.child("expand"))
+            # The deploy graph shifts after the (bias-free) pre-depthwise conv; its BN
+            # shift moves through the linear primary 1x1 conv into that conv's bias.
+            pre = v.conv_bn("pre_dw", "pre_dw_bn")
+            out["pre_dw"] = {"w": pre["w"]}
+            primary = out["expand"]["primary"]
+            w = np.asarray(primary["w"], np.float64)[:, :, 0, 0]
+            primary["b"] = f32(np.asarray(primary["b"], np.float64) + w @ np.asarray(pre["b"], np.float64))
+        # every per-channel tensor of the expanded width E follows the Ghost's padding
+        idx = expand.aligned_index(CHANNEL_ALIGN)
+        width = len(idx) + 2 * expand.alignment_padding(CHANNEL_ALIGN)
+        pad = lambda a, axis: _scatter(a, idx, width, axis)
         scale, shift = v.bn("dw_bn")
         spatial = hwio_to_oihw(v.child("dw_spatial").param("kernel"))
-        out["dw_spatial"] = f32(spatial * scale[:, None, None, None])
-        out["dw_temporal"] = f32(v.child("dw_temporal").param("kernel"))
-        out["dw_bias"] = f32(shift)
+        out["dw_spatial"] = pad(f32(spatial * scale[:, None, None, None]), 0)
+        out["dw_temporal"] = pad(f32(v.child("dw_temporal").param("kernel")), 1)
+        out["dw_bias"] = pad(f32(shift), 0)
         for name, part in (("tada", self.tada()), ("se", self.se())):
             if part is not None:
                 out[name] = part.deploy_params(v.child(name))
+        if "tada" in out:
+            out["tada"]["reduce_w"] = pad(out["tada"]["reduce_w"], 0)
+            out["tada"]["expand_w"] = pad(out["tada"]["expand_w"], 1)
+            out["tada"]["expand_b"] = pad(out["tada"]["expand_b"], 0)
+        if "se" in out:
+            out["se"]["reduce_w"] = pad(out["se"]["reduce_w"], 0)
+            out["se"]["expand_w"] = pad(out["se"]["expand_w"], 1)
+            out["se"]["expand_b"] = pad(out["se"]["expand_b"], 0)
         out["project"] = self.ghost("project").deploy_params(v.child("project"))
+        out["project"]["primary"]["w"] = pad(out["project"]["primary"]["w"], 1)
         cin = v.child("expand").child("primary").param("kernel").shape[0]
         if self.projects_shortcut(cin):
             out["shortcut"] = self.ghost("shortcut").deploy_params(v.child("shortcut"))
@@ -147,16 +198,24 @@ class UIB3D(nn.Module):
     @nn.nowrap
     def deploy_apply(self, p: dict, x: dops.Act) -> dops.Act:
         act = activation(self.act)
-        h = deploy_temporal_shift(x, self.shift_div)
-        if self.pre_dw:
-            h = dops.depthwise(h, p["pre_dw"]["w"], p["pre_dw"]["b"], self.stride)
-        h = self.ghost("expand").deploy_apply(p["expand"], h)
-        ctx = h
-        h = dops.depthwise(h, p["dw_spatial"], None, self.mid_stride())
+        if self.pre_dw:         # shift and depthwise conv commute (time vs space, no bias)
+            h = deploy_temporal_shift(dops.depthwise(x, p["pre_dw"]["w"], None, self.stride),
+                                      self.shift_div)
+        else:
+            h = deploy_temporal_shift(x, self.shift_div)
+        # the spatial depthwise conv runs on each Ghost block, the concat after it
+        blocks = self.ghost("expand").deploy_parts(p["expand"], h)
+        parts, start = [], 0
+        for q in blocks:
+            parts.append(dops.depthwise(q, p["dw_spatial"][start:start + q.channels], None,
+                                        self.mid_stride()))
+            start += q.channels
+        h = dops.concat_channels(parts)
         gate = self.tada()
         if gate is None:                                   # BN shift = the temporal Conv's bias
             h = dops.temporal(h, p["dw_temporal"], p["dw_bias"], act=act)
-        else:
+        else:                       # TAda's context: per-frame means of the expanded tensor
+            ctx = dops.concat_channels([dops.spatial_mean(q) for q in blocks])
             h = dops.multiply(dops.temporal(h, p["dw_temporal"]), gate.deploy_apply(p["tada"], ctx))
             h = dops.apply(dops.add_channel_bias(h, p["dw_bias"]), act)
         se = self.se()
@@ -165,4 +224,4 @@ class UIB3D(nn.Module):
         h = self.ghost("project").deploy_apply(p["project"], h)
         shortcut = (self.ghost("shortcut").deploy_apply(p["shortcut"], x)
                     if self.projects_shortcut(x.channels) else x)
-        return dops.add(shortcut, h)      # in the shortcut's view: the next block's input view
+        return dops.add(h, shortcut)      # in the branch's view (planes after a Ghost concat)
