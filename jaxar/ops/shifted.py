@@ -11,8 +11,12 @@ input as residual and compute
 * the input gradient as one correlation of the (dilated, for stride 2)
   padded output gradient with the flipped kernel -- a single fused loop,
   the same shape of computation as the forward;
-* the kernel gradient as ``k*k`` (or ``k``) reductions of
-  ``slice(padded input) * output gradient``, accumulated in float32.
+* the kernel gradient from ``slice(padded input) * output gradient``
+  summed, per tap, over chunks of an axis the taps do not shift along
+  (frames for spatial taps, rows for temporal ones) by elementwise loops,
+  then one small reduction of all taps, accumulated in float32
+  (:func:`_tap_sums`; one full reduction per tap was the largest cost of
+  the CPU training step).
 
 Layouts as in :mod:`jaxar.ops.conv`: activations ``(N, T, H, W, C)``;
 spatial depthwise kernel ``(k, k, 1, C)`` (channel multiplier 1; the caller
@@ -65,14 +69,15 @@ def _tap_sums(windows: list[jax.Array], g: jax.Array, axis: int) -> jax.Array:
 
     windows: ``k`` arrays shaped like ``g`` ``(N, T, H, W, C)``; returns ``(k, C)``.
 
-    XLA:CPU reduces poorly: a separate reduction per tap either fuses the
-    shifted slice into a slow reduction loop, or (YNNPACK reductions, the
-    default) first materialises every shifted slice -- about four passes over
-    an activation per tap.  Here the products are first summed over ``q``
-    equal chunks of ``axis`` (an axis the windows are not shifted along) with
-    plain slice-multiply-adds, which fuse into one elementwise loop that reads
-    each input once for all taps and writes ``k / q`` of an activation; one
-    small reduction of that stack finishes the sum.
+    On XLA:CPU a full reduction per tap is slow: fused with the shifted slice
+    it runs in XLA's own reduction loop, and with YNNPACK reductions (the
+    default) every shifted slice is first materialised -- about four passes
+    over an activation per tap.  Here each tap's products are first summed
+    over ``q`` equal chunks of ``axis`` (an axis the windows are not shifted
+    along; ``q`` = the largest divisor of its size up to 16) with plain
+    slice-multiply-adds, which XLA fuses into one elementwise loop per tap
+    that reads its inputs once and writes ``1/q`` of an activation; one small
+    reduction of the stacked partial sums finishes.
     """
     if not CHUNKED_TAP_SUMS:
         return jnp.stack([jnp.sum(w * g, axis=tuple(range(g.ndim - 1)), dtype=jnp.float32)
@@ -80,13 +85,15 @@ def _tap_sums(windows: list[jax.Array], g: jax.Array, axis: int) -> jax.Array:
     size = g.shape[axis]
     q = _chunks(size)
     step = size // q
-    gf = g.astype(jnp.float32)
+    # slice first, multiply after: a product shared by the q slices would be materialised
+    g_chunks = [lax.slice_in_dim(g, r * step, (r + 1) * step, axis=axis).astype(jnp.float32)
+                for r in range(q)]
     parts = []
     for w in windows:
-        prod = w.astype(jnp.float32) * gf
         acc = None
         for r in range(q):
-            term = lax.slice_in_dim(prod, r * step, (r + 1) * step, axis=axis)
+            term = lax.slice_in_dim(w, r * step, (r + 1) * step, axis=axis).astype(jnp.float32)
+            term = term * g_chunks[r]
             acc = term if acc is None else acc + term
         parts.append(acc)
     stacked = jnp.stack(parts)
