@@ -3,13 +3,17 @@
     python benchmarks/bench_formulations.py                      # 2x16x112^2 train, 1x16x224^2 eval
     python benchmarks/bench_formulations.py --modes train --sizes 56 --frames 8 --batch 1 \\
         --impls lowered shifted-autodiff shifted --repeats 5
+    python benchmarks/bench_formulations.py --modes train \\
+        --impls lowered shifted-per-tap shifted           # the CPU training-step comparison
 
 Every formulation uses the same parameters and computes the same maths
 (``tests/test_ops.py``, ``tests/test_train_formulations.py``); only the XLA
 ops differ.  ``--impls`` takes the formulations of :mod:`jaxar.ops.conv`,
-``auto`` (reported with what it resolved to) and ``shifted-autodiff``: the
-``"shifted"`` forward differentiated automatically instead of with the
-hand-written gradients of :mod:`jaxar.ops.shifted`.
+``auto`` (reported with what it resolved to) and two older forms of
+``"shifted"`` kept for comparison: ``shifted-autodiff`` (the same forward
+differentiated automatically instead of with the hand-written gradients of
+:mod:`jaxar.ops.shifted`) and ``shifted-per-tap`` (the hand-written gradients
+with one reduction per kernel tap instead of the chunk-summed products).
 
 * ``train``: one jitted training-mode value-and-grad of the cross-entropy
   (batch statistics, dropout) at ``--batch`` clips per call;
@@ -18,13 +22,16 @@ hand-written gradients of :mod:`jaxar.ops.shifted`.
 All variants are compiled first; then the timed calls are interleaved
 (variant A, B, C, A, B, C, ...) so that load changes on a shared machine hit
 every variant alike.  Each line gives the median and minimum seconds per clip
-over ``--repeats`` calls, and the median's ratio to the first ``--impls``
-entry measured in the same run.
+over ``--repeats`` calls, the median process CPU time per clip (all threads;
+on a shared machine it moves less with other jobs than wall time does), and
+the median's ratio to the first ``--impls`` entry measured in the same run;
+a last line gives the wall-time ratio of every pair.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import itertools
 import os
 import statistics
 import sys
@@ -36,15 +43,17 @@ import optax
 
 from jaxar.initialization import init_variables
 from jaxar.ops import conv as conv_ops
+from jaxar.ops import shifted as shifted_ops
 from jaxar.ops.formulation import IMPL_CHOICES, resolve_impl
 from jaxar.registry import create_model
 
-VARIANTS = IMPL_CHOICES + ("shifted-autodiff",)
+VARIANTS = IMPL_CHOICES + ("shifted-autodiff", "shifted-per-tap")
+OLD_SHIFTED = ("shifted-autodiff", "shifted-per-tap")
 
 
 def build(variant: str, name: str, mode: str, frames: int, size: int, batch: int):
     """Compiles one call; returns ``(fn, args, compile_s)``."""
-    impl = "shifted" if name == "shifted-autodiff" else name
+    impl = "shifted" if name in OLD_SHIFTED else name
     model = create_model(variant, frames=frames, size=size, impl=impl)
     x = jax.random.normal(jax.random.PRNGKey(1), (batch, frames, size, size, 3))
     y = jnp.zeros((batch,), jnp.int32)
@@ -57,14 +66,15 @@ def build(variant: str, name: str, mode: str, frames: int, size: int, batch: int
         fn, args = jax.jit(jax.value_and_grad(loss_fn)), (v["params"], v["batch_stats"], x, y)
     else:
         fn, args = jax.jit(lambda v, x: model.apply(v, x)), (v, x)
-    previous = conv_ops.SHIFTED_CUSTOM_VJP
-    conv_ops.SHIFTED_CUSTOM_VJP = name != "shifted-autodiff"    # read while tracing
+    previous = conv_ops.SHIFTED_CUSTOM_VJP, shifted_ops.CHUNKED_TAP_SUMS
+    conv_ops.SHIFTED_CUSTOM_VJP = name != "shifted-autodiff"    # both read while tracing
+    shifted_ops.CHUNKED_TAP_SUMS = name != "shifted-per-tap"
     try:
         t0 = time.perf_counter()
         jax.block_until_ready(fn(*args))
         compile_s = time.perf_counter() - t0
     finally:
-        conv_ops.SHIFTED_CUSTOM_VJP = previous
+        conv_ops.SHIFTED_CUSTOM_VJP, shifted_ops.CHUNKED_TAP_SUMS = previous
     return fn, args, compile_s
 
 
@@ -74,27 +84,41 @@ def run_shape(args, mode: str, frames: int, size: int, batch: int) -> list[dict]
         built[name] = build(args.variant, name, mode, frames, size, batch)
         print(f"  compiled {mode} {name} ({built[name][2]:.1f} s incl. first call)", flush=True)
     times = {name: [] for name in args.impls}
+    cpu = {name: [] for name in args.impls}
     for _ in range(args.repeats):
         for name in args.impls:
             fn, a, _ = built[name]
-            t0 = time.perf_counter()
+            c0, t0 = _cpu_s(), time.perf_counter()
             jax.block_until_ready(fn(*a))
             times[name].append((time.perf_counter() - t0) / batch)
+            cpu[name].append((_cpu_s() - c0) / batch)
     base = statistics.median(times[args.impls[0]])
     rows = []
     for name in args.impls:
         med = statistics.median(times[name])
-        resolved = resolve_impl("shifted" if name == "shifted-autodiff" else name)
+        resolved = resolve_impl("shifted" if name in OLD_SHIFTED else name)
         r = {"mode": mode, "impl": name, "resolved": resolved, "frames": frames, "size": size,
              "batch": batch, "median_s_per_clip": med, "min_s_per_clip": min(times[name]),
+             "median_cpu_s_per_clip": statistics.median(cpu[name]),
              "ratio_to_first": med / base, "first": args.impls[0], "runs": args.repeats,
              "first_call_s": built[name][2]}
         rows.append(r)
-        label = name if resolved == name or name == "shifted-autodiff" else f"{name}->{resolved}"
+        label = name if resolved == name or name in OLD_SHIFTED else f"{name}->{resolved}"
         print(f"{args.variant} {mode} {batch}x{frames}x{size}^2 {label:>17}: median "
-              f"{med:.3f} s/clip, min {r['min_s_per_clip']:.3f}, x{r['ratio_to_first']:.3f} of "
+              f"{med:.3f} s/clip, min {r['min_s_per_clip']:.3f}, cpu "
+              f"{r['median_cpu_s_per_clip']:.3f} s/clip, x{r['ratio_to_first']:.3f} of "
               f"{args.impls[0]} ({args.repeats} interleaved runs)", flush=True)
+    meds = {r["impl"]: r["median_s_per_clip"] for r in rows}
+    pairs = [f"{b}/{a} {meds[b] / meds[a]:.3f}" for a, b in itertools.combinations(meds, 2)]
+    if pairs:
+        print(f"  wall-time ratios ({mode} {batch}x{frames}x{size}^2): " + ", ".join(pairs), flush=True)
     return rows
+
+
+def _cpu_s() -> float:
+    """CPU seconds used by this process so far (user + system, all threads)."""
+    t = os.times()
+    return t.user + t.system
 
 
 def main(argv=None) -> int:

@@ -10,8 +10,10 @@ PyTorch-style SGD, BN statistics synchronised over all devices), compiles
 it, runs ``--warmup`` steps, then times ``--repeats`` steps one by one
 (each blocked on its result) and prints the median step time and clips/s
 (global batch / median), plus the ratio of every formulation to the first
-(per dtype).  The global batch defaults to 2 clips per device on CPU and 32
-elsewhere.  ``auto`` is reported with the formulation it resolved to.
+(per dtype).  ``shifted-per-tap`` is ``shifted`` with its older kernel
+gradients (one reduction per tap, :data:`jaxar.ops.shifted.CHUNKED_TAP_SUMS`
+off), for a before/after comparison.  The global batch defaults to 2 clips
+per device on CPU and 32 elsewhere.  ``auto`` is reported with the formulation it resolved to.
 
 It also reads XLA's cost analysis of the compiled step (``flops``, ``bytes
 accessed``); with ``--bandwidth-gbs`` (the device's memory bandwidth, GB/s;
@@ -50,13 +52,15 @@ def bench(impl: str, dtype: str, args) -> dict:
     from jaxar import parallel
     from jaxar.losses import make_loss_fn
     from jaxar.network import X3DUGT
+    from jaxar.ops import shifted
     from jaxar.optim import sgd_torch
     from jaxar.registry import create_config
     from jaxar.train.state import create_train_state
     from jaxar.train.step import compile_steps
 
+    per_tap = impl == "shifted-per-tap"
     cfg = create_config(args.variant, num_classes=args.classes, frames=args.frames,
-                        size=args.size, impl=impl, dtype=dtype)
+                        size=args.size, impl="shifted" if per_tap else impl, dtype=dtype)
     mesh = parallel.make_mesh()
     n = mesh.devices.size
     batch_size = args.batch or n * (2 if jax.default_backend() == "cpu" else 32)
@@ -74,7 +78,11 @@ def bench(impl: str, dtype: str, args) -> dict:
     lr = np.float32(0.01)
 
     t0 = time.perf_counter()
-    compiled = train_step.lower(state, batch, lr).compile()
+    shifted.CHUNKED_TAP_SUMS = not per_tap          # read while tracing
+    try:
+        compiled = train_step.lower(state, batch, lr).compile()
+    finally:
+        shifted.CHUNKED_TAP_SUMS = True
     compile_s = time.perf_counter() - t0
     cost = _cost(compiled)
     for _ in range(args.warmup):
@@ -89,7 +97,7 @@ def bench(impl: str, dtype: str, args) -> dict:
     med = statistics.median(times)
     from jaxar.ops.formulation import resolve_impl
     dev = mesh.devices.flat[0]
-    out = {"impl": impl, "resolved_impl": resolve_impl(impl, dev.platform),
+    out = {"impl": impl, "resolved_impl": resolve_impl(cfg.impl, dev.platform),
            "variant": args.variant, "input": [args.frames, args.size, args.size, 3],
            "dtype": dtype, "devices": n, "platform": dev.platform, "device_kind": dev.device_kind,
            "global_batch": batch_size, "compile_s": round(compile_s, 1),
@@ -108,7 +116,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variant", default="x3d_ugt")
     p.add_argument("--impls", nargs="+", default=["lowered", "shifted", "auto"],
-                   choices=["auto", "lowered", "conv3d", "shifted"])
+                   choices=["auto", "lowered", "conv3d", "shifted", "shifted-per-tap"])
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--classes", type=int, default=60)

@@ -107,3 +107,36 @@ def test_whole_network_shifted_gradients_equal_lowered():
         u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
         err, ref = np.linalg.norm(u - v), np.linalg.norm(v)
         assert err <= 2e-3 * ref + floor, (jax.tree_util.keystr(path), err, ref)
+
+
+@pytest.mark.parametrize("frames,height", [(20, 18), (17, 5)])
+def test_chunked_kernel_gradients_equal_per_tap_and_lowered(frames, height, monkeypatch):
+    """Kernel gradients summed in chunks (spatial taps chunk the frames, temporal taps
+    the rows: 20 -> 10 chunks of 2, 18 -> 9 of 2, a prime 17 -> one chunk) equal one
+    reduction per tap and the autodiff of the lowered formulation."""
+    from jaxar.ops import shifted
+
+    x = RNG.normal(size=(1, frames, height, 5, 3)).astype(np.float32)
+    ks = RNG.normal(size=(3, 3, 1, 3)).astype(np.float32)
+    kt = RNG.normal(size=(3, 3)).astype(np.float32)
+
+    def loss(impl):
+        def fn(x, ks, kt):
+            h = ops.temporal_depthwise(x, kt, impl)
+            return jnp.sum(jnp.sin(ops.spatial_conv(h, ks, 2, 3, impl)))
+        return jax.value_and_grad(fn, (0, 1, 2))
+
+    def run(impl, chunked):
+        monkeypatch.setattr(shifted, "CHUNKED_TAP_SUMS", chunked)    # read while tracing
+        f = jax.jit(loss(impl))
+        return f.lower(x, ks, kt).as_text(), f(x, ks, kt)
+
+    hlo_c, (lc, gc) = run("shifted", True)
+    hlo_p, (lp, gp) = run("shifted", False)
+    _, (ll, gl) = run("lowered", True)
+    assert hlo_c != hlo_p                       # the switch really changes the program
+    np.testing.assert_allclose(lc, ll, rtol=1e-5)
+    np.testing.assert_allclose(lp, ll, rtol=1e-5)
+    for u, v, w in zip(gc, gp, gl):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(w), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(v), np.asarray(w), rtol=1e-4, atol=1e-4)

@@ -11,8 +11,12 @@ input as residual and compute
 * the input gradient as one correlation of the (dilated, for stride 2)
   padded output gradient with the flipped kernel -- a single fused loop,
   the same shape of computation as the forward;
-* the kernel gradient as ``k*k`` (or ``k``) reductions of
-  ``slice(padded input) * output gradient``, accumulated in float32.
+* the kernel gradient from ``slice(padded input) * output gradient``
+  summed, per tap, over chunks of an axis the taps do not shift along
+  (frames for spatial taps, rows for temporal ones) by elementwise loops,
+  then one small reduction of all taps, accumulated in float32
+  (:func:`_tap_sums`; one full reduction per tap was the largest cost of
+  the CPU training step).
 
 Layouts as in :mod:`jaxar.ops.conv`: activations ``(N, T, H, W, C)``;
 spatial depthwise kernel ``(k, k, 1, C)`` (channel multiplier 1; the caller
@@ -27,6 +31,11 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+CHUNKED_TAP_SUMS = True
+"""Kernel gradients sum the per-tap products in chunks first (:func:`_tap_sums`).
+``False`` reduces every tap separately (the simpler form, kept so
+``benchmarks/bench_formulations.py`` can measure both in one run); read while
+tracing."""
 
 def _out(size: int, k: int, stride: int) -> int:
     return (size + 2 * (k // 2) - k) // stride + 1
@@ -48,6 +57,47 @@ def _correlate_hw(xp: jax.Array, kernel: jax.Array, ho: int, wo: int, stride: in
             term = window * kernel[i, j]
             y = term if y is None else y + term
     return y
+
+
+def _chunks(size: int, limit: int = 16) -> int:
+    """The largest divisor of ``size`` that is at most ``limit``."""
+    return max(d for d in range(1, min(size, limit) + 1) if size % d == 0)
+
+
+def _tap_sums(windows: list[jax.Array], g: jax.Array, axis: int) -> jax.Array:
+    """``out[i, c] = sum(windows[i] * g)`` over every axis but the last, in float32.
+
+    windows: ``k`` arrays shaped like ``g`` ``(N, T, H, W, C)``; returns ``(k, C)``.
+
+    On XLA:CPU a full reduction per tap is slow: fused with the shifted slice
+    it runs in XLA's own reduction loop, and with YNNPACK reductions (the
+    default) every shifted slice is first materialised -- about four passes
+    over an activation per tap.  Here each tap's products are first summed
+    over ``q`` equal chunks of ``axis`` (an axis the windows are not shifted
+    along; ``q`` = the largest divisor of its size up to 16) with plain
+    slice-multiply-adds, which XLA fuses into one elementwise loop per tap
+    that reads its inputs once and writes ``1/q`` of an activation; one small
+    reduction of the stacked partial sums finishes.
+    """
+    if not CHUNKED_TAP_SUMS:
+        return jnp.stack([jnp.sum(w * g, axis=tuple(range(g.ndim - 1)), dtype=jnp.float32)
+                          for w in windows])
+    size = g.shape[axis]
+    q = _chunks(size)
+    step = size // q
+    # slice first, multiply after: a product shared by the q slices would be materialised
+    g_chunks = [lax.slice_in_dim(g, r * step, (r + 1) * step, axis=axis).astype(jnp.float32)
+                for r in range(q)]
+    parts = []
+    for w in windows:
+        acc = None
+        for r in range(q):
+            term = lax.slice_in_dim(w, r * step, (r + 1) * step, axis=axis).astype(jnp.float32)
+            term = term * g_chunks[r]
+            acc = term if acc is None else acc + term
+        parts.append(acc)
+    stacked = jnp.stack(parts)
+    return jnp.sum(stacked, axis=tuple(range(1, stacked.ndim - 1)))
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -82,16 +132,13 @@ def _spatial_bwd(stride, res, g):
                   (k - 1 - p, w + p - (wo - 1) * stride - 1, stride - 1),
                   (0, 0, 0)))
     dx = _correlate_hw(gp, kernel[::-1, ::-1, 0], h, w, 1)
-    # kernel gradient: one reduction per tap
+    # kernel gradient: all taps from frame-summed partial products (see _tap_sums)
     xp = jnp.pad(x, ((0, 0), (0, 0), (p, p), (p, p), (0, 0)))
-    taps = []
-    for i in range(k):
-        for j in range(k):
-            window = lax.slice(xp, (0, 0, i, j, 0),
-                               (n, t, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
-                               (1, 1, stride, stride, 1))
-            taps.append(jnp.sum(window * g, axis=(0, 1, 2, 3), dtype=jnp.float32))
-    dk = jnp.stack(taps).reshape(k, k, 1, c).astype(kernel.dtype)
+    windows = [lax.slice(xp, (0, 0, i, j, 0),
+                         (n, t, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
+                         (1, 1, stride, stride, 1))
+               for i in range(k) for j in range(k)]
+    dk = _tap_sums(windows, g, axis=1).reshape(k, k, 1, c).astype(kernel.dtype)
     return dx, dk
 
 
@@ -125,8 +172,8 @@ def _temporal_bwd(res, g):
     gp = jnp.pad(g, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
     dx = _correlate_t(gp, kernel[::-1], t)
     xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
-    dk = jnp.stack([jnp.sum(lax.slice_in_dim(xp, j, j + t, axis=1) * g, axis=(0, 1, 2, 3),
-                            dtype=jnp.float32) for j in range(kernel.shape[0])])
+    dk = _tap_sums([lax.slice_in_dim(xp, j, j + t, axis=1) for j in range(kernel.shape[0])],
+                   g, axis=2)
     return dx, dk.astype(kernel.dtype)
 
 
