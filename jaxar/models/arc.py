@@ -39,7 +39,7 @@ negative BN scale; it stays a per-channel Mul + Add after the Concat.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import flax.linen as nn
 import jax
@@ -132,6 +132,7 @@ class ARCConv(nn.Module):
 @dataclasses.dataclass(frozen=True)
 class ARCTSMResNetConfig(TSMResNetConfig):
     """A :class:`TSMResNetConfig` whose non-pointwise convs are :class:`ARCConv`."""
+    family: ClassVar[str] = "arc_tsm_resnet"
     steps: int = 4
     negative_slope: float = 0.01
 
