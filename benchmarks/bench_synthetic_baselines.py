@@ -66,16 +66,19 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def train_config(variant: str, epochs: float, train_clips: int, test_clips: int, seed: int,
-                 sets: dict | None = None):
+                 sets: dict | None = None, size: int | None = None):
     """The synthetic demo recipe with its model swapped for ``variant`` narrowed
-    by :data:`NARROW`, at the demo's classes, frames, size and formulation;
+    by :data:`NARROW`, at the demo's classes, frames and formulation and at the
+    demo's frame size (32) or ``size`` (clips rendered and read at ``size``);
     ``sets`` from :func:`parse_sets`. Returns the run config."""
     from jaxar.train.config import load_config, model_section
     if variant not in NARROW:
         raise ValueError(f"no CPU-sized width for {variant!r}; add it to NARROW (have {sorted(NARROW)})")
     c = load_config(ROOT / "experiments" / "synthetic_demo.py")
+    size = size or c.model.size
     c.model = model_section(variant, num_classes=c.model.num_classes, frames=c.model.frames,
-                            size=c.model.size, impl=c.model.impl, **NARROW[variant])
+                            size=size, impl=c.model.impl, **NARROW[variant])
+    c.data.synthetic_size = size
     c.data.synthetic_train = train_clips
     c.data.synthetic_test = test_clips
     c.epochs, c.seed, c.progress = float(epochs), seed, False
@@ -98,6 +101,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=float, default=15.0, help="training epochs (default 15, the demo's)")
     ap.add_argument("--train-clips", type=int, default=2000, help="synthetic training clips (default 2000)")
     ap.add_argument("--test-clips", type=int, default=500, help="held-out clips (default 500)")
+    ap.add_argument("--size", type=int, default=32, help="frame side in pixels (default 32, the demo's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help=f"change a recipe field for a diagnostic run, KEY one of {sorted(SETTABLE)}")
@@ -106,8 +110,9 @@ def main(argv=None) -> int:
     unknown = [v for v in args.variants if v not in NARROW]
     if unknown:
         ap.error(f"--variants: no CPU-sized width for {unknown}; choose from {sorted(NARROW)}")
-    if args.epochs <= 0 or args.train_clips < 32 or args.test_clips < 1:
-        ap.error("--epochs must be positive, --train-clips >= 32 (one batch), --test-clips >= 1")
+    if args.epochs <= 0 or args.train_clips < 32 or args.test_clips < 1 or args.size < 16:
+        ap.error("--epochs must be positive, --train-clips >= 32 (one batch), --test-clips >= 1, "
+                 "--size >= 16")
     try:
         sets = parse_sets(args.sets)
     except ValueError as e:
@@ -124,7 +129,8 @@ def main(argv=None) -> int:
         jax.config.update("jax_compilation_cache_dir", str(out / "xla_cache"))
     rows = []
     for variant in args.variants:
-        cfg = train_config(variant, args.epochs, args.train_clips, args.test_clips, args.seed, sets)
+        cfg = train_config(variant, args.epochs, args.train_clips, args.test_clips, args.seed, sets,
+                           args.size)
         model = model_config(cfg)
         prof = profile(model)
         print(f"== {variant} ({family_of(model)}): {prof.params / 1e3:.1f} K params, "
@@ -133,7 +139,7 @@ def main(argv=None) -> int:
         res = train_and_evaluate(cfg, out / variant)
         rows.append({"variant": variant, "family": family_of(model), "params": prof.params,
                      "macs": prof.macs, "epochs": args.epochs, "train_clips": args.train_clips,
-                     "sets": sets, "seed": args.seed, "steps": res["step"], "top1": res["eval"]["top1"],
+                     "size": args.size, "sets": sets, "seed": args.seed, "steps": res["step"], "top1": res["eval"]["top1"],
                      "top5": res["eval"]["top5"], "eval_clips": res["eval"]["count"],
                      "seconds": round(time.time() - t, 1)})
         print(f"== {variant}: held-out top-1 {100 * rows[-1]['top1']:.1f}% on "
