@@ -8,7 +8,9 @@ conv a 2-D conv over the folded ``(N*T, H, W, C)`` batch (see
 :mod:`jaxar.ops.conv`, ``"lowered"``). Deploy form: frames-major
 channels-first ``(N*T, C, H, W)`` from the input reshape to the logits, no
 Transpose at all; the shift is a ``(N, T, C, H*W)`` view with static
-``Slice`` + ``Pad`` + ``Concat``.
+``Slice`` + ``Pad`` + ``Concat``. :class:`FrameNetDeploy` gives a family's
+Flax module the deploy protocol of :mod:`jaxar.deploy` from its config's
+``deploy_convert`` / ``deploy_forward``.
 
 :class:`FrameNetConfig` holds the fields every family config has
 (``num_classes``, ``frames``, ``size``, ``impl``, ``dtype``, ``replace``,
