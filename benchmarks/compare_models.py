@@ -226,7 +226,7 @@ def main(argv=None) -> int:
                     help="keep the rows of models already measured in --out/compare_models.json "
                          "(a long run cut short continues; its meta records each row's settings)")
     args = ap.parse_args(argv)
-    from jaxar.registry import list_variants
+    from jaxar.registry import create_config, list_variants
     names = args.variants or full_size_variants()
     unknown = [n for n in names if n not in list_variants()]
     if unknown:
@@ -246,6 +246,8 @@ def main(argv=None) -> int:
     previous = out / "compare_models.json"
     if args.resume and previous.is_file():
         done = {r["model"]: r for r in json.loads(previous.read_text())["rows"] if "error" not in r}
+        for r in done.values():                  # a static property of the config, not a measurement
+            r["family"] = family_of(create_config(r["model"]))
         log(f"resuming: keeping {sorted(done)} from {previous}")
     for i, name in enumerate(names, 1):
         if name in done:

@@ -22,10 +22,12 @@ def _value(path: tuple[str, ...], shape: tuple[int, ...], rng: np.random.Generat
     parent = path[-2] if len(path) > 1 else ""
     if path[0] == "batch_stats":
         return rng.normal(0.0, 0.3, shape) if name == "mean" else rng.uniform(0.5, 2.0, shape)
-    if parent.endswith("_bn"):
+    if parent.endswith("_bn") or parent.rstrip("0123456789") == "bn":     # x_bn, bn, bn1 (TSM)
         return rng.uniform(0.6, 1.3, shape) if name == "scale" else rng.normal(0.0, 0.2, shape)
     if name == "beta":                                   # TAda blend: non-zero, either sign
         return np.asarray(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.9))
+    if name in ("embed", "attention", "fusion"):         # ARC's (C_in, c) matrices, zero at init
+        return rng.normal(0.0, 0.5 / np.sqrt(shape[0]), shape)
     if name == "bias":                                   # dense / TAda temporal biases
         return rng.normal(0.0, 0.1, shape)
     if name == "kernel":
@@ -44,7 +46,8 @@ def realistic_variables(config: ModelConfig, seed: int = 0) -> dict:
     jitted init compiles Flax's random initialisers for minutes on a CPU);
     values are drawn with numpy: kernels ``N(0, 1/fan_in)``, BN mean
     ``N(0, 0.3)``, var ``U(0.5, 2)``, scale ``U(0.6, 1.3)``, bias ``N(0, 0.2)``,
-    TAda ``|beta|`` in ``[0.3, 0.9]``. Deterministic in ``seed``.
+    TAda ``|beta|`` in ``[0.3, 0.9]``, ARC's ``embed``/``attention``/``fusion``
+    ``N(0, 0.25/C_in)``. Deterministic in ``seed``.
     """
     model = config.build() if hasattr(config, "build") else X3DUGT(config)
     x = jax.ShapeDtypeStruct((1, *config.input_shape), jnp.float32)

@@ -61,3 +61,31 @@ def test_cli_rejects_unknown_variant():
     out = subprocess.run([sys.executable, "benchmarks/compare_models.py", "--variants", "x3d_nope"],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "x3d_nope" in out.stderr.splitlines()[-1]
+
+
+def test_demo_variables_cover_every_full_size_family():
+    """compare_models exports each model with realistic_variables: every
+    family's parameter names get a value, and the BN affines / ARC matrices
+    are moved off their initial values (else BN folding goes untested)."""
+    import jax
+    from benchmarks.bench_synthetic_baselines import NARROW
+    from benchmarks.compare_models import family_of
+    from export.demo_variables import realistic_variables
+    from jaxar.registry import create_config
+
+    families = {family_of(create_config(name)) for name in full_size_variants()}
+    assert {"x3d_ugt", "x3d", "tsm_resnet", "tsm_mobilenetv2", "arc_tsm_resnet"} <= families
+    narrow = {}                                      # same parameter names, fast to trace
+    for name, overrides in NARROW.items():
+        narrow.setdefault(family_of(create_config(name)), (name, overrides))
+    assert families <= set(narrow)
+    for family in sorted(families):
+        name, overrides = narrow[family]
+        cfg = create_config(name, frames=2, size=32, **overrides)
+        leaves = {jax.tree_util.keystr(p): np.asarray(v)
+                  for p, v in jax.tree_util.tree_leaves_with_path(realistic_variables(cfg))}
+        scales = [v for k, v in leaves.items() if k.endswith("['scale']")]
+        assert scales and all(np.all(v != 1.0) for v in scales), family
+        arc = [v for k, v in leaves.items() if k.endswith(("['embed']", "['fusion']"))]
+        assert (len(arc) > 0) == (family == "arc_tsm_resnet"), family
+        assert all(np.abs(v).max() > 0 for v in arc), family

@@ -1,17 +1,14 @@
 """python -m jaxar.train --config experiments/baselines/arc_tsm_resnet50_ntu120_xset.py --workdir runs/baselines/arc_tsm_resnet50_ntu120_xset --config.data.data_dir=/data/tfds
 
-ARC-TSM-ResNet-50 baseline, ntu120_xset protocol: the recipe of ``experiments/ntu120_xset.py``
-unchanged (SGD + cosine, Poly-1, batch 64, from scratch), with the network
-swapped and its paper input (8 x 224^2, TSM's segment sampling replaced by the
-project's clip sampler); see docs/baselines_tsm_arc.md. Equal input to X3D-UGT:
-``--config.model.frames=16``.
+ARC-TSM-ResNet-50 baseline, ntu120_xset protocol: the recipe of ``experiments/ntu120_xset.py`` with the
+network swapped for ``arc_tsm_resnet50`` at its paper input (8 x 224^2); see
+``experiments/baselines/__init__.py`` and docs/baselines.md.
 """
+import runpy
 from pathlib import Path
 
-from jaxar.train.config import load_config, model_section
+_baselines = runpy.run_path(str(Path(__file__).with_name("__init__.py")))
 
 
 def get_config():
-    c = load_config(Path(__file__).parents[1] / "ntu120_xset.py")
-    c.model = model_section("arc_tsm_resnet50", num_classes=c.model.num_classes, frames=8, size=224)
-    return c
+    return _baselines["baseline_config"]("arc_tsm_resnet50", "ntu120_xset")

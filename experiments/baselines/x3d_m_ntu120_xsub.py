@@ -1,16 +1,14 @@
 """python -m jaxar.train --config experiments/baselines/x3d_m_ntu120_xsub.py --workdir runs/baselines/x3d_m_ntu120_xsub --config.data.data_dir=/data/tfds
 
-X3D-M baseline, ntu120_xsub protocol: the recipe of ``experiments/ntu120_xsub.py``
-unchanged, with the network swapped for ``x3d_m`` at its paper input
-(16 x 224^2); see docs/baselines.md for why. Equal input to X3D-UGT:
-``--config.model.frames=16 --config.model.size=224``.
+X3D-M baseline, ntu120_xsub protocol: the recipe of ``experiments/ntu120_xsub.py`` with the
+network swapped for ``x3d_m`` at its paper input (16 x 224^2); see
+``experiments/baselines/__init__.py`` and docs/baselines.md.
 """
+import runpy
 from pathlib import Path
 
-from jaxar.train.config import load_config, model_section
+_baselines = runpy.run_path(str(Path(__file__).with_name("__init__.py")))
 
 
 def get_config():
-    c = load_config(Path(__file__).parents[1] / "ntu120_xsub.py")
-    c.model = model_section("x3d_m", num_classes=120, frames=16, size=224)
-    return c
+    return _baselines["baseline_config"]("x3d_m", "ntu120_xsub")

@@ -39,7 +39,7 @@ negative BN scale; it stays a per-channel Mul + Add after the Concat.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import flax.linen as nn
 import jax
@@ -132,6 +132,7 @@ class ARCConv(nn.Module):
 @dataclasses.dataclass(frozen=True)
 class ARCTSMResNetConfig(TSMResNetConfig):
     """A :class:`TSMResNetConfig` whose non-pointwise convs are :class:`ARCConv`."""
+    family: ClassVar[str] = "arc_tsm_resnet"
     steps: int = 4
     negative_slope: float = 0.01
 
@@ -208,7 +209,11 @@ def deploy_arc_conv(x: jax.Array, p: Mapping, stride: int, frames: int, steps: i
             a_space = ps if a_space is None else a_space + ps
             a_time = pt if a_time is None else a_time + pt
             fused = fu if fused is None else fused + fu
-            att = a_time.reshape(-1, 1, cin, ho * wo) + a_space.reshape(-1, frames, cin, 1)
+            # (N, T, C_in, H'W'): time pool repeated over frames by a Concat, space pool
+            # broadcast; a two-sided broadcast Add gets a wrong inferred shape from
+            # jax2onnx when the batch is dynamic
+            att = (jnp.concatenate([a_time.reshape(-1, 1, cin, ho * wo)] * frames, axis=1)
+                   + a_space.reshape(-1, frames, cin, 1))
             att = _upsample_4d(att.reshape(bt, cin, ho, wo), stride, h, w)
             state = phi(phi(base + att) + _upsample_4d(fused, stride, h, w))
         else:

@@ -8,7 +8,9 @@ conv a 2-D conv over the folded ``(N*T, H, W, C)`` batch (see
 :mod:`jaxar.ops.conv`, ``"lowered"``). Deploy form: frames-major
 channels-first ``(N*T, C, H, W)`` from the input reshape to the logits, no
 Transpose at all; the shift is a ``(N, T, C, H*W)`` view with static
-``Slice`` + ``Pad`` + ``Concat``.
+``Slice`` + ``Pad`` + ``Concat``. :class:`FrameNetDeploy` gives a family's
+Flax module the deploy protocol of :mod:`jaxar.deploy` from its config's
+``deploy_convert`` / ``deploy_forward``.
 
 :class:`FrameNetConfig` holds the fields every family config has
 (``num_classes``, ``frames``, ``size``, ``impl``, ``dtype``, ``replace``,
@@ -17,7 +19,7 @@ Transpose at all; the shift is a ``(N, T, C, H*W)`` view with static
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 import flax.linen as nn
 import jax
@@ -148,13 +150,22 @@ def deploy_head(x: jax.Array, frames: int, w, b) -> jax.Array:
     return jnp.mean(logits.reshape(-1, frames, logits.shape[-1]), axis=1)
 
 
-DEPLOY_LAYOUTS = ("channels-major", "frames-major")
+class FrameNetDeploy:
+    """Mixin for a frame network's Flax module (``self.config`` a
+    :class:`FrameNetConfig`): the deploy protocol of :mod:`jaxar.deploy`,
+    delegated to the config's ``deploy_convert(variables)`` (trained variables
+    -> deploy tree) and ``deploy_forward(params, x)`` (``(N, T, 3, H, W)`` ->
+    logits ``(N, num_classes)``). A 2-D network is frames-major throughout, so
+    either ``layout`` gives the same graph."""
 
+    @nn.nowrap
+    def deploy_params(self, variables: Mapping) -> dict:
+        return self.config.deploy_convert(variables)
 
-def check_layout(layout: str) -> str:
-    if layout not in DEPLOY_LAYOUTS:
-        raise ValueError(f"deploy layout must be one of {DEPLOY_LAYOUTS}, got {layout!r}")
-    return layout
+    @nn.nowrap
+    def deploy_apply(self, params: Mapping, x: jax.Array, layout: str = "frames-major") -> jax.Array:
+        dops.check_layout(layout)
+        return self.config.deploy_forward(params, x)
 
 
 def frames_first(x: jax.Array, frames: int) -> jax.Array:

@@ -24,7 +24,7 @@ as a clip; no Transpose.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import flax.linen as nn
 import jax
@@ -45,6 +45,7 @@ MOBILENETV2_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2)
 
 @dataclasses.dataclass(frozen=True)
 class TSMMobileNetV2Config(common.FrameNetConfig):
+    family: ClassVar[str] = "tsm_mobilenetv2"
     blocks: tuple[tuple[int, int, int, int], ...] = MOBILENETV2_BLOCKS
     stem_width: int = 32
     last_width: int = 1280
@@ -74,6 +75,13 @@ class TSMMobileNetV2Config(common.FrameNetConfig):
 
     def build(self) -> nn.Module:
         return TSMMobileNetV2(self)
+
+    # -- deploy form (module functions below), used by common.FrameNetDeploy
+    def deploy_convert(self, variables: Mapping) -> dict:
+        return convert(self, variables)
+
+    def deploy_forward(self, params: Mapping, x: jax.Array) -> jax.Array:
+        return deploy_apply(self, params, x)
 
 
 def relu6(x):
@@ -126,7 +134,7 @@ class MBStage(nn.Module):
         return x
 
 
-class TSMMobileNetV2(nn.Module):
+class TSMMobileNetV2(common.FrameNetDeploy, nn.Module):
     config: TSMMobileNetV2Config
 
     @nn.compact
@@ -143,18 +151,6 @@ class TSMMobileNetV2(nn.Module):
             x = MBStage(tuple(spec), cfg.shift_div, cfg.impl, train, name=f"stage{s}")(x)
         x = HeadProjection(cfg.last_width, train, name="head_proj")(x)
         return common.FrameConsensusHead(cfg.num_classes, cfg.dropout, train, name="head")(x)
-
-    @nn.nowrap
-    def deploy_params(self, variables: Mapping) -> dict:
-        """See :func:`convert`."""
-        return convert(self.config, variables)
-
-    @nn.nowrap
-    def deploy_apply(self, params: Mapping, x: jax.Array, layout: str = "frames-major") -> jax.Array:
-        """See :func:`deploy_apply`; ``layout`` is accepted for the deploy protocol
-        (a 2-D network is frames-major throughout, either value gives this graph)."""
-        common.check_layout(layout)
-        return deploy_apply(self.config, params, x)
 
 
 # ---------------------------------------------------------------- deploy form

@@ -29,7 +29,7 @@ MaxPool, GEMM head; no Transpose.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import flax.linen as nn
 import jax
@@ -47,6 +47,7 @@ BLOCKS = {"basic": 1, "bottleneck": 4}          # block kind -> output expansion
 
 @dataclasses.dataclass(frozen=True)
 class TSMResNetConfig(common.FrameNetConfig):
+    family: ClassVar[str] = "tsm_resnet"
     block: str = "bottleneck"                    # "basic" (ResNet-18/34) | "bottleneck" (50/101)
     depths: tuple[int, ...] = (3, 4, 6, 3)
     widths: tuple[int, ...] = (64, 128, 256, 512)  # 3x3-conv width of each stage
@@ -76,6 +77,13 @@ class TSMResNetConfig(common.FrameNetConfig):
 
     def build(self) -> nn.Module:
         return TSMResNet(self)
+
+    # -- deploy form (module functions below), used by common.FrameNetDeploy
+    def deploy_convert(self, variables: Mapping) -> dict:
+        return convert(self, variables)
+
+    def deploy_forward(self, params: Mapping, x: jax.Array) -> jax.Array:
+        return deploy_apply(self, params, x)
 
     # -- the non-pointwise conv: a plain conv here, an ARC layer in jaxar.models.arc
     def conv_layer(self, features: int, kernel_size: int, stride: int, name: str) -> nn.Module:
@@ -130,7 +138,7 @@ class ResStage(nn.Module):
         return x
 
 
-class TSMResNet(nn.Module):
+class TSMResNet(common.FrameNetDeploy, nn.Module):
     config: TSMResNetConfig
 
     @nn.compact
@@ -144,18 +152,6 @@ class TSMResNet(nn.Module):
         for s in range(1, len(cfg.widths) + 1):
             x = ResStage(cfg, s, train, name=f"stage{s}")(x)
         return common.FrameConsensusHead(cfg.num_classes, cfg.dropout, train, name="head")(x)
-
-    @nn.nowrap
-    def deploy_params(self, variables: Mapping) -> dict:
-        """See :func:`convert`."""
-        return convert(self.config, variables)
-
-    @nn.nowrap
-    def deploy_apply(self, params: Mapping, x: jax.Array, layout: str = "frames-major") -> jax.Array:
-        """See :func:`deploy_apply`; ``layout`` is accepted for the deploy protocol
-        (a 2-D network is frames-major throughout, either value gives this graph)."""
-        common.check_layout(layout)
-        return deploy_apply(self.config, params, x)
 
 
 # ---------------------------------------------------------------- deploy form
