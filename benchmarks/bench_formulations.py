@@ -9,11 +9,13 @@
 Every formulation uses the same parameters and computes the same maths
 (``tests/test_ops.py``, ``tests/test_train_formulations.py``); only the XLA
 ops differ.  ``--impls`` takes the formulations of :mod:`jaxar.ops.conv`,
-``auto`` (reported with what it resolved to) and two older forms of
+``auto`` (reported with what it resolved to) and three older forms of
 ``"shifted"`` kept for comparison: ``shifted-autodiff`` (the same forward
 differentiated automatically instead of with the hand-written gradients of
-:mod:`jaxar.ops.shifted`) and ``shifted-per-tap`` (the hand-written gradients
-with one reduction per kernel tap instead of the chunk-summed products).
+:mod:`jaxar.ops.shifted`), ``shifted-per-tap`` (the hand-written gradients
+with one reduction per kernel tap instead of the chunk-summed products) and
+``shifted-shift-first`` (each block shifts its input in time before the
+pre-depthwise conv instead of shifting that conv's output).
 
 * ``train``: one jitted training-mode value-and-grad of the cross-entropy
   (batch statistics, dropout) at ``--batch`` clips per call;
@@ -42,13 +44,14 @@ import jax.numpy as jnp
 import optax
 
 from jaxar.initialization import init_variables
+from jaxar.modules import uib
 from jaxar.ops import conv as conv_ops
 from jaxar.ops import shifted as shifted_ops
 from jaxar.ops.formulation import IMPL_CHOICES, resolve_impl
 from jaxar.registry import create_model
 
-VARIANTS = IMPL_CHOICES + ("shifted-autodiff", "shifted-per-tap")
-OLD_SHIFTED = ("shifted-autodiff", "shifted-per-tap")
+OLD_SHIFTED = ("shifted-autodiff", "shifted-per-tap", "shifted-shift-first")
+VARIANTS = IMPL_CHOICES + OLD_SHIFTED
 
 
 def build(variant: str, name: str, mode: str, frames: int, size: int, batch: int):
@@ -66,15 +69,16 @@ def build(variant: str, name: str, mode: str, frames: int, size: int, batch: int
         fn, args = jax.jit(jax.value_and_grad(loss_fn)), (v["params"], v["batch_stats"], x, y)
     else:
         fn, args = jax.jit(lambda v, x: model.apply(v, x)), (v, x)
-    previous = conv_ops.SHIFTED_CUSTOM_VJP, shifted_ops.CHUNKED_TAP_SUMS
-    conv_ops.SHIFTED_CUSTOM_VJP = name != "shifted-autodiff"    # both read while tracing
+    previous = conv_ops.SHIFTED_CUSTOM_VJP, shifted_ops.CHUNKED_TAP_SUMS, uib.SHIFT_BEFORE_PRE_DW
+    conv_ops.SHIFTED_CUSTOM_VJP = name != "shifted-autodiff"    # all read while tracing
     shifted_ops.CHUNKED_TAP_SUMS = name != "shifted-per-tap"
+    uib.SHIFT_BEFORE_PRE_DW = name == "shifted-shift-first"
     try:
         t0 = time.perf_counter()
         jax.block_until_ready(fn(*args))
         compile_s = time.perf_counter() - t0
     finally:
-        conv_ops.SHIFTED_CUSTOM_VJP, shifted_ops.CHUNKED_TAP_SUMS = previous
+        conv_ops.SHIFTED_CUSTOM_VJP, shifted_ops.CHUNKED_TAP_SUMS, uib.SHIFT_BEFORE_PRE_DW = previous
     return fn, args, compile_s
 
 

@@ -140,3 +140,33 @@ def test_chunked_kernel_gradients_equal_per_tap_and_lowered(frames, height, monk
     for u, v, w in zip(gc, gp, gl):
         np.testing.assert_allclose(np.asarray(u), np.asarray(w), rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(np.asarray(v), np.asarray(w), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("stride,impl", [(2, "shifted"), (1, "lowered")])
+def test_shift_after_pre_depthwise_equals_shift_before(stride, impl, monkeypatch):
+    """The training block shifts the pre-depthwise conv's output; shifting its input
+    instead (the diagram's order) gives the same output, batch statistics and
+    gradients with respect to the input and every parameter."""
+    from jaxar.modules import uib
+
+    x = jnp.asarray(RNG.normal(size=(2, 4, 9, 8, 16)).astype(np.float32))
+    block = uib.UIB3D(out_channels=16, expanded=24, stride=stride, pre_dw=True, train=True,
+                      impl=impl)
+    v = block.init(jax.random.PRNGKey(0), x)
+
+    def run(shift_first):
+        monkeypatch.setattr(uib, "SHIFT_BEFORE_PRE_DW", shift_first)     # read while tracing
+        def fn(params, x):
+            y, upd = block.apply({"params": params, "batch_stats": v["batch_stats"]}, x,
+                                 mutable=["batch_stats"])
+            return jnp.sum(jnp.sin(y)), (y, upd)
+        f = jax.jit(jax.value_and_grad(fn, (0, 1), has_aux=True))
+        return f.lower(v["params"], x).as_text(), f(v["params"], x)
+
+    hlo_a, ((_, (ya, sa)), ga) = run(False)
+    hlo_b, ((_, (yb, sb)), gb) = run(True)
+    assert hlo_a != hlo_b                       # the switch really changes the program
+    assert ya.shape == (2, 4, 9 // stride + 9 % stride, 8 // stride, 16)
+    np.testing.assert_allclose(np.asarray(ya), np.asarray(yb), rtol=1e-4, atol=1e-4)
+    for u, w in zip(jax.tree_util.tree_leaves((sa, ga)), jax.tree_util.tree_leaves((sb, gb))):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(w), rtol=1e-3, atol=1e-4)

@@ -12,6 +12,12 @@ Layout ``(N, T, H, W, C_in) -> (N, T, H/s, W/s, C_out)``::
       -> GhostPointwise project E -> C_out (BN, no act)
       -> + shortcut
 
+The temporal shift and the pre-depthwise conv commute (one moves frames, the
+other mixes pixels within a frame, and the conv has no bias), so both forms
+compute the conv on the block input and shift its (strided, smaller) output,
+before the pre-depthwise BN: the shifted tensor is never materialised at the
+input's size, and the BN's batch statistics are those of the diagram.
+
 The stride is carried by the pre-depthwise conv when the block has one,
 otherwise by the mid spatial depthwise conv.  The temporal and spatial
 depthwise convs form the (2+1)D factorisation of one depthwise 3-D conv; a
@@ -57,6 +63,11 @@ from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
 # their block (8 with AVX2); Ghost pads with exact zero channels (see
 # GhostPointwise.deploy_params), and the ops after it carry them.
 CHANNEL_ALIGN = 8
+
+# Training form only, read while tracing: shift the block input before the
+# pre-depthwise conv instead of shifting the conv's output (same maths; the
+# earlier, slower order, kept so benchmarks/bench_formulations.py can measure both).
+SHIFT_BEFORE_PRE_DW = False
 
 
 def _scatter(a: np.ndarray, idx: np.ndarray, size: int, axis: int) -> np.ndarray:
@@ -122,11 +133,19 @@ class UIB3D(nn.Module):
     def __call__(self, x):
         cin = x.shape[-1]
         bn = lambda name: batch_norm(self.train, self.dtype, name=name)
-        h = temporal_shift(x, self.shift_div)
         if self.pre_dw:
+            # Shift and the bias-free depthwise conv commute (time vs space), so the
+            # shift moves the (strided, smaller) conv output and the conv reads the
+            # block input itself; the shift stays before the BN, whose batch
+            # statistics see the zero-filled frames.
+            shift_first = SHIFT_BEFORE_PRE_DW
+            h = temporal_shift(x, self.shift_div) if shift_first else x
             h = SpatialConv(cin, self.kernel_size, self.stride, depthwise=True, impl=self.impl,
                             name="pre_dw")(h)
+            h = h if shift_first else temporal_shift(h, self.shift_div)
             h = bn("pre_dw_bn")(h)
+        else:
+            h = temporal_shift(x, self.shift_div)
         h = self.ghost("expand")(h)
         ctx = h
         h = TemporalDepthwise(self.temporal_kernel, impl=self.impl, name="dw_temporal")(h)
