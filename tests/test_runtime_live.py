@@ -67,19 +67,29 @@ def test_realtime_slow_inference_drops_frames_with_bounded_latency(slow):
     assert "capture" in r.stderr and "latency p50" in r.stderr
 
 
-def test_ctrl_c_writes_results_and_summary_and_exits_0(slow):
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sig,preexec", [(signal.SIGINT, None), (signal.SIGINT, _ignore_sigint),
+                                         (signal.SIGTERM, None)],
+                         ids=["ctrl-c", "ctrl-c-started-with-sigint-ignored", "sigterm"])
+def test_ctrl_c_writes_results_and_summary_and_exits_0(slow, sig, preexec):
+    """Started with SIGINT ignored (a background job of a non-interactive shell)
+    Python installs no KeyboardInterrupt handler; the live app installs its own."""
     d, bundle, _ = slow
     video = write_video(d / "long.avi", 1800, width=96, height=64, fps=30.0)    # 60 s at --realtime
     out = d / "int.jsonl"
     p = subprocess.Popen([sys.executable, str(RUN), video, "--bundle", bundle, "--realtime", "--window",
-                          "0.5", "--stride", "0.25", "--out", out], stderr=subprocess.PIPE, text=True)
+                          "0.5", "--stride", "0.25", "--out", out], stderr=subprocess.PIPE, text=True,
+                         preexec_fn=preexec)
     tmp = d / "int.jsonl.tmp"
     deadline = time.time() + 120           # the live loop is running once a window row is written
     while time.time() < deadline and p.poll() is None and not (tmp.exists() and tmp.read_text().strip()):
         time.sleep(0.1)
     assert p.poll() is None, "the live run ended before it could be interrupted"
     time.sleep(0.5)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     rows = [json.loads(x) for x in out.read_text().splitlines()]

@@ -10,9 +10,12 @@ the exit status. :func:`main` wraps it so that bad input prints one line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -238,6 +241,27 @@ def _run_file(a, model, video: Path, window, stride, writer, log, many: bool, ta
         render_video(str(video), _suffixed(a.render, video.stem, many), np.array(ends), top, fps)
 
 
+@contextlib.contextmanager
+def _stop_signals():
+    """Ctrl-C (SIGINT) and SIGTERM stop a live run and keep its results, also
+    when the process started with SIGINT ignored (a background job of a
+    non-interactive shell, some process managers): Python then installs no
+    KeyboardInterrupt handler of its own."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
 def _run_live(a, model, window, stride, writer, log) -> None:
     if a.camera is not None:
         cap = open_camera(a.camera)
@@ -261,9 +285,9 @@ def _run_live(a, model, window, stride, writer, log) -> None:
         starts.append(w.start_s)
         ends.append(w.end_s)
 
-    with cap:
+    with cap, _stop_signals():
         fb = boxes_lib.fixed(a.crop, cap.width, cap.height)
-        log(f"live: {name} ({cap.width}x{cap.height}); Ctrl-C stops and writes the results")
+        log(f"live: {name} ({cap.width}x{cap.height}); Ctrl-C or SIGTERM stops and writes the results")
         stats = run_live(cap, fb, model.prep.frames, model.prep.size, model.probs, window, stride,
                          on_window, realtime_fps=realtime_fps, max_seconds=a.max_seconds,
                          log=log if not a.quiet else (lambda m: None))
