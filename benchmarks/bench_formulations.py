@@ -15,7 +15,9 @@ differentiated automatically instead of with the hand-written gradients of
 :mod:`jaxar.ops.shifted`), ``shifted-per-tap`` (the hand-written gradients
 with one reduction per kernel tap instead of the chunk-summed products) and
 ``shifted-shift-first`` (each block shifts its input in time before the
-pre-depthwise conv instead of shifting that conv's output).
+pre-depthwise conv instead of shifting that conv's output); ``shifted-original``
+has both older choices (per-tap reductions, shift first): the ``"shifted"``
+training step as issue 10 measured it.
 
 * ``train``: one jitted training-mode value-and-grad of the cross-entropy
   (batch statistics, dropout) at ``--batch`` clips per call;
@@ -50,7 +52,7 @@ from jaxar.ops import shifted as shifted_ops
 from jaxar.ops.formulation import IMPL_CHOICES, resolve_impl
 from jaxar.registry import create_model
 
-OLD_SHIFTED = ("shifted-autodiff", "shifted-per-tap", "shifted-shift-first")
+OLD_SHIFTED = ("shifted-autodiff", "shifted-per-tap", "shifted-shift-first", "shifted-original")
 VARIANTS = IMPL_CHOICES + OLD_SHIFTED
 
 
@@ -71,8 +73,8 @@ def build(variant: str, name: str, mode: str, frames: int, size: int, batch: int
         fn, args = jax.jit(lambda v, x: model.apply(v, x)), (v, x)
     previous = conv_ops.SHIFTED_CUSTOM_VJP, shifted_ops.CHUNKED_TAP_SUMS, uib.SHIFT_BEFORE_PRE_DW
     conv_ops.SHIFTED_CUSTOM_VJP = name != "shifted-autodiff"    # all read while tracing
-    shifted_ops.CHUNKED_TAP_SUMS = name != "shifted-per-tap"
-    uib.SHIFT_BEFORE_PRE_DW = name == "shifted-shift-first"
+    shifted_ops.CHUNKED_TAP_SUMS = name not in ("shifted-per-tap", "shifted-original")
+    uib.SHIFT_BEFORE_PRE_DW = name in ("shifted-shift-first", "shifted-original")
     try:
         t0 = time.perf_counter()
         jax.block_until_ready(fn(*args))
