@@ -184,3 +184,19 @@ def finish_preparation(builder, label: str, samples_found: int,
     meta["clip_duration"] = rep["clip_duration"]
     report_lib.write_report(rep, builder.data_dir)
     return rep
+
+
+class PreparingBuilder:
+    """Constructor options of the builders that prepare clips from source videos
+    (mixed in before ``tfds.core.GeneratorBasedBuilder``).
+
+    ``workers``: processes preparing clips in parallel; ``skip_corrupt``: skip
+    (and report) videos that fail to decode instead of stopping the build.
+    Files are written as :data:`DEFAULT_FILE_FORMAT` unless ``file_format`` is given.
+    """
+
+    def __init__(self, *, workers: int = 1, skip_corrupt: bool = False, **kwargs):
+        kwargs.setdefault("file_format", DEFAULT_FILE_FORMAT)
+        self.workers = int(workers)
+        self.skip_corrupt = bool(skip_corrupt)
+        super().__init__(**kwargs)

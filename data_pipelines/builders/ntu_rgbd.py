@@ -155,7 +155,7 @@ def prepare_ntu_sample(task) -> tuple[str, str, str, str]:
     return name, "done", "", ""
 
 
-class NtuRgbd(tfds.core.GeneratorBasedBuilder):
+class NtuRgbd(common.PreparingBuilder, tfds.core.GeneratorBasedBuilder):
     """NTU RGB+D 60/120 RGB clips, person-centric crops from the skeletons."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -165,12 +165,6 @@ class NtuRgbd(tfds.core.GeneratorBasedBuilder):
     # TFDS derives this from the package and then needs the optional
     # ``importlib_resources`` backport; giving it directly avoids that import.
     code_path = epath.Path(__file__)
-
-    def __init__(self, *, workers: int = 1, skip_corrupt: bool = False, **kwargs):
-        kwargs.setdefault("file_format", common.DEFAULT_FILE_FORMAT)
-        self.workers = int(workers)
-        self.skip_corrupt = bool(skip_corrupt)
-        super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
         proto = protocols.PROTOCOLS[self.builder_config.protocol]

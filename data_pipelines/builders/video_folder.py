@@ -219,7 +219,7 @@ def prepare_folder_sample(task) -> tuple[str, str, str, str]:
     return rel, "done", "", ""
 
 
-class VideoFolder(tfds.core.GeneratorBasedBuilder):
+class VideoFolder(common.PreparingBuilder, tfds.core.GeneratorBasedBuilder):
     """A folder of class-named sub-folders of videos."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -227,12 +227,6 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [VideoFolderConfig(name="default", description="auto crop, 20 % validation")]
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
     code_path = epath.Path(__file__)   # see NtuRgbd.code_path
-
-    def __init__(self, *, workers: int = 1, skip_corrupt: bool = False, **kwargs):
-        kwargs.setdefault("file_format", common.DEFAULT_FILE_FORMAT)
-        self.workers = int(workers)
-        self.skip_corrupt = bool(skip_corrupt)
-        super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
