@@ -90,8 +90,9 @@ def export_all_graphs(variant: str, frames: int, size: int, out: Path, log=print
 
 
 def op_time_profile(path: Path, x: np.ndarray, threads: int, runs: int = 3) -> dict[str, float]:
-    """ORT kernel time per op type, ms per call (mean of ``runs`` profiled calls
-    after one unprofiled warm-up), with the session options of ``OrtRunner``."""
+    """ORT kernel time per op type, ms per call (mean of ``runs`` calls after
+    one warm-up call, whose events are left out), with the session options of
+    ``OrtRunner``."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = threads, 1, 3
@@ -105,10 +106,13 @@ def op_time_profile(path: Path, x: np.ndarray, threads: int, runs: int = 3) -> d
             sess.run(None, feed)
         with open(sess.end_profiling()) as f:
             events = json.load(f)
+    # the session profiles every call; the warm-up is the first "model_run"
+    first = min((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])
+    warm_end = first["ts"] + first["dur"]
     total: dict[str, float] = collections.defaultdict(float)
     for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            total[e["args"]["op_name"]] += e["dur"] / 1e3 / (runs + 1)
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and e["ts"] >= warm_end:
+            total[e["args"]["op_name"]] += e["dur"] / 1e3 / runs
     return dict(sorted(total.items(), key=lambda kv: -kv[1]))
 
 

@@ -21,8 +21,6 @@ atomically). Progress lines come from the training loop.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -88,12 +86,6 @@ def train_config(variant: str, epochs: float, train_clips: int, test_clips: int,
     return c
 
 
-def atomic_write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python benchmarks/bench_synthetic_baselines.py",
                                  description=__doc__.split("\n")[0])
@@ -118,7 +110,8 @@ def main(argv=None) -> int:
     except ValueError as e:
         ap.error(str(e))
     import jax
-    from benchmarks.compare_models import family_of
+    from jaxar.bundle import atomic_write_json
+    from jaxar.registry import model_family
     from jaxar.complexity import profile
     from jaxar.train.config import model_config
     from jaxar.train.loop import train_and_evaluate
@@ -133,11 +126,11 @@ def main(argv=None) -> int:
                            args.size)
         model = model_config(cfg)
         prof = profile(model)
-        print(f"== {variant} ({family_of(model)}): {prof.params / 1e3:.1f} K params, "
+        print(f"== {variant} ({model_family(model)}): {prof.params / 1e3:.1f} K params, "
               f"{prof.macs / 1e6:.1f} M MACs at {'x'.join(map(str, prof.input_shape[1:4]))}", flush=True)
         t = time.time()
         res = train_and_evaluate(cfg, out / variant)
-        rows.append({"variant": variant, "family": family_of(model), "params": prof.params,
+        rows.append({"variant": variant, "family": model_family(model), "params": prof.params,
                      "macs": prof.macs, "epochs": args.epochs, "train_clips": args.train_clips,
                      "size": args.size, "sets": sets, "seed": args.seed, "steps": res["step"], "top1": res["eval"]["top1"],
                      "top5": res["eval"]["top5"], "eval_clips": res["eval"]["count"],

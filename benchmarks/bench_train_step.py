@@ -78,11 +78,11 @@ def bench(impl: str, dtype: str, args) -> dict:
     lr = np.float32(0.01)
 
     t0 = time.perf_counter()
-    shifted.CHUNKED_TAP_SUMS = not per_tap          # read while tracing
+    previous, shifted.CHUNKED_TAP_SUMS = shifted.CHUNKED_TAP_SUMS, not per_tap   # read while tracing
     try:
         compiled = train_step.lower(state, batch, lr).compile()
     finally:
-        shifted.CHUNKED_TAP_SUMS = True
+        shifted.CHUNKED_TAP_SUMS = previous
     compile_s = time.perf_counter() - t0
     cost = _cost(compiled)
     for _ in range(args.warmup):

@@ -43,23 +43,15 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def family_of(cfg) -> str:
-    """Model family of a config (its class's ``family``; X3D-UGT's ModelConfig has none)."""
-    return getattr(cfg, "family", "x3d_ugt")
-
-
 def full_size_variants() -> list[str]:
     from jaxar.registry import list_variants
     return [n for n in list_variants() if not n.endswith("_tiny")]
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
+    from jaxar.bundle import atomic_write_bytes
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
 
 
 def fp16_weights(model):
@@ -96,11 +88,11 @@ def export_model(name: str, num_classes: int, out: Path) -> dict:
     from jaxar.deploy import DeployModel
     from export.demo_variables import realistic_variables
     from jaxar.complexity import profile
-    from jaxar.registry import create_config
+    from jaxar.registry import create_config, model_family
 
     cfg = create_config(name, num_classes=num_classes)
     prof = profile(cfg)
-    row = {"model": name, "family": family_of(cfg), "input": "x".join(map(str, cfg.input_shape[:3])),
+    row = {"model": name, "family": model_family(cfg), "input": "x".join(map(str, cfg.input_shape[:3])),
            "params": prof.params, "macs": prof.macs}
     t = time.time()
     variables = jax.tree_util.tree_map(np.asarray, realistic_variables(cfg, seed=0))
@@ -226,7 +218,7 @@ def main(argv=None) -> int:
                     help="keep the rows of models already measured in --out/compare_models.json "
                          "(a long run cut short continues; its meta records each row's settings)")
     args = ap.parse_args(argv)
-    from jaxar.registry import create_config, list_variants
+    from jaxar.registry import create_config, list_variants, model_family
     names = args.variants or full_size_variants()
     unknown = [n for n in names if n not in list_variants()]
     if unknown:
@@ -247,7 +239,7 @@ def main(argv=None) -> int:
     if args.resume and previous.is_file():
         done = {r["model"]: r for r in json.loads(previous.read_text())["rows"] if "error" not in r}
         for r in done.values():                  # a static property of the config, not a measurement
-            r["family"] = family_of(create_config(r["model"]))
+            r["family"] = model_family(create_config(r["model"]))
         log(f"resuming: keeping {sorted(done)} from {previous}")
     for i, name in enumerate(names, 1):
         if name in done:

@@ -23,6 +23,7 @@ it when complete, so a crash never leaves a half-written step behind
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -153,7 +154,8 @@ def verify_checksums(state, meta: dict, where: Path) -> None:
     bad = sorted(k for k in got if k in saved and saved[k] != got[k])
     if bad:
         raise ValueError(f"{where}: checkpoint array data does not match the checksum saved with it "
-                         f"({', '.join(bad)}): the files are damaged; restore another step or retrain")
+                         f"({', '.join(bad)}): the files are damaged; delete that step directory "
+                         "to resume from an earlier one, or retrain")
 
 
 
@@ -233,6 +235,19 @@ def restore_inference(path: str | Path) -> InferenceBundle:
                            origin=f"checkpoint:{step_dir}")
 
 
+def _metadata_error(state_dir: Path, what: str) -> ValueError:
+    """Names the damaged part when Orbax cannot read a checkpoint's metadata:
+    ``_METADATA`` itself when it is not valid JSON, else the array store it is
+    read through (OCDBT manifest and ``d/`` data files)."""
+    try:
+        json.loads((state_dir / "_METADATA").read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return ValueError(f"{state_dir / '_METADATA'}: checkpoint metadata is {what} "
+                          "(truncated or damaged file)")
+    return ValueError(f"{state_dir}: checkpoint metadata is {what} although _METADATA is intact: "
+                      "the array store (ocdbt.process_*/, d/ data files) is truncated or damaged")
+
+
 def _restore_variables(state_dir: Path) -> dict:
     """Only ``params`` and ``batch_stats`` of a saved TrainState, on the first
     local CPU device (whatever devices the run was trained on)."""
@@ -243,11 +258,9 @@ def _restore_variables(state_dir: Path) -> dict:
         try:
             saved = ckptr.metadata(state_dir).item_metadata
         except Exception as e:              # a truncated _METADATA surfaces as TypeError/ValueError
-            raise ValueError(f"{state_dir / '_METADATA'}: unreadable checkpoint metadata "
-                             f"({_first_line(e)})") from e
+            raise _metadata_error(state_dir, f"unreadable ({_first_line(e)})") from e
         if not saved:                       # orbax reads a truncated _METADATA as None
-            raise ValueError(f"{state_dir / '_METADATA'}: checkpoint metadata is empty or unreadable "
-                             "(truncated or damaged file)")
+            raise _metadata_error(state_dir, "empty or unreadable")
         if "params" not in saved:
             raise ValueError(f"{state_dir}: the saved state has no 'params'")
         target = {k: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=cpu),

@@ -22,6 +22,11 @@ def list_variants() -> list[str]:
     return sorted(VARIANTS)
 
 
+def model_family(cfg) -> str:
+    """Model family of a config (its class's ``family``; X3D-UGT's ModelConfig has none)."""
+    return getattr(cfg, "family", "x3d_ugt")
+
+
 def create_config(name: str, **overrides) -> Any:
     if name not in VARIANTS:
         raise ValueError(f"unknown model variant {name!r}; registered: {', '.join(list_variants())}")

@@ -1,5 +1,6 @@
 """benchmarks/bench_synthetic_baselines.py: one narrow config per variant,
 diagnostic --set overrides, CLI errors (the training runs are the benchmark)."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,5 +42,6 @@ def test_bad_set_is_named(item, message):
 
 def test_cli_rejects_a_variant_without_a_narrow_width():
     out = subprocess.run([sys.executable, "benchmarks/bench_synthetic_baselines.py", "--variants", "x3d_ugt"],
-                         cwd=ROOT, capture_output=True, text=True)
+                         cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))   # as after `pip install -e .`
     assert out.returncode == 2 and "x3d_ugt" in out.stderr.splitlines()[-1]

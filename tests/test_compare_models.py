@@ -1,4 +1,5 @@
 """benchmarks/compare_models.py helpers: the FP16-weight ONNX copy, the table, CLI errors."""
+import os
 import subprocess
 import sys
 
@@ -59,7 +60,8 @@ def test_full_size_variants_leave_out_tiny_ones():
 
 def test_cli_rejects_unknown_variant():
     out = subprocess.run([sys.executable, "benchmarks/compare_models.py", "--variants", "x3d_nope"],
-                         cwd=ROOT, capture_output=True, text=True)
+                         cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))   # as after `pip install -e .`
     assert out.returncode == 2 and "x3d_nope" in out.stderr.splitlines()[-1]
 
 
@@ -69,15 +71,15 @@ def test_demo_variables_cover_every_full_size_family():
     are moved off their initial values (else BN folding goes untested)."""
     import jax
     from benchmarks.bench_synthetic_baselines import NARROW
-    from benchmarks.compare_models import family_of
+    from jaxar.registry import model_family
     from export.demo_variables import realistic_variables
     from jaxar.registry import create_config
 
-    families = {family_of(create_config(name)) for name in full_size_variants()}
+    families = {model_family(create_config(name)) for name in full_size_variants()}
     assert {"x3d_ugt", "x3d", "tsm_resnet", "tsm_mobilenetv2", "arc_tsm_resnet"} <= families
     narrow = {}                                      # same parameter names, fast to trace
     for name, overrides in NARROW.items():
-        narrow.setdefault(family_of(create_config(name)), (name, overrides))
+        narrow.setdefault(model_family(create_config(name)), (name, overrides))
     assert families <= set(narrow)
     for family in sorted(families):
         name, overrides = narrow[family]

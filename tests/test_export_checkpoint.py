@@ -62,9 +62,10 @@ def _truncate(path: Path):
 CORRUPTIONS = {
     # Orbax spreads the arrays over several OCDBT data files (how many, and
     # which holds what, depends on its writer threads), so all are truncated;
-    # the first read that fails is the metadata's, through the same store.
+    # the first read that fails is the metadata's, through the same store, and
+    # the message names the store, not the intact _METADATA file.
     "truncated data files": (lambda step: [_truncate(p) for p in (step / "state").rglob("d/*") if p.is_file()],
-                             "state/_METADATA: checkpoint metadata is empty or unreadable"),
+                             "state: checkpoint metadata is empty or unreadable although _METADATA is intact"),
     "truncated _METADATA": (lambda step: _truncate(step / "state" / "_METADATA"), "_METADATA"),
     "bad meta file": (lambda step: _truncate(step / "meta" / "metadata"), "meta/metadata: unreadable"),
 }

@@ -71,12 +71,13 @@ def _ignore_sigint():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-@pytest.mark.parametrize("sig,preexec", [(signal.SIGINT, None), (signal.SIGINT, _ignore_sigint),
-                                         (signal.SIGTERM, None)],
-                         ids=["ctrl-c", "ctrl-c-started-with-sigint-ignored", "sigterm"])
-def test_ctrl_c_writes_results_and_summary_and_exits_0(slow, sig, preexec):
+@pytest.mark.parametrize("sig,preexec,times", [(signal.SIGINT, None, 1), (signal.SIGINT, _ignore_sigint, 1),
+                                               (signal.SIGTERM, None, 1), (signal.SIGINT, None, 3)],
+                         ids=["ctrl-c", "ctrl-c-started-with-sigint-ignored", "sigterm", "ctrl-c-thrice"])
+def test_ctrl_c_writes_results_and_summary_and_exits_0(slow, sig, preexec, times):
     """Started with SIGINT ignored (a background job of a non-interactive shell)
-    Python installs no KeyboardInterrupt handler; the live app installs its own."""
+    Python installs no KeyboardInterrupt handler; the live app installs its own.
+    Repeated Ctrl-C while the run is stopping must not lose the summary row."""
     d, bundle, _ = slow
     video = write_video(d / "long.avi", 1800, width=96, height=64, fps=30.0)    # 60 s at --realtime
     out = d / "int.jsonl"
@@ -89,7 +90,9 @@ def test_ctrl_c_writes_results_and_summary_and_exits_0(slow, sig, preexec):
         time.sleep(0.1)
     assert p.poll() is None, "the live run ended before it could be interrupted"
     time.sleep(0.5)
-    p.send_signal(sig)
+    for _ in range(times):
+        p.send_signal(sig)
+        time.sleep(0.02)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     rows = [json.loads(x) for x in out.read_text().splitlines()]

@@ -112,7 +112,8 @@ def test_whole_network_shifted_gradients_equal_lowered():
 @pytest.mark.parametrize("frames,height", [(20, 18), (17, 5)])
 def test_chunked_kernel_gradients_equal_per_tap_and_lowered(frames, height, monkeypatch):
     """Kernel gradients summed in chunks (spatial taps chunk the frames, temporal taps
-    the rows: 20 -> 10 chunks of 2, 18 -> 9 of 2, a prime 17 -> one chunk) equal one
+    the rows: 20 -> 10 chunks of 2, 18 -> 9 of 2, 5 -> 5 of 1; a prime 17 has no
+    divisor from 4 to 16, so its taps fall back to one reduction each) equal one
     reduction per tap and the autodiff of the lowered formulation."""
     from jaxar.ops import shifted
 

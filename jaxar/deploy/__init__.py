@@ -135,4 +135,7 @@ class DeployModel:
 
     @property
     def num_params(self) -> int:
+        """Values in the folded tree, the exact-zero alignment channels of
+        the expanded width included (so more than the training form's
+        parameters less its BN statistics)."""
         return count_params(self.params)

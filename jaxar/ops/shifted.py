@@ -37,6 +37,11 @@ CHUNKED_TAP_SUMS = True
 ``benchmarks/bench_formulations.py`` can measure both in one run); read while
 tracing."""
 
+MIN_CHUNKS = 4
+"""Fewest chunks :func:`_tap_sums` sums over; below it (an axis size with no
+divisor from 4 to 16) it reduces every tap separately to bound memory."""
+
+
 def _out(size: int, k: int, stride: int) -> int:
     return (size + 2 * (k // 2) - k) // stride + 1
 
@@ -77,13 +82,16 @@ def _tap_sums(windows: list[jax.Array], g: jax.Array, axis: int) -> jax.Array:
     along; ``q`` = the largest divisor of its size up to 16) with plain
     slice-multiply-adds, which XLA fuses into one elementwise loop per tap
     that reads its inputs once and writes ``1/q`` of an activation; one small
-    reduction of the stacked partial sums finishes.
+    reduction of the stacked partial sums finishes.  When the axis has no
+    divisor from :data:`MIN_CHUNKS` to 16 (e.g. 17 frames, 23 rows) the stacked
+    partial sums would take ``k/q`` float32 activations, so each tap is reduced
+    on its own instead.
     """
-    if not CHUNKED_TAP_SUMS:
-        return jnp.stack([jnp.sum(w * g, axis=tuple(range(g.ndim - 1)), dtype=jnp.float32)
-                          for w in windows])
     size = g.shape[axis]
     q = _chunks(size)
+    if not CHUNKED_TAP_SUMS or q < MIN_CHUNKS:
+        return jnp.stack([jnp.sum(w * g, axis=tuple(range(g.ndim - 1)), dtype=jnp.float32)
+                          for w in windows])
     step = size // q
     # slice first, multiply after: a product shared by the q slices would be materialised
     g_chunks = [lax.slice_in_dim(g, r * step, (r + 1) * step, axis=axis).astype(jnp.float32)

@@ -192,17 +192,20 @@ def run(a, model: Model, log: Callable[[str], None]) -> int:
     log(f"model: {model.description}; {model.prep.frames} frames x {model.prep.size}^2, "
         f"{len(model.labels)} classes; window {window:g} s"
         + ("" if a.window else f" ({model.window_source})") + f", stride {stride:g} s")
-    writer = JsonlWriter(a.out)
-    try:
-        if a.camera is not None or a.url or a.realtime:
-            _run_live(a, model, window, stride, writer, log)
-        else:
-            videos = expand_videos(a.videos)
-            for n, video in enumerate(videos):
-                _run_file(a, model, video, window, stride, writer, log, many=len(videos) > 1,
-                          tag=f"[{n + 1}/{len(videos)}] " if len(videos) > 1 else "")
-    finally:
-        writer.close()
+    live = a.camera is not None or a.url or a.realtime
+    # live: stop signals are handled until the results file is complete
+    with _stop_signals() if live else contextlib.nullcontext() as stop:
+        writer = JsonlWriter(a.out)
+        try:
+            if live:
+                _run_live(a, model, window, stride, writer, log, stop)
+            else:
+                videos = expand_videos(a.videos)
+                for n, video in enumerate(videos):
+                    _run_file(a, model, video, window, stride, writer, log, many=len(videos) > 1,
+                              tag=f"[{n + 1}/{len(videos)}] " if len(videos) > 1 else "")
+        finally:
+            writer.close()
     if a.out:
         log(f"wrote {len(writer.rows)} rows to {a.out}")
     return 0
@@ -243,26 +246,32 @@ def _run_file(a, model, video: Path, window, stride, writer, log, many: bool, ta
 
 @contextlib.contextmanager
 def _stop_signals():
-    """Ctrl-C (SIGINT) and SIGTERM stop a live run and keep its results, also
-    when the process started with SIGINT ignored (a background job of a
-    non-interactive shell, some process managers): Python then installs no
-    KeyboardInterrupt handler of its own."""
+    """Yields an event that Ctrl-C (SIGINT) and SIGTERM set, to stop a live run
+    between windows and keep its results; the handlers are installed also when
+    the process started with SIGINT ignored (a background job of a
+    non-interactive shell, some process managers: Python then installs no
+    KeyboardInterrupt handler of its own). The handler only sets the event, so
+    no signal interrupts a result half-written. Once a stop was asked for, the
+    signals stay ignored after the block too (the process is finishing; a
+    second Ctrl-C must not kill it between the results file and its exit);
+    otherwise the previous handlers come back."""
+    stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
 
-    def stop(signum, frame):
-        raise KeyboardInterrupt
+    def handler(signum, frame):
+        stop.set()
 
-    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stop
     finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+        for s, previous in old.items():
+            signal.signal(s, signal.SIG_IGN if stop.is_set() else previous)
 
 
-def _run_live(a, model, window, stride, writer, log) -> None:
+def _run_live(a, model, window, stride, writer, log, stop: threading.Event) -> None:
     if a.camera is not None:
         cap = open_camera(a.camera)
     elif a.url:
@@ -285,12 +294,12 @@ def _run_live(a, model, window, stride, writer, log) -> None:
         starts.append(w.start_s)
         ends.append(w.end_s)
 
-    with cap, _stop_signals():
+    with cap:
         fb = boxes_lib.fixed(a.crop, cap.width, cap.height)
         log(f"live: {name} ({cap.width}x{cap.height}); Ctrl-C or SIGTERM stops and writes the results")
         stats = run_live(cap, fb, model.prep.frames, model.prep.size, model.probs, window, stride,
                          on_window, realtime_fps=realtime_fps, max_seconds=a.max_seconds,
-                         log=log if not a.quiet else (lambda m: None))
+                         log=log if not a.quiet else (lambda m: None), stop=stop)
     log(format_stats(stats))
     writer.write(summary_row(name, probs, model.labels, live=True, crop=fb.kind, window_s=window,
                              stride_s=stride, **{k: v for k, v in stats.items()}))

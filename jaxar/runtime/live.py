@@ -86,8 +86,13 @@ def _pct(values, q):
 def run_live(capture: Capture, boxes: FrameBoxes, num_frames: int, size: int, infer: Callable,
              window_s: float, stride_s: float, on_window: Callable, realtime_fps: float | None = None,
              max_seconds: float | None = None, log: Callable[[str], None] = print,
-             report_every_s: float = 2.0) -> dict:
-    """Runs until the stream ends, ``max_seconds`` pass, or KeyboardInterrupt.
+             report_every_s: float = 2.0, stop: threading.Event | None = None) -> dict:
+    """Runs until the stream ends, ``max_seconds`` pass, ``stop`` is set, or
+    KeyboardInterrupt (the last two mark the result ``interrupted``).
+
+    ``stop`` is checked between windows (at least every 10 ms while waiting
+    for the next one), so a signal handler that sets it stops the run after at
+    most one inference, with every written window counted in the statistics.
 
     ``infer(clip uint8 (T, S, S, 3)) -> probs (C,)``; ``on_window(window,
     probs, latency_ms)`` receives each result (``window`` a
@@ -131,6 +136,9 @@ def run_live(capture: Capture, boxes: FrameBoxes, num_frames: int, size: int, in
 
     try:
         while True:
+            if stop is not None and stop.is_set():
+                interrupted = True
+                break
             now = time.perf_counter()
             if max_seconds is not None and now - t_start >= max_seconds:
                 break
