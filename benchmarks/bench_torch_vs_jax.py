@@ -91,6 +91,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eval", action="store_true", help="also time the eval forward")
     ap.add_argument("--eval-batch", type=int, default=1)
     ap.add_argument("--eval-size", type=int, default=224)
+    ap.add_argument("--torch-shift-first", action="store_true",
+                    help="torch blocks shift their input before the pre-depthwise conv "
+                         "(same maths; default: shift its output, as jaxar's shifted does)")
     ap.add_argument("--no-check", action="store_true", help="skip the agreement (sanity) lines")
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args(argv)
@@ -110,6 +113,7 @@ def main(argv=None) -> int:
     if bad:
         ap.error(f"unknown --impls {bad}; choose from {list(VARIANTS)}")
     torch.set_num_threads(args.threads)
+    tref.UIB3D.shift_first = args.torch_shift_first
     threads.update(torch_intra_op=torch.get_num_threads(), torch_interop=torch.get_num_interop_threads())
     dev = jax.devices()[0]
     print(f"jax {jax.__version__} ({dev.platform}), torch {torch.__version__}; "
@@ -132,7 +136,8 @@ def main(argv=None) -> int:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"device": dev.platform, "jax": jax.__version__, "torch": torch.__version__,
-                       "variant": args.variant, "threads": threads, "checks": checks,
+                       "variant": args.variant, "threads": threads,
+                       "torch_shift_first": args.torch_shift_first, "checks": checks,
                        "results": results}, f, indent=1)
         os.replace(tmp, args.json)
     return 0

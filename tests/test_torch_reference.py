@@ -63,7 +63,10 @@ def setup():
         assert a.shape == np.shape(b), jax.tree_util.keystr(path)
     variables = jax.tree_util.tree_map(jnp.asarray, variables)
     tmodel = tref.load_jax_variables(tref.X3DUGT(cfg), variables)
-    return cfg, model, variables, tmodel, x, y
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)        # tiny shapes: extra OpenMP threads only wait on a shared CPU
+    yield cfg, model, variables, tmodel, x, y
+    torch.set_num_threads(threads)
 
 
 def test_parameter_count_equals_jaxar(setup):
@@ -118,6 +121,17 @@ def test_train_step_loss_gradients_and_running_stats_agree(setup):
         np.testing.assert_allclose(st[name], v, rtol=1e-4, atol=1e-5, err_msg=name)
         moved += not np.allclose(v, _leaves(variables["batch_stats"])[name])
     assert moved == len(sj)                  # every BN saw a batch
+
+
+def test_torch_shift_order_is_exact(setup, monkeypatch):
+    """Shifting a block's input before the pre-depthwise conv equals shifting its output."""
+    _, _, _, tmodel, x, _ = setup
+    tmodel.eval()
+    with torch.no_grad():
+        after = tmodel(tref.to_ncthw(x))
+        monkeypatch.setattr(tref.UIB3D, "shift_first", True)
+        before = tmodel(tref.to_ncthw(x))
+    np.testing.assert_allclose(before.numpy(), after.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_jaxar_never_imports_torch():
