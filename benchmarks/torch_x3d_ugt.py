@@ -61,12 +61,23 @@ def bn3d(c: int) -> nn.BatchNorm3d:
 
 def spatial_conv(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv3d:
     """``1 x k x k`` conv, 'same' padding, spatial stride only."""
-    return nn.Conv3d(cin, cout, (1, k, k), stride=(1, stride, stride), padding=(0, k // 2, k // 2),
+    conv = nn.Conv3d(cin, cout, (1, k, k), stride=(1, stride, stride), padding=(0, k // 2, k // 2),
                      groups=groups, bias=False)
+    conv.jax_layout = "spatial"          # jaxar kernel (k, k, C_in // groups, C_out)
+    return conv
 
 
 def pointwise_conv(cin: int, cout: int, stride: int = 1) -> nn.Conv3d:
-    return nn.Conv3d(cin, cout, 1, stride=(1, stride, stride), bias=False)
+    conv = nn.Conv3d(cin, cout, 1, stride=(1, stride, stride), bias=False)
+    conv.jax_layout = "pointwise"        # jaxar kernel (C_in, C_out)
+    return conv
+
+
+def temporal_depthwise_conv(c: int, kt: int) -> nn.Conv3d:
+    """Depthwise ``k_t x 1 x 1`` conv, zero padded in time."""
+    conv = nn.Conv3d(c, c, (kt, 1, 1), padding=(kt // 2, 0, 0), groups=c, bias=False)
+    conv.jax_layout = "temporal"         # jaxar kernel (k_t, C)
+    return conv
 
 
 def temporal_shift(x: torch.Tensor, shift_div: int = 8) -> torch.Tensor:
@@ -178,8 +189,7 @@ class UIB3D(nn.Module):
             self.pre_dw_bn = bn3d(cin)
         self.expand = GhostPointwise(cin, expanded, cfg.ghost_ratio, cfg.ghost_kernel, 1,
                                      cfg.activation)
-        self.dw_temporal = nn.Conv3d(expanded, expanded, (kt, 1, 1), padding=(kt // 2, 0, 0),
-                                     groups=expanded, bias=False)
+        self.dw_temporal = temporal_depthwise_conv(expanded, kt)
         self.dw_spatial = spatial_conv(expanded, expanded, k, 1 if pre_dw else stride,
                                        groups=expanded)
         self.tada = TAdaGate(expanded, tada_hidden, kt) if tada_hidden else None
@@ -267,17 +277,17 @@ class X3DUGT(nn.Module):
 # -- weights from / to jaxar's variables tree ---------------------------------------------
 
 def _conv_from_jax(conv: nn.Conv3d, k: np.ndarray) -> np.ndarray:
-    if k.ndim == 4:                                      # (k, k, C_in/groups, C_out)
+    if conv.jax_layout == "spatial":                     # (k, k, C_in/groups, C_out)
         return k.transpose(3, 2, 0, 1)[:, :, None]
-    if conv.kernel_size == (1, 1, 1) and conv.groups == 1:
-        return k.T[:, :, None, None, None]               # pointwise (C_in, C_out)
+    if conv.jax_layout == "pointwise":                   # (C_in, C_out)
+        return k.T[:, :, None, None, None]
     return k.T[:, None, :, None, None]                   # temporal (k_t, C)
 
 
 def _conv_to_jax(conv: nn.Conv3d, w: np.ndarray) -> np.ndarray:
-    if conv.kernel_size[0] == 1 and conv.kernel_size != (1, 1, 1):
-        return w[:, :, 0].transpose(2, 3, 1, 0)          # (k, k, C_in/groups, C_out)
-    if conv.kernel_size == (1, 1, 1) and conv.groups == 1:
+    if conv.jax_layout == "spatial":
+        return w[:, :, 0].transpose(2, 3, 1, 0)
+    if conv.jax_layout == "pointwise":
         return w[:, :, 0, 0, 0].T
     return w[:, 0, :, 0, 0].T
 
