@@ -47,14 +47,10 @@ import copy
 import itertools
 import json
 import os
-import pathlib
 import statistics
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def _cpu_s() -> float:
@@ -107,8 +103,8 @@ def main(argv=None) -> int:
     import jax
     import torch
 
-    from benchmarks import torch_x3d_ugt as tref
-    from benchmarks.bench_formulations import VARIANTS
+    import torch_x3d_ugt as tref          # sibling module: run as a script from benchmarks/
+    from bench_formulations import VARIANTS
     bad = [i for i in args.impls if i not in VARIANTS]
     if bad:
         ap.error(f"unknown --impls {bad}; choose from {list(VARIANTS)}")
@@ -149,8 +145,8 @@ def run_shape(args, mode: str, batch: int, size: int) -> tuple[list[dict], dict]
     import torch
     import torch.nn.functional as F
 
-    from benchmarks import torch_x3d_ugt as tref
-    from benchmarks.bench_formulations import build
+    import torch_x3d_ugt as tref          # sibling module: run as a script from benchmarks/
+    from bench_formulations import build
     from jaxar.registry import create_config
 
     frames, shape = args.frames, f"{batch}x{args.frames}x{size}^2"
@@ -232,7 +228,7 @@ def agreement(args, mode, cfg, model, variables, x, y, first_built) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from benchmarks import torch_x3d_ugt as tref
+    import torch_x3d_ugt as tref          # sibling module: run as a script from benchmarks/
     from jaxar.initialization import fast_compile_options
 
     xt = tref.to_ncthw(x)
