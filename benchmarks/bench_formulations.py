@@ -34,7 +34,6 @@ a last line gives the wall-time ratio of every pair.
 from __future__ import annotations
 
 import argparse
-import json
 import itertools
 import os
 import statistics
@@ -45,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxar.bundle import atomic_write_json
 from jaxar.initialization import init_variables
 from jaxar.modules import uib
 from jaxar.ops import conv as conv_ops
@@ -89,15 +89,9 @@ def run_shape(args, mode: str, frames: int, size: int, batch: int) -> list[dict]
     for name in args.impls:
         built[name] = build(args.variant, name, mode, frames, size, batch)
         print(f"  compiled {mode} {name} ({built[name][2]:.1f} s incl. first call)", flush=True)
-    times = {name: [] for name in args.impls}
-    cpu = {name: [] for name in args.impls}
-    for _ in range(args.repeats):
-        for name in args.impls:
-            fn, a, _ = built[name]
-            c0, t0 = _cpu_s(), time.perf_counter()
-            jax.block_until_ready(fn(*a))
-            times[name].append((time.perf_counter() - t0) / batch)
-            cpu[name].append((_cpu_s() - c0) / batch)
+    times, cpu = time_interleaved(
+        {name: (lambda fn=fn, a=a: jax.block_until_ready(fn(*a))) for name, (fn, a, _) in built.items()},
+        args.repeats, batch)
     base = statistics.median(times[args.impls[0]])
     rows = []
     for name in args.impls:
@@ -114,17 +108,37 @@ def run_shape(args, mode: str, frames: int, size: int, batch: int) -> list[dict]
               f"{med:.3f} s/clip, min {r['min_s_per_clip']:.3f}, cpu "
               f"{r['median_cpu_s_per_clip']:.3f} s/clip, x{r['ratio_to_first']:.3f} of "
               f"{args.impls[0]} ({args.repeats} interleaved runs)", flush=True)
-    meds = {r["impl"]: r["median_s_per_clip"] for r in rows}
-    pairs = [f"{b}/{a} {meds[b] / meds[a]:.3f}" for a, b in itertools.combinations(meds, 2)]
-    if pairs:
-        print(f"  wall-time ratios ({mode} {batch}x{frames}x{size}^2): " + ", ".join(pairs), flush=True)
+    if len(rows) > 1:
+        print(f"  wall-time ratios ({mode} {batch}x{frames}x{size}^2): "
+              + pairwise_ratios({r["impl"]: r["median_s_per_clip"] for r in rows}), flush=True)
     return rows
 
 
-def _cpu_s() -> float:
+def process_cpu_s() -> float:
     """CPU seconds used by this process so far (user + system, all threads)."""
     t = os.times()
     return t.user + t.system
+
+
+def time_interleaved(calls: dict, repeats: int, batch: int) -> tuple[dict, dict]:
+    """Runs every ``calls[name]()`` once per round, in order, for ``repeats``
+    rounds (so load changes hit every entry alike); returns ``(wall, cpu)``:
+    per name, the seconds per clip of each call (``batch`` clips a call)."""
+    wall = {name: [] for name in calls}
+    cpu = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            c0, t0 = process_cpu_s(), time.perf_counter()
+            call()
+            wall[name].append((time.perf_counter() - t0) / batch)
+            cpu[name].append((process_cpu_s() - c0) / batch)
+    return wall, cpu
+
+
+def pairwise_ratios(medians: dict) -> str:
+    """``"b/a 0.615, ..."`` for every pair of entries, in order."""
+    return ", ".join(f"{b}/{a} {medians[b] / medians[a]:.3f}"
+                     for a, b in itertools.combinations(medians, 2))
 
 
 def main(argv=None) -> int:
@@ -153,11 +167,8 @@ def main(argv=None) -> int:
         for size in sizes:
             results += run_shape(args, mode, args.frames, size, batch)
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"device": dev.platform, "device_kind": dev.device_kind,
-                       "jax": jax.__version__, "results": results}, f, indent=1)
-        os.replace(tmp, args.json)
+        atomic_write_json(args.json, {"device": dev.platform, "device_kind": dev.device_kind,
+                                      "jax": jax.__version__, "results": results})
     return 0
 
 

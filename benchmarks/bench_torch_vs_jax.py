@@ -44,18 +44,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import itertools
-import json
 import os
 import statistics
 import sys
 import time
 
-
-
-def _cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def _limit_threads(n: int) -> dict:
@@ -129,13 +122,11 @@ def main(argv=None) -> int:
         results += rows
         checks.append(check)
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"device": dev.platform, "jax": jax.__version__, "torch": torch.__version__,
-                       "variant": args.variant, "threads": threads,
-                       "torch_shift_first": args.torch_shift_first, "checks": checks,
-                       "results": results}, f, indent=1)
-        os.replace(tmp, args.json)
+        from jaxar.bundle import atomic_write_json
+        atomic_write_json(args.json, {"device": dev.platform, "jax": jax.__version__,
+                                      "torch": torch.__version__, "variant": args.variant,
+                                      "threads": threads, "torch_shift_first": args.torch_shift_first,
+                                      "checks": checks, "results": results})
     return 0
 
 
@@ -146,7 +137,7 @@ def run_shape(args, mode: str, batch: int, size: int) -> tuple[list[dict], dict]
     import torch.nn.functional as F
 
     import torch_x3d_ugt as tref          # sibling module: run as a script from benchmarks/
-    from bench_formulations import build
+    from bench_formulations import build, pairwise_ratios, time_interleaved
     from jaxar.registry import create_config
 
     frames, shape = args.frames, f"{batch}x{args.frames}x{size}^2"
@@ -191,14 +182,7 @@ def run_shape(args, mode: str, batch: int, size: int) -> tuple[list[dict], dict]
     calls = {name: (lambda fn=built[name][0], a=built[name][1]: jax.block_until_ready(fn(*a)))
              for name in args.impls}
     calls["torch"] = torch_step
-    times = {n: [] for n in names}
-    cpu = {n: [] for n in names}
-    for _ in range(args.repeats):
-        for n in names:
-            c0, t0 = _cpu_s(), time.perf_counter()
-            calls[n]()
-            times[n].append((time.perf_counter() - t0) / batch)
-            cpu[n].append((_cpu_s() - c0) / batch)
+    times, cpu = time_interleaved(calls, args.repeats, batch)
     med = {n: statistics.median(times[n]) for n in names}
     rows = []
     for n in names:
@@ -212,8 +196,7 @@ def run_shape(args, mode: str, batch: int, size: int) -> tuple[list[dict], dict]
         print(f"{args.variant} {mode} {shape} {label:>24}: median {med[n]:.3f} s/clip, min "
               f"{r['min_s_per_clip']:.3f}, cpu {r['median_cpu_s_per_clip']:.3f} s/clip, "
               f"x{r['ratio_to_torch']:.3f} of torch ({args.repeats} interleaved runs)", flush=True)
-    pairs = [f"{b}/{a} {med[b] / med[a]:.3f}" for a, b in itertools.combinations(names, 2)]
-    print(f"  wall-time ratios ({mode} {shape}): " + ", ".join(pairs), flush=True)
+    print(f"  wall-time ratios ({mode} {shape}): " + pairwise_ratios(med), flush=True)
     return rows, check
 
 
