@@ -128,7 +128,7 @@ def spatial_conv(x: jax.Array, kernel: jax.Array, stride: int = 1, groups: int =
 def _depthwise_shifted(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     """Depthwise ``1xkxk`` conv (channel multiplier ``m = C_out // C_in``) as
     ``k*k`` multiply-adds of strided static slices of the padded input."""
-    n, t, h, w, c = x.shape
+    h, w, c = x.shape[2:]
     k, mult = kernel.shape[0], kernel.shape[-1] // c
     if mult > 1:                      # output channel c*m + j reads input channel c
         x = jnp.repeat(x, mult, axis=-1)
@@ -137,15 +137,7 @@ def _depthwise_shifted(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Arra
     pad = same_pad(k)
     xp = jnp.pad(x, ((0, 0), (0, 0), pad, pad, (0, 0)))
     ho, wo = spatial_out(h, k, stride), spatial_out(w, k, stride)
-    y = None
-    for i in range(k):
-        for j in range(k):
-            window = lax.slice(xp, (0, 0, i, j, 0),
-                               (n, t, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c * mult),
-                               (1, 1, stride, stride, 1))
-            term = window * kernel[i, j, 0]
-            y = term if y is None else y + term
-    return y
+    return _shifted.correlate_hw(xp, kernel[:, :, 0], ho, wo, stride)   # differentiated by XLA
 
 
 def temporal_depthwise(x: jax.Array, kernel: jax.Array, impl: str = "lowered") -> jax.Array:
@@ -168,10 +160,5 @@ def temporal_depthwise(x: jax.Array, kernel: jax.Array, impl: str = "lowered") -
             dimension_numbers=("NDHWC", "DHWIO", "NDHWC"), feature_group_count=c)
     if impl == "shifted" and SHIFTED_CUSTOM_VJP:
         return _shifted.depthwise_temporal(x, kernel)
-    t = x.shape[1]
     xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
-    y = None
-    for j in range(k):
-        term = lax.slice_in_dim(xp, j, j + t, axis=1) * kernel[j]
-        y = term if y is None else y + term
-    return y
+    return _shifted.correlate_t(xp, kernel, x.shape[1])       # differentiated by XLA

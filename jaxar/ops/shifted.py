@@ -46,20 +46,25 @@ def _out(size: int, k: int, stride: int) -> int:
     return (size + 2 * (k // 2) - k) // stride + 1
 
 
-def _correlate_hw(xp: jax.Array, kernel: jax.Array, ho: int, wo: int, stride: int) -> jax.Array:
+def _spatial_window(xp: jax.Array, i: int, j: int, ho: int, wo: int, stride: int) -> jax.Array:
+    """``xp[:, :, i::s, j::s]`` cut to ``(N, T, ho, wo, C)``: the input pixels
+    that tap ``(i, j)`` of a stride-``s`` conv reads, xp ``(N, T, Hp, Wp, C)``."""
+    n, t, _, _, c = xp.shape
+    return lax.slice(xp, (0, 0, i, j, 0),
+                     (n, t, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
+                     (1, 1, stride, stride, 1))
+
+
+def correlate_hw(xp: jax.Array, kernel: jax.Array, ho: int, wo: int, stride: int) -> jax.Array:
     """``y[.., a, b, c] = sum_ij xp[.., a*s + i, b*s + j, c] * kernel[i, j, c]``.
 
     xp: ``(N, T, Hp, Wp, C)``; kernel: ``(k, k, C)``; returns ``(N, T, ho, wo, C)``.
     """
-    n, t, _, _, c = xp.shape
     k = kernel.shape[0]
     y = None
     for i in range(k):
         for j in range(k):
-            window = lax.slice(xp, (0, 0, i, j, 0),
-                               (n, t, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
-                               (1, 1, stride, stride, 1))
-            term = window * kernel[i, j]
+            term = _spatial_window(xp, i, j, ho, wo, stride) * kernel[i, j]
             y = term if y is None else y + term
     return y
 
@@ -121,7 +126,7 @@ def depthwise_spatial(x: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.A
     k, p = kernel.shape[0], kernel.shape[0] // 2
     h, w = x.shape[2:4]
     xp = jnp.pad(x, ((0, 0), (0, 0), (p, p), (p, p), (0, 0)))
-    return _correlate_hw(xp, kernel[:, :, 0], _out(h, k, stride), _out(w, k, stride), stride)
+    return correlate_hw(xp, kernel[:, :, 0], _out(h, k, stride), _out(w, k, stride), stride)
 
 
 def _spatial_fwd(x, kernel, stride):
@@ -130,7 +135,7 @@ def _spatial_fwd(x, kernel, stride):
 
 def _spatial_bwd(stride, res, g):
     x, kernel = res
-    n, t, h, w, c = x.shape
+    h, w, c = x.shape[2:]
     k, p = kernel.shape[0], kernel.shape[0] // 2
     ho, wo = g.shape[2:4]
     # input gradient: correlate the stride-dilated, padded g with the flipped kernel
@@ -139,13 +144,10 @@ def _spatial_bwd(stride, res, g):
                   (k - 1 - p, h + p - (ho - 1) * stride - 1, stride - 1),
                   (k - 1 - p, w + p - (wo - 1) * stride - 1, stride - 1),
                   (0, 0, 0)))
-    dx = _correlate_hw(gp, kernel[::-1, ::-1, 0], h, w, 1)
+    dx = correlate_hw(gp, kernel[::-1, ::-1, 0], h, w, 1)
     # kernel gradient: all taps from frame-summed partial products (see _tap_sums)
     xp = jnp.pad(x, ((0, 0), (0, 0), (p, p), (p, p), (0, 0)))
-    windows = [lax.slice(xp, (0, 0, i, j, 0),
-                         (n, t, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
-                         (1, 1, stride, stride, 1))
-               for i in range(k) for j in range(k)]
+    windows = [_spatial_window(xp, i, j, ho, wo, stride) for i in range(k) for j in range(k)]
     dk = _tap_sums(windows, g, axis=1).reshape(k, k, 1, c).astype(kernel.dtype)
     return dx, dk
 
@@ -153,7 +155,7 @@ def _spatial_bwd(stride, res, g):
 depthwise_spatial.defvjp(_spatial_fwd, _spatial_bwd)
 
 
-def _correlate_t(xp: jax.Array, kernel: jax.Array, t: int) -> jax.Array:
+def correlate_t(xp: jax.Array, kernel: jax.Array, t: int) -> jax.Array:
     """``y[:, s] = sum_j xp[:, s + j] * kernel[j]``; xp ``(N, Tp, H, W, C)``, kernel ``(k, C)``."""
     y = None
     for j in range(kernel.shape[0]):
@@ -167,7 +169,7 @@ def depthwise_temporal(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """Depthwise ``kx1x1`` conv in time, zero padded: x ``(N, T, H, W, C)``, kernel ``(k, C)``."""
     p = kernel.shape[0] // 2
     xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
-    return _correlate_t(xp, kernel, x.shape[1])
+    return correlate_t(xp, kernel, x.shape[1])
 
 
 def _temporal_fwd(x, kernel):
@@ -178,7 +180,7 @@ def _temporal_bwd(res, g):
     x, kernel = res
     t, p = x.shape[1], kernel.shape[0] // 2
     gp = jnp.pad(g, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
-    dx = _correlate_t(gp, kernel[::-1], t)
+    dx = correlate_t(gp, kernel[::-1], t)
     xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
     dk = _tap_sums([lax.slice_in_dim(xp, j, j + t, axis=1) for j in range(kernel.shape[0])],
                    g, axis=2)
