@@ -16,7 +16,9 @@ import numpy as np
 import optax
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", reason="the PyTorch reference is a benchmark-only dependency: "
+                    "pip install -r requirements-bench.txt (.ci/run installs it)")
 
 from benchmarks import torch_x3d_ugt as tref  # noqa: E402
 from jaxar.initialization import fast_compile_options  # noqa: E402
