@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,6 +29,7 @@ import numpy as np
 from flax import traverse_util
 
 from jaxar import registry
+from jaxar.runtime.files import atomic_write_bytes, atomic_write_json  # noqa: F401  (re-exported)
 
 FORMAT = "jaxar-bundle/1"
 FILES = ("config.json", "jax_variables.npz", "labels.json", "preprocessing.json", "bundle.json")
@@ -91,30 +91,7 @@ def model_config_from_json(d: Mapping, where: str = "checkpoint"):
 
 
 # ----------------------------------------------------------------------------
-# atomic writes
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o666) -> Path:
-    """Writes ``data`` to a temporary file next to ``path`` and renames it over
-    ``path``: readers see the old file or the whole new one, never a part.
-    Permissions: ``mode`` less the process umask, as ``open`` would give."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, mode & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_json(path: str | os.PathLike, doc: Any) -> Path:
-    return atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
-
+# reading JSON (atomic writes: jaxar.runtime.files)
 
 def read_json(path: str | os.PathLike) -> Any:
     """JSON from ``path``; a missing or malformed file is one error naming it."""

@@ -1,0 +1,71 @@
+"""The base every model family's config derives from (no family owns this module).
+
+A family config is a frozen dataclass deriving from :class:`ModelConfigBase`:
+
+* the task and input fields ``num_classes``, ``frames``, ``size`` and the
+  execution fields ``impl`` (conv formulation, :mod:`jaxar.ops.formulation`)
+  and ``dtype`` (compute dtype, a key of :data:`DTYPES`; parameters stay
+  float32), validated here;
+* ``family`` -- a class variable naming the family (``"x3d_ugt"``, ``"x3d"``,
+  ``"tsm_resnet"``, ...), read by the registry, summaries and export;
+* ``replace(**fields)`` -- a copy with fields replaced, unknown names rejected;
+* ``input_shape`` -- the per-clip input ``(T, H, W, 3)``;
+* ``small(**overrides)`` -- a narrow, shallow copy with the same block
+  structure, for tests (every family gives one);
+* ``build()`` -- the family's ``flax.linen.Module`` (input ``(N, T, H, W, 3)``,
+  logits ``(N, num_classes)`` float32), which also provides the deploy protocol
+  of :mod:`jaxar.deploy`.
+
+A family redeclares a field to change its default (e.g. ``num_classes = 400``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import jax.numpy as jnp
+
+from jaxar.ops.formulation import IMPL_CHOICES
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfigBase:
+    family: ClassVar[str] = ""
+
+    num_classes: int = 60
+    frames: int = 16
+    size: int = 224
+    impl: str = "auto"        # conv formulation: "auto" | "lowered" | "conv3d" | "shifted" (same maths)
+    dtype: str = "float32"    # compute dtype; params stay float32
+
+    def __post_init__(self):
+        if not self.family:
+            raise TypeError(f"{type(self).__name__} does not name its family (class variable 'family')")
+        if self.num_classes < 1 or self.frames < 1 or self.size < 1:
+            raise ValueError(f"num_classes/frames/size must be positive, got "
+                             f"{self.num_classes}/{self.frames}/{self.size}")
+        if self.impl not in IMPL_CHOICES:
+            raise ValueError(f"impl must be one of {IMPL_CHOICES}, got {self.impl!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+
+    def replace(self, **kw: Any):
+        unknown = set(kw) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown {type(self).__name__} fields: {sorted(unknown)}")
+        return dataclasses.replace(self, **kw)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        """Per-clip input shape ``(T, H, W, 3)``."""
+        return (self.frames, self.size, self.size, 3)
+
+    def small(self, **overrides: Any):
+        """A narrow, shallow copy with the same block structure (tests)."""
+        raise NotImplementedError(f"{type(self).__name__} gives no small() copy")
+
+    def build(self):
+        """The family's Flax module for this configuration."""
+        raise NotImplementedError(f"{type(self).__name__} gives no build()")
