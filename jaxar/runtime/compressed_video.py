@@ -99,7 +99,7 @@ def require_av():
     return av
 
 
-def _display(src, name: str | None) -> str:
+def display_name(src, name: str | None) -> str:
     if name:
         return name
     if isinstance(src, (bytes, bytearray, memoryview)):
@@ -146,7 +146,7 @@ class StreamInfo:
 
 def probe(src, name: str | None = None) -> StreamInfo:
     """Header facts of ``src`` (path or bytes) without decoding frames."""
-    name = _display(src, name)
+    name = display_name(src, name)
     with _open(src, name) as c:
         vs = _video_stream(c, name)
         cc = vs.codec_context
@@ -210,7 +210,7 @@ def reencode_mpeg4(src, *, gop: int = DEFAULT_GOP, qscale: int = DEFAULT_QSCALE,
     """Decodes any video FFmpeg reads (HEVC, VP9, AV1, H.264 with B-frames, ...)
     and encodes it again with :func:`encode_mpeg4` (same size, rounded down to
     even, same frame rate). A second lossy encode: explicit, never implicit."""
-    name = _display(src, name)
+    name = display_name(src, name)
     frames, fps = [], 25.0
     with _open(src, name) as c:
         vs = _video_stream(c, name)
@@ -344,7 +344,7 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
       ends before a requested frame), MissingPyAVError.
     """
     av = require_av()
-    name = _display(src, name)
+    name = display_name(src, name)
     idx = np.asarray(indices, np.int64).reshape(-1)
     if not len(idx) or idx.min() < 0:
         raise ValueError(f"{name}: indices must be non-empty and >= 0, got {idx.tolist()}")
@@ -412,7 +412,7 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
 def count_frames(src, name: str | None = None) -> int:
     """Frames in the video stream: the header's count, else the number of
     video packets (demuxing only, no decoding)."""
-    name = _display(src, name)
+    name = display_name(src, name)
     with _open(src, name) as c:
         vs = _video_stream(c, name)
         if vs.frames:

@@ -1,0 +1,134 @@
+"""Compressed-domain model input: source-resolution arrays -> one ``T x S x S`` clip.
+
+numpy + OpenCV (+ PyAV through :mod:`.compressed_video` when reading a file).
+The one implementation used by the training pipelines
+(:mod:`data_pipelines.compressed`), ``jaxar.predict`` and the bundle runtime.
+
+The input contract (``docs/compressed.md``), for one clip of ``T`` sampled
+frames at model size ``S``, as produced by :func:`clip_at_size`:
+
+=============  ==========================  =====================================================
+key            dtype / shape               content
+=============  ==========================  =====================================================
+``iframe``     float32 ``(T, S, S, 3)``    decoded I-frame of the GOP holding each sampled
+                                           frame, RGB normalised ``(x/255 - mean)/std`` like
+                                           raw frames (uint8 with ``normalize=False``)
+``mv``         float32 ``(T, S, S, 2)``    motion field ``(dx, dy)`` in pixels of the model
+                                           input divided by ``mv_scale`` (default
+                                           :data:`MV_SCALE` = 8): accumulated back to the
+                                           I-frame (default) or per frame; 0 on I-frames
+``residual``   float32 ``(T, S, S, 3)``    decoded frame minus motion-compensated
+                                           prediction, RGB, divided by ``residual_scale``
+                                           (default :data:`RESIDUAL_SCALE` = 255: in [-1, 1])
+``frames``     float32 ``(T, S, S, 3)``    the fully decoded frames (teacher input),
+                                           normalised like ``iframe``
+=============  ==========================  =====================================================
+
+All four share one crop box and one horizontal flip; a flip negates ``dx``.
+Motion vectors are resized with area averaging (bilinear when upsampling)
+and multiplied by the resize factor of their axis, so they stay in output
+pixels.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from . import compressed_video
+from .crop import center_square, crop_and_resize
+from .preprocess import DEFAULT_MEAN, DEFAULT_STD, normalise
+from .sampling import EVAL_OFFSET, frame_indices
+
+MV_SCALE = 8.0          # mv channel = displacement in model-input pixels / 8
+RESIDUAL_SCALE = 255.0  # residual channel = RGB difference / 255, in [-1, 1]
+KEYS = ("iframe", "mv", "residual", "frames")
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressedInput:
+    """How compressed-domain clips are made (stored with a model / bundle).
+
+    Attributes:
+      frames: T sampled frames per clip.
+      size: S, output side.
+      accumulate: True: vectors and residuals accumulated back to the GOP's
+        I-frame (CoViAR); False: relative to the previous frame.
+      mv_scale: the ``mv`` channel is model-input pixels divided by this.
+      residual_scale: the ``residual`` channel is RGB pixel units divided by this.
+      gop, qscale: MPEG-4 Part 2 settings used when a video is re-encoded.
+      mean, std: RGB normalisation of ``iframe`` and ``frames`` ([0, 1] units).
+    """
+    frames: int = 8
+    size: int = 224
+    accumulate: bool = True
+    mv_scale: float = MV_SCALE
+    residual_scale: float = RESIDUAL_SCALE
+    gop: int = compressed_video.DEFAULT_GOP
+    qscale: int = compressed_video.DEFAULT_QSCALE
+    mean: tuple = DEFAULT_MEAN
+    std: tuple = DEFAULT_STD
+
+    def __post_init__(self):
+        if self.frames < 1 or self.size < 1:
+            raise ValueError(f"frames={self.frames}, size={self.size}: must be >= 1")
+        if not self.mv_scale > 0 or not self.residual_scale > 0:
+            raise ValueError(f"mv_scale={self.mv_scale}, residual_scale={self.residual_scale}: "
+                             "must be > 0")
+        if self.gop < 1:
+            raise ValueError(f"gop={self.gop}: must be >= 1")
+
+
+def clip_at_size(clip: "compressed_video.CompressedClip", box, size: int, *,
+                 spec: CompressedInput = CompressedInput(), flip: bool = False,
+                 normalize: bool = True) -> dict[str, np.ndarray]:
+    """Crops ``box`` (x0, y0, x1, y1 source pixels) from every array of ``clip``,
+    resizes to ``size x size``, optionally flips, and scales (module table)."""
+    box = np.asarray(box, np.float32)
+    sx = size / float(box[2] - box[0])
+    sy = size / float(box[3] - box[1])
+    iframe = np.stack([crop_and_resize(f, box, size, size) for f in clip.iframe])
+    frames = np.stack([crop_and_resize(f, box, size, size) for f in clip.frames])
+    mv = np.stack([crop_and_resize(m, box, size, size) for m in clip.mv]).astype(np.float32)
+    residual = np.stack([crop_and_resize(r, box, size, size) for r in clip.residual])
+    mv[..., 0] *= np.float32(sx / spec.mv_scale)
+    mv[..., 1] *= np.float32(sy / spec.mv_scale)
+    residual = residual.astype(np.float32) * np.float32(1.0 / spec.residual_scale)
+    if flip:
+        iframe, frames = iframe[:, :, ::-1], frames[:, :, ::-1]
+        mv, residual = mv[:, :, ::-1].copy(), residual[:, :, ::-1]
+        mv[..., 0] *= -1
+    if normalize:
+        iframe, frames = normalise(iframe, spec.mean, spec.std), normalise(frames, spec.mean, spec.std)
+    return {"iframe": np.ascontiguousarray(iframe), "mv": np.ascontiguousarray(mv),
+            "residual": np.ascontiguousarray(residual), "frames": np.ascontiguousarray(frames)}
+
+
+def read_clip(src, spec: CompressedInput, *, indices: Sequence[int] | None = None,
+              offset: float = EVAL_OFFSET, box=None, name: str | None = None,
+              normalize: bool = True, reencode: bool = False) -> dict[str, np.ndarray]:
+    """One evaluation / inference clip from a video file or bytes.
+
+    ``indices``: the source frames to sample (e.g. a :class:`.sampling.Window`'s
+    ``frames``); default: ``spec.frames`` segment centres over the whole video.
+    ``box``: crop box, default the centre square. The stream must be MPEG-4
+    Part 2 without B-frames; others raise
+    :class:`compressed_video.UnsupportedStreamError` unless ``reencode`` is
+    set, which first converts the whole video in memory with
+    :func:`compressed_video.reencode_mpeg4` (``spec.gop``, ``spec.qscale``;
+    a second lossy encode and a full decode: slow, explicit).
+    """
+    if reencode:
+        try:
+            compressed_video.check_supported(compressed_video.probe(src, name))
+        except compressed_video.UnsupportedStreamError:
+            name = name or compressed_video.display_name(src, None)
+            src = compressed_video.reencode_mpeg4(src, gop=spec.gop, qscale=spec.qscale, name=name)
+    if indices is None:
+        n = compressed_video.count_frames(src, name)
+        indices = frame_indices(n, spec.frames, offset)
+    clip = compressed_video.extract(src, indices, accumulate=spec.accumulate, name=name)
+    h, w = clip.frames.shape[1:3]
+    return clip_at_size(clip, center_square(w, h) if box is None else box, spec.size,
+                        spec=spec, normalize=normalize)
