@@ -114,8 +114,8 @@ class CompressedVideo(tfds.core.GeneratorBasedBuilder):
                                           "b_frames": 0, "source": cfg.source}
         if cfg.source == SYNTHETIC:
             from data_pipelines import synthetic
-            return {"train": self._synthetic("train", cfg.num_train, synthetic.TRAIN_SEED),
-                    "test": self._synthetic("test", cfg.num_test, synthetic.TEST_SEED)}
+            return {"train": self._generate_examples("train", cfg.num_train, synthetic.TRAIN_SEED),
+                    "test": self._generate_examples("test", cfg.num_test, synthetic.TEST_SEED)}
         src = self.source_builder or tfds.builder(
             cfg.source, data_dir=self.source_data_dir or self.data_dir_root)
         if not src.is_prepared():
@@ -124,7 +124,16 @@ class CompressedVideo(tfds.core.GeneratorBasedBuilder):
                 f"{src.data_dir_root}; prepare it first (python -m data_pipelines.prepare ...) "
                 "or pass source_data_dir=")
         self.info.features["label"].names = list(src.info.features["label"].names)
-        return {split: self._from_source(src, split) for split in src.info.splits}
+        for key in ("clip_duration", "prep_options"):   # the source's records, kept
+            if key in (src.info.metadata or {}):
+                self.info.metadata[key] = src.info.metadata[key]
+        return {split: self._generate_examples(split, source=src) for split in src.info.splits}
+
+    def _generate_examples(self, split: str, num: int = 0, seed: int = 0, source=None):
+        """Synthetic clips ``num`` with ``seed``, or every example of ``source``'s ``split``."""
+        if source is None:
+            return self._synthetic(split, num, seed)
+        return self._from_source(source, split)
 
     def _synthetic(self, split: str, num: int, seed: int):
         from data_pipelines import synthetic

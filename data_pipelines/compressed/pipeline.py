@@ -129,14 +129,18 @@ def compressed_synthetic_batches(batch_size: int, *, num_clips: int = 2000, fram
                                     num_frames=[frames] * len(streams), **kwargs)
 
 
-def compressed_tfds_batches(name: str, split: str, batch_size: int, *,
+def compressed_tfds_batches(name, split: str, batch_size: int, *,
                             data_dir: str | None = None, **kwargs) -> Iterator[dict[str, np.ndarray]]:
     """Batches from a prepared ``compressed_video/<config>`` dataset (``kwargs``
-    as :func:`compressed_numpy_batches`)."""
+    as :func:`compressed_numpy_batches`). ``name`` may also be a prepared
+    builder object (for configs not registered by name)."""
     import tensorflow_datasets as tfds
 
     import data_pipelines  # noqa: F401  (registers the builders)
-    builder = tfds.builder(name, data_dir=data_dir)
+    if isinstance(name, str):
+        builder = tfds.builder(name, data_dir=data_dir)
+    else:
+        builder, name = name, f"{name.name}/{name.builder_config.name}"
     if split not in builder.info.splits:
         raise ValueError(f"{name}: no split {split!r}; available: {list(builder.info.splits)}")
     try:

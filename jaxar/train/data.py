@@ -154,3 +154,6 @@ def tfds_clip_seconds(info, name: str, split: str) -> dict:
                           f"{name} split {base!r} (preparation report)"}
     return {"seconds": None, "source": f"{name} records no clip durations for split {base!r}, so the "
             "training clip duration is unknown; pass --window to jaxar.predict"}
+
+
+from jaxar.train import compressed_data as _compressed_data  # noqa: E402,F401  (registers the compressed_* sources)
