@@ -33,7 +33,8 @@ Definitions (``docs/compressed.md`` has the reasons)
   ``prediction + residual == frame`` holds exactly).
 * **Accumulated** (``accumulate=True``, CoViAR): every pixel of P-frame ``t``
   is traced back through the chain of vectors to the GOP's I-frame,
-  ``q_t(p) = q_{t-1}(round(p - mv_t(p)))``, ``q_I(p) = p``; the accumulated
+  ``q_t(p) = q_{t-1}(round(p - mv_t(p)))`` (nearest pixel, positions clamped
+  to the frame), ``q_I(p) = p``; the accumulated
   vector is ``p - q_t(p)`` (integer pixels) and the accumulated residual is
   ``frame_t - iframe(q_t(p))``, so ``iframe`` warped by the accumulated field
   plus the accumulated residual is ``frame_t`` exactly. For an I-frame both
@@ -217,9 +218,10 @@ def reencode_mpeg4(src, *, gop: int = DEFAULT_GOP, qscale: int = DEFAULT_QSCALE,
         vs.codec_context.thread_count = 1
         if vs.average_rate:
             fps = float(vs.average_rate)
+        to_rgb = RGBConverter()
         try:
             for fr in c.decode(vs):
-                frames.append(fr.to_ndarray(format="rgb24"))
+                frames.append(to_rgb(fr))
         except require_av().error.FFmpegError as e:
             raise TruncatedStreamError(f"{name}: decoding failed after {len(frames)} frames "
                                        f"({type(e).__name__}: {e})") from None
@@ -268,8 +270,19 @@ def block_motion_field(mvs: np.ndarray | None, height: int, width: int) -> np.nd
 
 
 def dense_motion_field(block_field: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Block field ``(ceil(H/4), ceil(W/4), 2)`` -> per-pixel float32 ``(H, W, 2)``."""
-    return np.repeat(np.repeat(block_field, GRID, 0), GRID, 1)[:height, :width]
+    """Block field ``(ceil(H/4), ceil(W/4), 2)`` -> per-pixel float32 ``(H, W, 2)``
+    (each cell's vector repeated over its 4 x 4 pixels)."""
+    import cv2
+    gh, gw = block_field.shape[:2]
+    full = cv2.resize(np.ascontiguousarray(block_field, np.float32), (gw * GRID, gh * GRID),
+                      interpolation=cv2.INTER_NEAREST)
+    return full[:height, :width]
+
+
+def _pixel_grid(height: int, width: int) -> np.ndarray:
+    """float32 ``(H, W, 2)``: each pixel's own ``(x, y)``."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack([xs, ys], -1)
 
 
 def motion_compensate(reference: np.ndarray, field: np.ndarray) -> np.ndarray:
@@ -278,12 +291,23 @@ def motion_compensate(reference: np.ndarray, field: np.ndarray) -> np.ndarray:
     uint8/float ``(H, W, C)``, ``field`` ``(H, W, 2)`` -> float32 ``(H, W, C)``."""
     import cv2
     h, w = reference.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    mx = xs - field[..., 0].astype(np.float32)
-    my = ys - field[..., 1].astype(np.float32)
-    out = cv2.remap(np.asarray(reference, np.float32), mx, my, cv2.INTER_LINEAR,
+    where = _pixel_grid(h, w) - field.astype(np.float32)
+    out = cv2.remap(np.asarray(reference, np.float32), where, None, cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REPLICATE)
     return out.reshape(reference.shape).astype(np.float32, copy=False)
+
+
+class RGBConverter:
+    """Decoded frame -> uint8 RGB ``(H, W, 3)`` with one cached swscale context
+    (``frame.to_ndarray(format="rgb24")`` sets up a new one per frame, which
+    costs more than the conversion; the output is identical)."""
+
+    def __init__(self):
+        from av.video.reformatter import VideoReformatter
+        self._reformatter = VideoReformatter()
+
+    def __call__(self, frame) -> np.ndarray:
+        return self._reformatter.reformat(frame, format="rgb24").to_ndarray()
 
 
 @dataclasses.dataclass
@@ -343,6 +367,7 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
       TruncatedStreamError (unparsable container, decode error, or the stream
       ends before a requested frame), MissingPyAVError.
     """
+    import cv2
     av = require_av()
     name = display_name(src, name)
     idx = np.asarray(indices, np.int64).reshape(-1)
@@ -350,6 +375,7 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
         raise ValueError(f"{name}: indices must be non-empty and >= 0, got {idx.tolist()}")
     wanted = set(idx.tolist())
     last = int(idx.max())
+    to_rgb = RGBConverter()
     got: dict[int, tuple] = {}
     with _open(src, name) as c:
         vs = _video_stream(c, name)
@@ -369,27 +395,27 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
                                              "without B-frames (reencode_mpeg4)")
             is_i = kind == av.video.frame.PictureType.I or iframe is None
             need_rgb = is_i or t in wanted or not accumulate
-            rgb = fr.to_ndarray(format="rgb24") if need_rgb else None
+            rgb = to_rgb(fr) if need_rgb else None
             if pos is None:
                 h, w = fr.height, fr.width
-                pos = np.stack(np.mgrid[0:h, 0:w][::-1], -1).astype(np.int32)   # (H, W, 2) x, y
+                pos = _pixel_grid(h, w)
             if is_i:
-                iframe, gop_start, origin = rgb, t, pos.copy()
+                iframe, gop_start, origin = rgb, t, pos
                 field = np.zeros((h, w, 2), np.float32)
             else:
                 field = dense_motion_field(block_motion_field(mvs, h, w), h, w)
                 if accumulate:
-                    src_xy = np.rint(pos - field).astype(np.int32)
-                    np.clip(src_xy[..., 0], 0, w - 1, out=src_xy[..., 0])
-                    np.clip(src_xy[..., 1], 0, h - 1, out=src_xy[..., 1])
-                    origin = origin[src_xy[..., 1], src_xy[..., 0]]
+                    # q_t(p) = q_{t-1}(round(p - mv_t(p))), positions clamped to the frame
+                    origin = cv2.remap(origin, pos - field, None, cv2.INTER_NEAREST,
+                                       borderMode=cv2.BORDER_REPLICATE)
             if t in wanted:
                 if is_i:
                     mv = np.zeros((h, w, 2), np.float32)
                     residual = np.zeros((h, w, 3), np.float32)
                 elif accumulate:
-                    mv = (pos - origin).astype(np.float32)
-                    residual = rgb.astype(np.float32) - iframe[origin[..., 1], origin[..., 0]]
+                    mv = pos - origin
+                    warped = cv2.remap(iframe, origin, None, cv2.INTER_NEAREST)
+                    residual = rgb.astype(np.float32) - warped
                 else:
                     mv = field
                     residual = rgb.astype(np.float32) - motion_compensate(prev, field)
