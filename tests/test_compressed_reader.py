@@ -214,3 +214,23 @@ def test_read_clip_samples_segment_centres_from_a_file(tmp_path, moving):
     want = cc.clip_at_size(direct, box, 32, spec=spec, normalize=False)
     for k in cc.KEYS:
         np.testing.assert_array_equal(out[k], want[k], err_msg=k)
+
+
+def test_runtime_modules_stand_alone_without_jaxar_or_pyav(tmp_path, moving):
+    """The bundle copies jaxar/runtime as ``runtime/``: the compressed-domain
+    modules import from there alone, PyAV only when a video is read."""
+    import shutil
+    from pathlib import Path
+    shutil.copytree(Path(cv.__file__).parent, tmp_path / "runtime")
+    (tmp_path / "clip.mp4").write_bytes(moving)
+    code = (
+        "import sys; sys.modules['av'] = None\n"
+        "import runtime.compressed_clip as cc, runtime.compressed_video as cv\n"
+        "assert not any(m.split('.')[0] in ('jaxar', 'jax', 'tensorflow') for m in sys.modules)\n"
+        "try:\n"
+        "    cc.read_clip('clip.mp4', cc.CompressedInput(frames=2, size=16))\n"
+        "except cv.MissingPyAVError as e:\n"
+        "    print('missing:', e)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "missing: compressed-domain input needs PyAV" in r.stdout and "av==18.1.0" in r.stdout

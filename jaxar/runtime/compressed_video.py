@@ -252,20 +252,16 @@ def block_motion_field(mvs: np.ndarray | None, height: int, width: int) -> np.nd
     scale = mvs["motion_scale"].astype(np.float32)
     dx = -mvs["motion_x"].astype(np.float32) / scale
     dy = -mvs["motion_y"].astype(np.float32) / scale
-    bw, bh = mvs["w"].astype(np.int64), mvs["h"].astype(np.int64)
-    x0 = mvs["dst_x"].astype(np.int64) - bw // 2
-    y0 = mvs["dst_y"].astype(np.int64) - bh // 2
-    for w_, h_ in set(zip(bw.tolist(), bh.tolist())):
-        sel = (bw == w_) & (bh == h_)
-        ny, nx = max(h_ // GRID, 1), max(w_ // GRID, 1)
-        cy = (y0[sel] // GRID)[:, None, None] + np.arange(ny)[None, :, None]
-        cx = (x0[sel] // GRID)[:, None, None] + np.arange(nx)[None, None, :]
-        cy, cx = np.broadcast_arrays(cy, cx)
-        vx = np.broadcast_to(dx[sel][:, None, None], cy.shape)
-        vy = np.broadcast_to(dy[sel][:, None, None], cy.shape)
-        ok = (cy >= 0) & (cy < gh) & (cx >= 0) & (cx < gw)
-        grid[cy[ok], cx[ok], 0] = vx[ok]
-        grid[cy[ok], cx[ok], 1] = vy[ok]
+    ny = np.maximum(mvs["h"].astype(np.int64) // GRID, 1)
+    nx = np.maximum(mvs["w"].astype(np.int64) // GRID, 1)
+    cy0 = (mvs["dst_y"].astype(np.int64) - mvs["h"].astype(np.int64) // 2) // GRID
+    cx0 = (mvs["dst_x"].astype(np.int64) - mvs["w"].astype(np.int64) // 2) // GRID
+    vec = np.stack([dx, dy], -1)
+    for oy in range(int(ny.max())):          # paint cell (oy, ox) of every block at once
+        for ox in range(int(nx.max())):
+            cy, cx = cy0 + oy, cx0 + ox
+            ok = (oy < ny) & (ox < nx) & (cy >= 0) & (cy < gh) & (cx >= 0) & (cx < gw)
+            grid[cy[ok], cx[ok]] = vec[ok]
     return grid
 
 
