@@ -256,12 +256,14 @@ def block_motion_field(mvs: np.ndarray | None, height: int, width: int) -> np.nd
     nx = np.maximum(mvs["w"].astype(np.int64) // GRID, 1)
     cy0 = (mvs["dst_y"].astype(np.int64) - mvs["h"].astype(np.int64) // 2) // GRID
     cx0 = (mvs["dst_x"].astype(np.int64) - mvs["w"].astype(np.int64) // 2) // GRID
-    vec = np.stack([dx, dy], -1)
-    for oy in range(int(ny.max())):          # paint cell (oy, ox) of every block at once
-        for ox in range(int(nx.max())):
-            cy, cx = cy0 + oy, cx0 + ox
-            ok = (oy < ny) & (ox < nx) & (cy >= 0) & (cy < gh) & (cx >= 0) & (cx < gw)
-            grid[cy[ok], cx[ok]] = vec[ok]
+    # one row per (block, cell of the block): block id and the cell's offset in it
+    counts = ny * nx
+    block = np.repeat(np.arange(len(mvs)), counts)
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    cy = cy0[block] + within // nx[block]
+    cx = cx0[block] + within % nx[block]
+    ok = (cy >= 0) & (cy < gh) & (cx >= 0) & (cx < gw)
+    grid[cy[ok], cx[ok]] = np.stack([dx, dy], -1)[block[ok]]
     return grid
 
 
