@@ -17,7 +17,10 @@ with GOP ``--gop``, no B-frames, ``--qscale``; one decoder thread; ``T`` =
    ``extract_acc``         :func:`jaxar.runtime.compressed_video.extract`, accumulated
    ``extract_frame``       the same, per-frame vectors and residuals (bilinear MC)
    ``cd_clip``             ``extract_acc`` + crop / resize / scale to ``--size``
-                           (:func:`jaxar.runtime.compressed_clip.read_clip`)
+                           (:func:`jaxar.runtime.compressed_clip.read_clip`): the
+                           student's input and the teacher's frames
+   ``raw_clip``            the raw-domain clip from the same stream: ``decode_all_T_rgb``
+                           + centre crop / resize / normalise of the T frames
    ``jpeg_T``              decode T stored JPEG frames (the raw pipelines' layout)
 
 2. **Storage vs CPU** for training data, bytes per clip and load ms per clip:
@@ -87,6 +90,27 @@ def _decode(stream: bytes, *, mvs=False, keys_only=False, rgb_at=None, last=None
                 to_rgb(fr)
             n += 1
     return n
+
+
+def _raw_clip(stream: bytes, idx, size: int) -> np.ndarray:
+    """Teacher-only clip: decode up to the last sampled frame, T frames to RGB,
+    centre square, resize, normalise (what a raw-domain model needs)."""
+    import av
+
+    from jaxar.runtime.compressed_video import RGBConverter
+    from jaxar.runtime.crop import center_square, crop_and_resize
+    from jaxar.runtime.preprocess import normalise
+    to_rgb, wanted, last, out = RGBConverter(), set(int(i) for i in idx), int(max(idx)), {}
+    with av.open(io.BytesIO(stream)) as c:
+        vs = c.streams.video[0]
+        vs.codec_context.thread_count = 1
+        for t, fr in enumerate(c.decode(vs)):
+            if t > last:
+                break
+            if t in wanted:
+                out[t] = to_rgb(fr)
+    box = center_square(out[last].shape[1], out[last].shape[0])
+    return normalise(np.stack([crop_and_resize(out[int(i)], box, size, size) for i in idx]))
 
 
 def _arrays_all(stream: bytes, n: int) -> bytes:
@@ -167,6 +191,7 @@ def main(argv=None) -> int:
         "extract_acc": each(lambda i: cv.extract(streams[i], idx, accumulate=True)),
         "extract_frame": each(lambda i: cv.extract(streams[i], idx, accumulate=False)),
         "cd_clip": each(lambda i: read_clip(streams[i], spec, indices=idx)),
+        "raw_clip": each(lambda i: _raw_clip(streams[i], idx, args.size)),
         "jpeg_T": each(lambda i: [decode_jpeg(jpegs[i][j]) for j in idx]),
     }
     wall, cpu = _timed(calls, args.repeats, args.clips)

@@ -16,6 +16,9 @@ Examples::
     # the synthetic set (no manual dir)
     python -m data_pipelines.prepare synthetic_actions/small
 
+    # compressed-domain (MPEG-4 Part 2) form of a prepared dataset or the synthetic set
+    python -m data_pipelines.prepare compressed_video/ntu60_xsub --data_dir /data/tfds
+
 Non-default preparation options create a config named ``<protocol>_<hash>``;
 the command prints the dataset name to give to the input pipeline. Re-running
 after an interruption resumes: prepared samples are cached under
@@ -106,6 +109,9 @@ def make_builder(name: str, args):
                                         skip_corrupt=args.skip_corrupt, **kw)
     if base == "synthetic_actions":
         return synthetic_actions.SyntheticActions(config=config or "default", **kw)
+    if base == "compressed_video":   # MPEG-4 streams of a prepared dataset (docs/compressed.md)
+        from data_pipelines.compressed.builder import CompressedVideo
+        return CompressedVideo(config=config or "synthetic", **kw)
     raise ValueError(f"unknown dataset {name!r}: use ntu_rgbd/<protocol>, video_folder or "
                      "synthetic_actions[/small]")
 

@@ -140,7 +140,13 @@ def test_tfds_from_a_prepared_dataset_reencodes_its_frames(data_dir):
         # re-encoding error only (4:2:0 chroma of the colourful 32 px set: ~6 levels)
         assert np.abs(clip.frames.astype(int) - raw[ex["name"]]["video"]).mean() < 10
     # the registered NTU / video-folder configs need their source prepared first
-    missing = tfds.builder("compressed_video/video_folder", data_dir=str(data_dir / "empty"))
+    from data_pipelines import prepare
+    empty = str(data_dir / "empty")
+    missing = prepare.make_builder("compressed_video/video_folder",
+                                   prepare.parse_args(["compressed_video/video_folder",
+                                                       "--data_dir", empty]))
+    assert missing.builder_config.source == "video_folder"
+    assert tfds.builder("compressed_video/ntu60_xsub").builder_config.source == "ntu_rgbd/ntu60_xsub"
     with pytest.raises(FileNotFoundError, match="video_folder is not prepared"):
         missing.download_and_prepare()
 
