@@ -164,3 +164,36 @@ def test_training_source_compressed_synthetic():
     assert b["mv"].shape == (2, T, S, S, 2) and b["frames"].shape == (2, T, S, S, 3)
     evals = list(src.eval_batches())
     assert len(evals) == 2 and evals[-1]["mask"].tolist() == [1.0, 0.0]
+
+
+def test_video_folder_end_to_end_by_name(tmp_path):
+    """Real video files -> video_folder -> compressed_video/video_folder (by
+    name, odd 341-pixel width cropped to even) -> batches by name."""
+    import tensorflow_datasets as tfds
+
+    from data_pipelines.builders.video_folder import VideoFolder
+    from data_pipelines.video_io import write_video
+    root, ddir = tmp_path / "manual", str(tmp_path / "tfds")
+    rng = np.random.default_rng(0)
+    for cls, step in (("left", -2), ("right", 2)):
+        for i in range(2):
+            tex = rng.integers(0, 255, (48, 96, 3), np.uint8)
+            frames = np.stack([np.roll(tex, step * t, axis=1)[:, 16:80] for t in range(8)])
+            (root / cls).mkdir(parents=True, exist_ok=True)
+            write_video(str(root / cls / f"{i}.avi"), frames)
+    VideoFolder(data_dir=ddir).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(root)))
+    b = tfds.builder("compressed_video/video_folder", data_dir=ddir)
+    b.download_and_prepare()
+    assert b.info.features["label"].names == ["left", "right"]
+    ex = b.as_data_source("train")[0]
+    assert (ex["height"], ex["width"], ex["num_frames"]) == (256, 340, 8)   # 64x48 -> 341x256 -> even
+    batches = list(pipeline.compressed_tfds_batches(
+        "compressed_video/video_folder", "validation", 2, data_dir=ddir, train=False,
+        clip=ClipConfig(num_frames=T, size=S), compressed=CompressedInput(accumulate=False)))
+    assert len(batches) == 1 and batches[0]["mv"].shape == (2, T, S, S, 2)
+    assert sorted(batches[0]["label"].tolist()) == [0, 1]
+    # the content moves left / right: the mean horizontal motion has the class's sign
+    for label, mv in zip(batches[0]["label"], batches[0]["mv"]):
+        mean_dx = mv[1:, ..., 0].mean()
+        assert (mean_dx < 0) if label == 0 else (mean_dx > 0), (label, mean_dx)

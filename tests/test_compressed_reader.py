@@ -2,7 +2,6 @@
 on tiny clips generated and encoded here (64x64, <= 24 frames)."""
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 
