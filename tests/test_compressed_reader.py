@@ -233,3 +233,15 @@ def test_runtime_modules_stand_alone_without_jaxar_or_pyav(tmp_path, moving):
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "missing: compressed-domain input needs PyAV" in r.stdout and "av==18.1.0" in r.stdout
+
+
+def test_read_windows_decodes_once_and_equals_one_read_per_window(moving):
+    spec = cc.CompressedInput(frames=4, size=32)
+    windows = [[0, 3, 6, 9], [6, 9, 12, 15], [14, 14, 20, 23]]
+    got = cc.read_windows(moving, windows, spec, normalize=False)
+    assert len(got) == 3
+    for w, g in zip(windows, got):
+        want = cc.read_clip(moving, spec, indices=w, normalize=False)
+        for k in cc.KEYS:
+            np.testing.assert_array_equal(g[k], want[k], err_msg=(w, k))
+    assert cc.read_windows(moving, [], spec) == []

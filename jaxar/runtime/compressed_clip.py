@@ -105,6 +105,49 @@ def clip_at_size(clip: "compressed_video.CompressedClip", box, size: int, *,
             "residual": np.ascontiguousarray(residual), "frames": np.ascontiguousarray(frames)}
 
 
+def _supported_source(src, spec: CompressedInput, name: str | None, reencode: bool):
+    """``src``, or its MPEG-4 Part 2 re-encoding when ``reencode`` and it needs one."""
+    if not reencode:
+        return src
+    try:
+        compressed_video.check_supported(compressed_video.probe(src, name))
+        return src
+    except compressed_video.UnsupportedStreamError:
+        name = name or compressed_video.display_name(src, None)
+        return compressed_video.reencode_mpeg4(src, gop=spec.gop, qscale=spec.qscale, name=name)
+
+
+def read_windows(src, windows: Sequence[Sequence[int]], spec: CompressedInput, *, box=None,
+                 name: str | None = None, normalize: bool = True,
+                 reencode: bool = False) -> list[dict[str, np.ndarray]]:
+    """Clips for several index sets of one video (e.g. the frames of every
+    sliding window, :func:`.sampling.plan_windows`), decoding the video once.
+
+    Each entry of ``windows`` gives the T source frames of one clip; the
+    arrays of a frame do not depend on the other frames requested (they are
+    relative to its GOP's I-frame, or to the frame before it), so this equals
+    one :func:`read_clip` per window. Returns one contract dict per window.
+    ``box``: crop box (default the centre square); ``reencode``: see :func:`read_clip`.
+    """
+    src = _supported_source(src, spec, name, reencode)
+    sets = [np.asarray(w, np.int64).reshape(-1) for w in windows]
+    if not sets:
+        return []
+    union = np.unique(np.concatenate(sets))
+    clip = compressed_video.extract(src, union, accumulate=spec.accumulate, name=name)
+    h, w = clip.frames.shape[1:3]
+    box = center_square(w, h) if box is None else box
+    out = []
+    for idx in sets:
+        rows = np.searchsorted(union, idx)
+        part = dataclasses.replace(
+            clip, iframe=clip.iframe[rows], mv=clip.mv[rows], residual=clip.residual[rows],
+            frames=clip.frames[rows], indices=idx, gop_start=clip.gop_start[rows],
+            is_iframe=clip.is_iframe[rows])
+        out.append(clip_at_size(part, box, spec.size, spec=spec, normalize=normalize))
+    return out
+
+
 def read_clip(src, spec: CompressedInput, *, indices: Sequence[int] | None = None,
               offset: float = EVAL_OFFSET, box=None, name: str | None = None,
               normalize: bool = True, reencode: bool = False) -> dict[str, np.ndarray]:
@@ -119,16 +162,8 @@ def read_clip(src, spec: CompressedInput, *, indices: Sequence[int] | None = Non
     :func:`compressed_video.reencode_mpeg4` (``spec.gop``, ``spec.qscale``;
     a second lossy encode and a full decode: slow, explicit).
     """
-    if reencode:
-        try:
-            compressed_video.check_supported(compressed_video.probe(src, name))
-        except compressed_video.UnsupportedStreamError:
-            name = name or compressed_video.display_name(src, None)
-            src = compressed_video.reencode_mpeg4(src, gop=spec.gop, qscale=spec.qscale, name=name)
+    src = _supported_source(src, spec, name, reencode)
     if indices is None:
         n = compressed_video.count_frames(src, name)
         indices = frame_indices(n, spec.frames, offset)
-    clip = compressed_video.extract(src, indices, accumulate=spec.accumulate, name=name)
-    h, w = clip.frames.shape[1:3]
-    return clip_at_size(clip, center_square(w, h) if box is None else box, spec.size,
-                        spec=spec, normalize=normalize)
+    return read_windows(src, [indices], spec, box=box, name=name, normalize=normalize)[0]
