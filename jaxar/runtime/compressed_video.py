@@ -383,6 +383,7 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
         check_supported(info)
         h = w = 0
         iframe = prev = origin = pos = None
+        pending: list = []        # vectors of P-frames not yet traced (accumulate)
         gop_start, t = -1, -1
         for t, (fr, mvs) in enumerate(_frames_with_mvs(c, vs, name)):
             if t > last:
@@ -392,31 +393,35 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
                 raise UnsupportedStreamError(f"{name}: frame {t} is a B-frame; re-encode "
                                              "without B-frames (reencode_mpeg4)")
             is_i = kind == av.video.frame.PictureType.I or iframe is None
-            need_rgb = is_i or t in wanted or not accumulate
+            # RGB only where used: I-frames, requested frames, and (per frame)
+            # the reference of a requested frame
+            need_rgb = is_i or t in wanted or (not accumulate and t + 1 in wanted)
             rgb = to_rgb(fr) if need_rgb else None
             if pos is None:
                 h, w = fr.height, fr.width
                 pos = _pixel_grid(h, w)
             if is_i:
-                iframe, gop_start, origin = rgb, t, pos
-                field = np.zeros((h, w, 2), np.float32)
-            else:
-                field = dense_motion_field(block_motion_field(mvs, h, w), h, w)
-                if accumulate:
-                    # q_t(p) = q_{t-1}(round(p - mv_t(p))), positions clamped to the frame
-                    origin = cv2.remap(origin, pos - field, None, cv2.INTER_NEAREST,
-                                       borderMode=cv2.BORDER_REPLICATE)
+                iframe, gop_start, origin, pending = rgb, t, pos, []
+            elif accumulate:
+                pending.append(mvs)
             if t in wanted:
                 if is_i:
                     mv = np.zeros((h, w, 2), np.float32)
                     residual = np.zeros((h, w, 3), np.float32)
                 elif accumulate:
+                    # q_t(p) = q_{t-1}(round(p - mv_t(p))), positions clamped to the
+                    # frame; traced lazily, only up to the frames requested
+                    for m in pending:
+                        field = dense_motion_field(block_motion_field(m, h, w), h, w)
+                        origin = cv2.remap(origin, pos - field, None, cv2.INTER_NEAREST,
+                                           borderMode=cv2.BORDER_REPLICATE)
+                    pending = []
                     mv = pos - origin
                     warped = cv2.remap(iframe, origin, None, cv2.INTER_NEAREST)
                     residual = rgb.astype(np.float32) - warped
                 else:
-                    mv = field
-                    residual = rgb.astype(np.float32) - motion_compensate(prev, field)
+                    mv = dense_motion_field(block_motion_field(mvs, h, w), h, w)
+                    residual = rgb.astype(np.float32) - motion_compensate(prev, mv)
                 got[t] = (iframe, mv, residual, rgb, gop_start, is_i)
             prev = rgb
         decoded = t + 1 if t <= last else t
