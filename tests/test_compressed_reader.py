@@ -245,3 +245,10 @@ def test_read_windows_decodes_once_and_equals_one_read_per_window(moving):
         for k in cc.KEYS:
             np.testing.assert_array_equal(g[k], want[k], err_msg=(w, k))
     assert cc.read_windows(moving, [], spec) == []
+
+
+def test_frame_count_without_a_header_counts_packets():
+    raw = cv.encode_mpeg4(translating(24, 2, -1), gop=12, qscale=2, container="m4v")
+    assert cv.probe(raw).frames == 0            # an elementary stream has no frame count
+    assert cv.count_frames(raw) == 24
+    np.testing.assert_array_equal(cv.extract(raw, [23, 11]).gop_start, [12, 0])
