@@ -112,12 +112,12 @@ LAYOUTS = ("conv2d", "conv3d_xy", "pointwise2d", "pointwise3d", "depthwise3d", "
 
 def to_jaxar(layout: str, w: np.ndarray) -> np.ndarray:
     """A PyTorch tensor in ``layout`` -> jaxar's layout (float32, contiguous)."""
-    return np.ascontiguousarray(_fwd(layout, np.asarray(w)), dtype=np.float32)
+    return np.array(_fwd(layout, np.asarray(w)), dtype=np.float32, order="C")  # keeps 0-d
 
 
 def to_torch(layout: str, a: np.ndarray) -> np.ndarray:
     """A jaxar array -> the PyTorch tensor layout ``layout`` (float32, contiguous)."""
-    return np.ascontiguousarray(_inv(layout, np.asarray(a, np.float32)))
+    return np.array(_inv(layout, np.asarray(a, np.float32)), order="C")
 
 
 @dataclasses.dataclass(frozen=True)

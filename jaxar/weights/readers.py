@@ -108,7 +108,7 @@ def write_state_dict(tensors: dict[str, np.ndarray], path: str | Path) -> Path:
     from jaxar.runtime.files import atomic_open, atomic_write_bytes
     path = Path(path)
     kind = _suffix_kind(path)
-    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    arrays = {k: np.array(v, order="C") for k, v in tensors.items()}          # 0-d stays 0-d
     if kind == "safetensors":
         from safetensors.numpy import save
         return atomic_write_bytes(path, save(arrays))
