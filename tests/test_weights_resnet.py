@@ -1,8 +1,6 @@
 """ResNet checkpoints (torchvision, timm, MMAction2 TSM, TSM authors) load into
 TSM-ResNet / ARC-TSM-ResNet and compute the same logits; errors name every key.
 
-Pretrained weights from other projects load into jaxar and compute the same logits.
-
 Each source network is built in PyTorch at a tiny size with the published module
 names (``tests/weights_torch_nets.py``), its BN statistics and affines randomised,
 saved in the source's file format, imported with :func:`jaxar.weights.import_weights`

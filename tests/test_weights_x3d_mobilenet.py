@@ -1,17 +1,13 @@
 """X3D (PyTorchVideo, MMAction2) and TSM-MobileNetV2 (torchvision, TSM authors)
-checkpoints load into jaxar and compute the same logits (helpers: test_weights_resnet.py).
-
-Pretrained weights from other projects load into jaxar and compute the same logits.
+checkpoints load into jaxar and compute the same logits.
 
 Each source network is built in PyTorch at a tiny size with the published module
 names (``tests/weights_torch_nets.py``), its BN statistics and affines randomised,
 saved in the source's file format, imported with :func:`jaxar.weights.import_weights`
-and run by jaxar: eval logits agree with PyTorch's to <= 1e-4 relative. A spatially
-transposed kernel, a missing, an unexpected or a mis-shaped key all fail.
+and run by jaxar: eval logits agree with PyTorch's to <= 1e-4 relative (the
+failure cases are in ``tests/test_weights_resnet.py``).
 """
 from __future__ import annotations
-
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -25,23 +21,11 @@ torch = pytest.importorskip(
 from tests import weights_torch_nets as tn  # noqa: E402
 from jaxar.initialization import fast_compile_options, init_variables  # noqa: E402
 from jaxar.registry import create_config  # noqa: E402
-from jaxar.weights import (TorchMissingError, WeightImportError, import_weights, merge,  # noqa: E402
-                           read_state_dict)
-from jaxar.weights.readers import write_state_dict  # noqa: E402
+from jaxar.weights import import_weights, merge  # noqa: E402
 
 RTOL = 1e-4
 CLASSES = 5
-RESNET = {"basic": dict(variant="tsm_resnet18", stem_width=8, widths=(8, 16), depths=(2, 1)),
-          "bottleneck": dict(variant="tsm_resnet50", stem_width=8, widths=(4, 8), depths=(1, 2))}
 _APPLY = {}
-
-
-def resnet_cfg(block, **kw):
-    spec = dict(RESNET[block])
-    variant = kw.pop("variant", spec.pop("variant"))
-    spec.pop("variant", None)
-    return create_config(variant, **{"num_classes": CLASSES, "frames": 4, "size": 32, "impl": "lowered",
-                                     "dropout": 0.0, **spec, **kw})
 
 
 def jax_logits(cfg, imported, x):
@@ -67,32 +51,9 @@ def clips(cfg, seed=0):
     return np.random.default_rng(seed).normal(size=(2, *cfg.input_shape)).astype(np.float32)
 
 
-def torch_resnet(cfg, seed=0):
-    torch.manual_seed(seed)
-    net = tn.TSMResNet(cfg.block, cfg.depths, cfg.widths, cfg.stem_width, CLASSES, cfg.frames, cfg.shift_div)
-    return tn.randomise(net, seed)
-
-
 def torch_logits(net, x):
     with torch.no_grad():
         return net(x).numpy()
-
-
-def save(fmt, state, tmp_path):
-    """``state`` (torchvision names) saved the way ``fmt`` publishes its files."""
-    if fmt == "timm":                      # timm's hub files: safetensors, torchvision names
-        path = tmp_path / "model.safetensors"
-        write_state_dict({k: v.numpy() for k, v in state.items()}, path)
-    elif fmt == "torchvision":
-        path = tmp_path / "resnet.pth"
-        torch.save(state, path)
-    elif fmt == "mmaction2":
-        path = tmp_path / "tsm_mmaction2.pth"
-        torch.save({"meta": {"epoch": 50}, "state_dict": tn.to_mmaction2_resnet(state)}, path)
-    else:                                  # tsm authors: a .pth.tar with best_prec1 etc.
-        path = tmp_path / "TSM_kinetics_RGB.pth.tar"
-        torch.save({"epoch": 50, "best_prec1": 71.2, "state_dict": tn.to_tsm_resnet(state)}, path)
-    return path
 
 
 MBV2 = dict(stem_width=8, blocks=((1, 12, 1, 1), (6, 16, 2, 2), (6, 16, 1, 1)), last_width=24)
