@@ -2,7 +2,7 @@
        --config.init.checkpoint=resnet.pth --workdir runs/finetune_tiny
 
 A seconds-scale fine-tuning run for tests and CI: a narrow two-stage
-TSM-ResNet-18 (basic blocks, widths 8/16) on 4 frames of 32x32 from the
+TSM-ResNet-18 (basic blocks, widths 8/16) on 4 frames of 16x16 from the
 synthetic set, started from a torchvision-format ResNet file given on the
 command line (``init.checkpoint``; the classifier is re-initialised when the
 file's class count differs from the 4 classes here). It checks the machinery
@@ -13,15 +13,15 @@ from jaxar.train.config import default_config
 
 
 def get_config():
-    c = default_config("tsm_resnet18", num_classes=4, frames=4, size=32, impl="lowered",
+    c = default_config("tsm_resnet18", num_classes=4, frames=4, size=16, impl="lowered",
                        stem_width=8, widths=(8, 16), depths=(1, 1))
     c.init.format = "auto"
     c.data.source = "synthetic"
     c.data.crop_area = (1.0, 1.0)
-    c.data.synthetic_train = 64
-    c.data.synthetic_test = 32
+    c.data.synthetic_train = 32
+    c.data.synthetic_test = 16
     c.data.synthetic_frames = 4
-    c.data.synthetic_size = 32
+    c.data.synthetic_size = 16
     c.optim.lr = 0.05
     c.checkpoint.every_steps = 6
     c.checkpoint.keep = 1

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow      # a training run in a subprocess
 
 
 def test_cli_fine_tunes_a_torchvision_file_with_a_new_head(tmp_path):
