@@ -73,3 +73,24 @@ def test_mmaction2_x3d_needs_the_shortcut_bn_setting():
     _, sd = fixture_state("mmaction2_x3d_s", ".pth", "state_dict")
     with pytest.raises(ValueError, match="stride_shortcut_bn=True"):
         import_state_dict(sd, create_config("x3d_s", num_classes=400))
+
+
+def test_resnet_map_serves_another_family_through_its_target_names():
+    """The ResNet map is reusable (e.g. for a ResNet-50-based EAN backbone): the
+    same torchvision tensors map onto other jaxar names given as a ResNetTarget."""
+    from jaxar.weights.keymap import ImportReport, apply_entries, to_jaxar
+    from jaxar.weights.resnet import ResNetTarget, resnet_entries
+    doc, sd = fixture_state("torchvision_resnet50", ".pth", None)
+    target = ResNetTarget(stem_conv="backbone/conv1", stem_bn="backbone/bn1",
+                          conv="backbone/layer{s}/{b}/conv{i}", bn="backbone/layer{s}/{b}/bn{i}",
+                          down_conv="backbone/layer{s}/{b}/down", down_bn="backbone/layer{s}/{b}/down_bn",
+                          head=None)
+    entries = resnet_entries("torchvision", "bottleneck", (3, 4, 6, 3), (64, 128, 256, 512), 64,
+                             shifted=False, target=target)
+    # the other family's leaves: the converted shapes (a real family passes its eval_shape tree)
+    shapes = {e.dst: to_jaxar(e.layout, sd.tensors[e.src]).shape for e in entries}
+    tensors = {k: v for k, v in sd.tensors.items() if not k.startswith("fc.")}
+    report = ImportReport("resnet50.pth", "torchvision", "ean-like")
+    out = apply_entries(tensors, entries, shapes, report)
+    assert out[("params", "backbone", "layer4", "2", "conv2", "kernel")].shape == (3, 3, 512, 512)
+    assert out[("batch_stats", "backbone", "layer1", "0", "down_bn", "var")].shape == (256,)
