@@ -248,8 +248,9 @@ def apply_entries(tensors: Mapping[str, np.ndarray], entries: list[Entry],
             report.head = (f"classifier initialised fresh: the file has no "
                            f"{', '.join(e.src for e in head_entries)}")
     for e in entries:
-        if e.head and head_state in ("absent", "classes"):
-            used.add(e.src) if e.src in tensors else None
+        if e.head and head_state in ("absent", "classes"):       # the fresh head stays
+            if e.src in tensors:
+                used.add(e.src)
             if e.dst in targets:
                 report.kept_init.append(_dst(e.dst))
             continue
