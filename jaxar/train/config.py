@@ -21,6 +21,10 @@ Sections (every field with its default is in :func:`default_config`):
     ``model.variant`` to another model family needs a config file of its own.
 ``data``, ``optim``, ``loss``, ``checkpoint``
     input pipeline, PyTorch-style SGD + cosine, Poly-1 / CE, Orbax saves.
+``init``
+    start from another project's pretrained weights (``checkpoint``, ``format``,
+    ``freeze_bn``, ``freeze_backbone``, ``backbone_lr_mult``; see
+    :mod:`jaxar.train.init_from` and docs/weights.md).
 top level
     ``batch_size`` (global), ``epochs`` or ``steps``, ``eval_every``,
     ``log_every``, ``seed``, ``num_devices``, ``progress``.
@@ -110,6 +114,9 @@ def default_config(variant: str = "x3d_ugt", **model_fields: Any) -> ml_collecti
     c.checkpoint.keep = 3                   # latest checkpoints kept (plus the best by eval top-1)
     c.checkpoint.async_save = True
 
+    from jaxar.train.init_from import init_section
+    c.init = init_section()                 # pretrained weights (jaxar.train.init_from); off by default
+
     c.batch_size = 64                       # GLOBAL batch over all devices and hosts
     c.epochs = 200.0                        # run length in epochs of the training split ...
     c.steps = 0                             # ... or in steps (> 0 takes precedence)
@@ -145,6 +152,9 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
     from jaxar.losses import make_loss_fn
     make_loss_fn(cfg.loss.name, cfg.loss.epsilon, cfg.loss.label_smoothing)
     model_config(cfg)   # unknown variant / bad model fields fail here
+    if "init" in cfg:
+        from jaxar.train.init_from import validate as validate_init
+        validate_init(cfg.init)
 
 
 def to_json(cfg: ml_collections.ConfigDict) -> str:

@@ -25,7 +25,7 @@ from jaxar.checkpoint import Checkpointer, model_config_to_json
 from jaxar.losses import make_loss_fn
 from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch
 from jaxar.train import data as data_lib
-from jaxar.train import plots
+from jaxar.train import init_from, plots
 from jaxar.train.config import from_dict, model_config, to_json
 from jaxar.train.metric_writer import MetricWriter, read_log
 from jaxar.train.progress import Progress
@@ -115,12 +115,20 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     tx = sgd_torch(1.0, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.nesterov,
                    cfg.optim.decay_all)        # the step scales the update by lrs[step]
     loss_fn = make_loss_fn(cfg.loss.name, cfg.loss.epsilon, cfg.loss.label_smoothing)
-    train_step, eval_step = compile_steps(model, tx, loss_fn, model_cfg.num_classes, mesh)
+    tx = init_from.make_optimizer(tx, cfg.init, model_cfg, lambda: _param_shapes(model, model_cfg))
+    train_step, eval_step = compile_steps(init_from.train_model(model, cfg.init), tx, loss_fn,
+                                          model_cfg.num_classes, mesh)
 
-    # -- state: fresh or resumed
-    state = parallel.replicate(create_train_state(model, tx, model_cfg.input_shape, cfg.seed), mesh)
+    # -- state: fresh (optionally from pretrained weights) or resumed
+    state = create_train_state(model, tx, model_cfg.input_shape, cfg.seed)
     ckpt = Checkpointer(workdir, cfg.checkpoint.keep, cfg.checkpoint.async_save)
     start = ckpt.latest_step() or 0
+    if not start and cfg.init.checkpoint is not None:
+        if lead:
+            workdir.mkdir(parents=True, exist_ok=True)
+        state = init_from.start_from(state, tx, cfg.init, model_cfg, _say,
+                                     workdir / "init_from.txt" if lead else None)
+    state = parallel.replicate(state, mesh)
     if start:
         state, meta = ckpt.restore(start, state)
         _check_resumable(meta["train_config"], cfg, workdir)
@@ -198,6 +206,12 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
         progress.close()
         writer.flush()
     return _finish(workdir, writer, ckpt, result, source.class_names, plan, time.time() - t0, lead)
+
+
+def _param_shapes(model, model_cfg):
+    """The model's params as ShapeDtypeStructs (nothing initialised)."""
+    x = jax.ShapeDtypeStruct((1, *model_cfg.input_shape), jax.numpy.float32)
+    return jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, train=False), x)["params"]
 
 
 def _mean_window(window: list[dict], clips_per_sec: float | None) -> dict:
