@@ -217,8 +217,9 @@ def run(a, model: Model, log: Callable[[str], None]) -> int:
         live_capture = _open_url_input(a, log)
     live = a.camera is not None or a.realtime or (live_capture is not None and live_capture.live)
     videos = [] if live or a.url else expand_videos(a.videos, a.recursive)
-    # live: stop signals are handled until the results file is complete
-    with _stop_signals() if live else contextlib.nullcontext() as stop:
+    # live: stop signals are handled until the results file is complete;
+    # files: they interrupt the run (KeyboardInterrupt), leaving <out>.partial
+    with _stop_signals() if live else _interrupt_signals() as stop:
         writer = JsonlWriter(a.out)
         failed: list[str] = []
         try:
@@ -355,11 +356,42 @@ def _stop_signals():
         stop.set()
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    _unblock(old)
     try:
         yield stop
     finally:
         for s, previous in old.items():
             signal.signal(s, signal.SIG_IGN if stop.is_set() else previous)
+
+
+def _unblock(signals) -> None:
+    """A process can start with signals blocked (inherited from a parent whose
+    thread blocked them, e.g. some encoder libraries do): handlers would
+    never run."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(signals))
+
+
+@contextlib.contextmanager
+def _interrupt_signals():
+    """SIGINT and SIGTERM raise KeyboardInterrupt while files are processed,
+    also when the process started with SIGINT ignored, so an interrupted run
+    always ends through the code that marks its output partial; the previous
+    handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    _unblock(old)
+    try:
+        yield None
+    finally:
+        for s, previous in old.items():
+            signal.signal(s, previous)
 
 
 def _run_live(a, model, window, stride, writer, log, stop: threading.Event, cap=None) -> None:

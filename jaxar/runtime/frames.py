@@ -87,7 +87,9 @@ def read_avi_rates(path: str | Path) -> AviRates | None:
     if i >= 0 and i + 12 <= len(head):
         us = struct.unpack_from("<I", head, i + 8)[0]
         main = 1e6 / us if us else 0.0
-    j = head.find(b"strhvids")
+    j = head.find(b"strh")
+    while j >= 0 and head[j + 8:j + 12] != b"vids":        # the first video stream header
+        j = head.find(b"strh", j + 4)
     if j >= 0 and j + 36 <= len(head):
         scale, rate = struct.unpack_from("<II", head, j + 28)
         stream = rate / scale if scale and rate else 0.0
@@ -166,7 +168,8 @@ class FrameSource:
     failed to decode with decodable frames after them), ``bad_slots`` (the
     first 20 of them), ``timestamps`` (frames placed by their timestamp),
     ``variable`` (some step between consecutive decoded frames is not one
-    slot), ``end_position`` (the position just after the last frame: the
+    slot), ``bad_slots`` lists slots given back to undecodable frames,
+    ``end_position`` (the position just after the last frame: the
     video's length in frames at ``fps``), ``failed_first_frames`` (failures
     before any frame decoded).
     """
@@ -181,63 +184,77 @@ class FrameSource:
         self.end_position = 0.0
         self.failed_first_frames = 0
 
-    def _position(self, slot: int, last_slot: int, last_pos: float | None, origin: list) -> float:
-        if self.use_timestamps:
-            ms = self.cap.get(cv2.CAP_PROP_POS_MSEC)
-            if origin[0] is None:
-                origin[0] = ms / 1000.0 - slot / self.fps
-            p = (ms / 1000.0 - origin[0]) * self.fps
-            r = round(p)
-            if abs(p - r) < SNAP:
-                p = float(r)
-            if last_pos is None or p > last_pos + 1e-6:
-                self.timestamps += 1
-                return p
-        if last_pos is None:
-            return float(slot)
-        return last_pos + (slot - last_slot)
+    def _timestamp_position(self, slot_guess: int, last_pos: float | None, origin: list) -> float | None:
+        """The frame's position from its timestamp, or ``None`` when it has no
+        usable one (no timestamps, or not after the previous frame)."""
+        if not self.use_timestamps:
+            return None
+        ms = self.cap.get(cv2.CAP_PROP_POS_MSEC)
+        if origin[0] is None:
+            origin[0] = ms / 1000.0 - slot_guess / self.fps
+        p = (ms / 1000.0 - origin[0]) * self.fps
+        r = round(p)
+        if abs(p - r) < SNAP:
+            p = float(r)
+        if last_pos is None or p > last_pos + 1e-6:
+            return p
+        return None
 
     def __iter__(self) -> Iterator[tuple[int, float, np.ndarray | None]]:
         return self.read()
 
     def read(self, want: Callable[[int, float], bool] | None = None
              ) -> Iterator[tuple[int, float, np.ndarray | None]]:
-        slot = 0                 # next slot
+        """Undecodable frames get their slots back where the timestamps show a
+        gap of whole frames (a decoder reorders frames, so the failure's place
+        in decode order is not its place in time); without timestamps they
+        take the next slots."""
         pending = 0              # failures since the last decoded frame
+        unplaced = 0             # failures not yet given a slot
         last_slot, last_pos = -1, None
         origin = [None]
         while True:
             if not self.cap.grab():
                 pending += 1
-                tried = slot + pending
+                tried = self.decoded + self.bad_frames + pending
                 if pending >= self.max_failures or (self.header > 0 and tried >= self.header):
                     break
                 continue
             if pending:
-                if self.decoded == 0:
-                    self.failed_first_frames = pending
                 self.bad_frames += pending
-                self.bad_slots.extend(range(slot, slot + pending)[:max(0, 20 - len(self.bad_slots))])
-                slot += pending
+                unplaced += pending
                 pending = 0
-            pos = self._position(slot, last_slot, last_pos, origin)
-            if last_pos is not None and abs((pos - last_pos) - (slot - last_slot)) > SNAP:
+            pos = self._timestamp_position(last_slot + 1 + unplaced, last_pos, origin)
+            if pos is not None:
+                self.timestamps += 1
+                skip = 0
+                if last_pos is None:
+                    skip = unplaced
+                else:
+                    gap = round(pos - last_pos)
+                    if abs(pos - last_pos - gap) < SNAP:
+                        skip = min(max(gap - 1, 0), unplaced)
+            else:
+                skip = unplaced
+            slot = last_slot + 1 + skip
+            if skip:
+                self.bad_slots.extend(range(last_slot + 1, slot)[:max(0, 20 - len(self.bad_slots))])
+                unplaced -= skip
+            if pos is None:
+                pos = float(slot) if last_pos is None else last_pos + (slot - last_slot)
+            if last_pos is not None and slot == last_slot + 1 and abs(pos - last_pos - 1) > SNAP:
                 self.variable = True
             image = None
             if want is None or want(slot, pos):
                 ok, image = self.cap.retrieve()
                 if not ok or image is None:         # a frame that grabs but does not convert
                     self.bad_frames += 1
-                    if len(self.bad_slots) < 20:
-                        self.bad_slots.append(slot)
-                    slot += 1
+                    unplaced += 1
                     continue
             self.decoded += 1
             last_slot, last_pos = slot, pos
             self.end_position = pos + 1.0
             yield slot, pos, image
-            slot += 1
-
 
 
 def no_frame_message(name: str, header_frames: int, cap, source: FrameSource | None) -> str:
