@@ -141,6 +141,44 @@ def test_fps_overrides_a_stated_rate_as_its_help_says(env):
     assert rs[-1]["fps"] == 16.0 and rs[-2]["end_s"] == 30 / 16         # 30 frames at 16 fps: 1.875 s
 
 
+def test_a_stated_rate_that_disagrees_with_the_timestamps_is_reported(env, tmp_path):
+    d, bundle = env
+    import fractions
+
+    import av
+    path = tmp_path / "disagree.mkv"                        # header: 30 fps; frames 40 ms apart (25 fps)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.time_base = fractions.Fraction(1, 1000)
+        for t in range(40):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 5 * t, np.uint8), format="rgb24")
+            f.pts, f.time_base = 40 * t, fractions.Fraction(1, 1000)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    assert cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) == 30.0
+    code, out, err = run(path, "--bundle", bundle)
+    assert code == 0, err
+    s = rows(out)[-1]
+    assert s["timestamps_fps"] == pytest.approx(25.0, abs=0.5) and s["duration_s"] == pytest.approx(1.6, abs=0.05)
+    assert not s["truncated"] and rows(out)[-2]["end_s"] == pytest.approx(1.6, abs=0.05)
+    assert "states 30 fps, but its 40 frames span 1.600 s" in err
+
+
+def test_an_avi_header_with_two_rates_is_reported(env, tmp_path):
+    d, bundle = env
+    import struct
+    data = bytearray((d / "long.avi").read_bytes())
+    i = data.find(b"avih")
+    struct.pack_into("<I", data, i + 8, 33333)                # avih: 30 fps; the stream header says 8
+    (tmp_path / "two.avi").write_bytes(bytes(data))
+    code, out, err = run(tmp_path / "two.avi", "--bundle", bundle)
+    assert code == 0, err
+    assert rows(out)[-1]["fps"] == 8.0 and "the AVI header states two frame rates (30.000 fps" in err
+
+
 # 4. variable frame rate: frames placed by their timestamps -----------------------------------------
 
 def test_variable_frame_rate_windows_cover_the_right_seconds(env, tmp_path):

@@ -319,6 +319,9 @@ def _run_file(a, model, video: str, window, stride, writer, log, suffix: str, ta
     if clips.variable_rate:
         extra["variable_frame_rate"] = True
         extra["duration_s"] = round(clips.duration_s, 4)
+    if clips.implied_fps is not None:
+        extra["timestamps_fps"] = round(clips.implied_fps, 3)
+        extra["duration_s"] = round(clips.duration_s, 4)
     if is_url(video):
         extra["mode"] = "file"
     if fb.fallback:

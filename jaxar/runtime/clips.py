@@ -32,6 +32,7 @@ from .frames import FrameSource, check_frame_rate, no_frame_message
 from .video import Capture
 
 _END = object()
+RATE_TOLERANCE = 0.05     # stated rate vs frame count / timestamp duration
 
 
 def prepare_frame(bgr: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
@@ -50,7 +51,9 @@ class FileClips:
     (undecodable frames skipped), ``truncated`` (fewer frames than the
     container claims), ``variable_rate`` (frames not one slot apart on the
     time line), ``timestamps`` (frames placed by their timestamp),
-    ``duration_s``, ``decode_s`` (time spent decoding+cropping on the reader
+    ``duration_s``, ``implied_fps`` (frame count / timestamp duration when it
+    disagrees with the stated rate by more than 5 %, else ``None``),
+    ``decode_s`` (time spent decoding+cropping on the reader
     thread).
     """
 
@@ -70,6 +73,7 @@ class FileClips:
         self.warn, self.queue_size = warn, queue_size
         self.frames_read, self.bad_frames, self.truncated, self.decode_s = 0, 0, False, 0.0
         self.variable_rate, self.timestamps, self.duration_s = False, 0, 0.0
+        self.implied_fps: float | None = None
         self._source: FrameSource | None = None
         if capture.header_frames > 0:
             boxes.check_count(capture.header_frames)
@@ -201,12 +205,23 @@ class FileClips:
         self.bad_frames, self.variable_rate, self.timestamps = src.bad_frames, src.variable, src.timestamps
         end = src.end_position
         self.duration_s = end / self.fps
+        self.implied_fps = None
+        if self.rate.use_timestamps and src.timestamps >= 2:
+            implied = (src.decoded + src.bad_frames) / self.duration_s
+            if abs(implied - self.fps) > RATE_TOLERANCE * self.fps:
+                self.implied_fps = implied
+                self.warn(f"warning: {self.cap.name}: the file states {self.fps:g} fps, but its "
+                          f"{src.decoded + src.bad_frames} frames span {self.duration_s:.3f} s by their "
+                          f"timestamps ({implied:.3f} fps); windows follow the timestamps "
+                          "(pass --fps to impose a rate instead)")
         if src.bad_frames:
             self.warn(f"warning: {self.cap.name}: {src.bad_frames} frame(s) could not be decoded "
                       f"(first: frame {src.bad_slots[0]}); skipped, the frame before each stands in for it")
         header = self.cap.header_frames
         total = slots[-1] + 1
-        if header > 0 and total < header:
+        derived = self.implied_fps is not None and abs(header / self.fps - self.duration_s) <= \
+            RATE_TOLERANCE * self.duration_s     # a count computed from duration x the wrong rate
+        if header > 0 and total < header and not derived:
             self.truncated = True
             self.warn(f"warning: {self.cap.name}: read {n} of the {header} frames the file claims "
                       "(truncated video?); processed up to the last decodable frame")
