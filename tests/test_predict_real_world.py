@@ -91,8 +91,13 @@ def test_batch_goes_past_bad_files_with_error_rows_and_a_count(env, tmp_path):
 def test_undecodable_frames_are_skipped_and_counted(env, tmp_path):
     d, bundle = env
     bad = h264_with_bad_frames(tmp_path, bad=(3, 7, 12))
-    code, out, err = run(bad, "--bundle", bundle)
+    code, out, err = run(bad, "--bundle", bundle, "--render", tmp_path / "r.avi")
     assert code == 0, err
+    cap = cv2.VideoCapture(str(tmp_path / "r.avi"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 48                                        # the rendered video keeps the whole time line
     rs = rows(out)
     s = rs[-1]
     assert s["frames_read"] == 45 and s["bad_frames"] == 3 and not s["truncated"], s

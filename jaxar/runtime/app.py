@@ -33,11 +33,11 @@ from .clips import FileClips
 from .errors import InputError
 from .frames import check_frame_rate
 from .live import format_stats, run_live
-from .outputs import check_outputs, check_timeline_path, per_video_names, suffixed
+from .outputs import check_outputs, per_video_names, suffixed
 from .plots import render_video, timeline_png
 from .preprocess import Preprocessing, normalise, to_ntchw
 from .results import JsonlWriter, softmax, summary_row, window_row
-from .video import is_url, list_videos, open_camera, open_file, open_input, open_url
+from .video import is_url, list_videos, open_camera, open_input, open_url
 
 METADATA = "metadata.json"
 
@@ -403,7 +403,7 @@ def _run_live(a, model, window, stride, writer, log, stop: threading.Event, cap=
     elif a.camera is not None:
         cap = open_camera(a.camera)
     else:
-        cap = open_file(a.videos[0])
+        cap = open_input(a.videos[0], a.timeout)
     name = cap.name
     probs, ends, starts = [], [], []
     realtime_fps = None

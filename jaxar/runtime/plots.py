@@ -12,8 +12,10 @@
   ``.m4v``, ``.mov``, ``.mkv``; ``MJPG`` for ``.avi``) with the label and
   probability of the window in effect drawn on each frame (the latest window
   that has ended by then; the first window before that), frames read and
-  placed in time like the windows (:class:`.frames.FrameSource`); the
-  temporary file is removed on every exit path.
+  placed in time like the windows (:class:`.frames.FrameSource`) and written
+  on the constant-rate grid (output frame ``k`` = the frame on screen at
+  ``k / fps``: a variable-rate video keeps its duration, a bad frame's slot
+  shows the frame before); the temporary file is removed on every exit path.
 """
 from __future__ import annotations
 
@@ -136,17 +138,29 @@ def render_video(src: str, path: str | os.PathLike, ends_s: np.ndarray, labels_p
     scale = max(0.4, h / 720)
     i = 0
     done = False
-    try:
-        for _, pos, frame in FrameSource(cap, fps, header, use_timestamps):
-            t = (pos + 1) / fps
-            j = max(int(np.searchsorted(ends_s, t + 1e-9, side="right")) - 1, 0)
-            label, prob = labels_probs[j]
-            text = f"{label} {prob:.2f}"
-            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
-            cv2.rectangle(frame, (5, 5), (15 + tw, 15 + th + 6), (0, 0, 0), -1)
-            cv2.putText(frame, text, (10, 10 + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2)
-            out.write(frame)
-            i += 1
+
+    def emit(frame):
+        nonlocal i
+        t = (i + 1) / fps
+        j = max(int(np.searchsorted(ends_s, t + 1e-9, side="right")) - 1, 0)
+        label, prob = labels_probs[j]
+        text = f"{label} {prob:.2f}"
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+        frame = frame.copy()
+        cv2.rectangle(frame, (5, 5), (15 + tw, 15 + th + 6), (0, 0, 0), -1)
+        cv2.putText(frame, text, (10, 10 + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2)
+        out.write(frame)
+        i += 1
+
+    try:      # written on the constant-rate grid: output frame k = the frame on screen at k / fps
+        src = FrameSource(cap, fps, header, use_timestamps)
+        held = None
+        for _, pos, frame in src:
+            while i + 1e-9 < pos:
+                emit(held if held is not None else frame)
+            held = frame
+        while held is not None and i + 1e-9 < src.end_position:
+            emit(held)
         done = True
     finally:
         cap.release()
