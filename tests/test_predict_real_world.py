@@ -328,6 +328,11 @@ def test_url_inputs_are_read_like_files(env, http_dir):
     assert code == 0, err
     assert "read as a file" in err
     assert [r["frames"] for r in rows(out)[:-1]] == [r["frames"] for r in ref[:-1]]   # every window
+    code, out, err = run("--url", url, "--realtime", "--bundle", bundle)             # paced: 2.5 s
+    assert code == 0, err
+    s = rows(out)[-1]
+    assert "paced at its frame rate" in err and s["mode"] == "realtime" and s["frames_captured"] == 40
+    assert s["seconds"] >= 2.0                                                       # not faster than real time
 
 
 # 9. directories, names, timeline ------------------------------------------------------------------
