@@ -31,6 +31,13 @@ equal segments; training takes a uniformly random frame in each segment
 (random offset per segment), evaluation the frame at each segment's centre;
 multi-clip evaluation with ``K`` clips uses offsets ``(k + 0.5) / K`` within
 the segments for clip ``k``. Clips shorter than ``T`` repeat frames.
+
+Stored frames are on a constant-rate time line (``data_pipelines/video_io.py``
+places decoded frames by their timestamps and stores the frame on screen at
+each ``k / fps``: :func:`jaxar.runtime.sampling.on_screen`, the rule the
+inference windows sample a variable-frame-rate video with), so a frame index
+here is a time, ``index / fps``, for every source video, and a segment's frame
+is the picture shown at that time, as at inference.
 """
 from __future__ import annotations
 
@@ -38,7 +45,7 @@ import threading
 
 import numpy as np
 
-from jaxar.runtime.sampling import frame_indices  # noqa: F401  (the one sampling rule)
+from jaxar.runtime.sampling import frame_indices, on_screen  # noqa: F401  (the one sampling rule)
 
 
 def shard_range(n: int, process_index: int, process_count: int) -> tuple[int, int]:

@@ -1,6 +1,16 @@
 """Video decoding (OpenCV) and JPEG encoding.
 
-Frames are uint8 RGB ``(H, W, 3)``. A video that cannot be opened or yields
+Frames are uint8 RGB ``(H, W, 3)``, read with the application's reader
+(:mod:`jaxar.runtime.frames`, so training data and inference agree):
+undecodable frames are skipped and counted (``bad_frames``), not taken for the
+end; frames are placed by their timestamps and put on a constant-rate time
+line at the video's rate (the frame on screen at each ``k / fps``,
+:func:`jaxar.runtime.sampling.on_screen`), so a variable-frame-rate video's
+stored frame ``k`` is its picture at ``k / fps`` seconds, as for any other
+video; a file that states no frame rate (FFmpeg's default 25 fps) raises
+:class:`VideoDecodeError` unless the caller gives ``fps``.
+
+A video that cannot be opened or yields
 no frame raises :class:`VideoDecodeError` naming the file; one that decodes to
 fewer than ``MIN_DECODED_FRACTION`` (90 %) of the frames its container header
 (or the caller, e.g. from the skeleton file) claims raises
@@ -19,7 +29,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+from jaxar.runtime.errors import InputError
+from jaxar.runtime.frames import FrameSource, check_frame_rate, no_frame_message
+from jaxar.runtime.video import VIDEO_EXTENSIONS  # noqa: F401  (one list of video file types)
 
 
 # A video must decode to at least this fraction of the frames that its
@@ -44,11 +56,14 @@ class OutputWriteError(OSError):
 class VideoReader:
     """Streams RGB frames from a video file with OpenCV.
 
-    Attributes (valid after construction): ``width``, ``height``, ``fps``,
-    ``header_frames`` (frame count the container claims; may be 0 or wrong).
+    Attributes (valid after construction): ``width``, ``height``, ``fps``
+    (``fps`` if given, else the rate the file states), ``header_frames``
+    (frame count the container claims; may be 0 or wrong); after
+    :meth:`frames`: ``decoded``, ``bad_frames``, ``variable_rate``.
     """
 
-    def __init__(self, path: str | os.PathLike, display_name: str | None = None):
+    def __init__(self, path: str | os.PathLike, display_name: str | None = None,
+                 fps: float | None = None):
         self.path = str(path)
         self.name = display_name or self.path
         if not os.path.isfile(self.path):
@@ -65,25 +80,42 @@ class VideoReader:
             self.close()
             raise VideoDecodeError(f"{self.name}: no video stream (frame size "
                                    f"{self.width}x{self.height})")
+        try:
+            self.rate = check_frame_rate(self.name, self.fps, self.header_frames, fps, path=self.path)
+        except InputError as e:
+            self.close()
+            raise VideoDecodeError(str(e)) from None
+        self.fps = self.rate.fps
+        self.decoded = self.bad_frames = 0
+        self.variable_rate = False
 
     def frames(self, expected_frames: int | None = None,
                expected_from: str = "skeleton") -> Iterator[np.ndarray]:
-        """Yields uint8 RGB ``(H, W, 3)`` frames.
+        """Yields uint8 RGB ``(H, W, 3)`` frames on the constant-rate time line
+        (frame ``k`` = the picture on screen at ``k / fps``; for a constant-rate
+        file exactly its decoded frames, see the module doc).
 
         Raises :class:`VideoDecodeError` if none decodes, and
         :class:`TruncatedVideoError` (after the last frame) if fewer than
         ``MIN_DECODED_FRACTION`` of ``header_frames`` or of ``expected_frames``
         (counted by ``expected_from``, e.g. the skeleton file) decoded.
         """
-        count = 0
-        while True:
-            ok, bgr = self._cap.read()
-            if not ok:
-                break
-            count += 1
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        src = FrameSource(self._cap, self.fps, self.header_frames, self.rate.use_timestamps)
+        held = None
+        k = 0
+        for _, pos, bgr in src:
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            while k + 1e-9 < pos:                 # instants before this frame: the previous one
+                yield held if held is not None else rgb
+                k += 1
+            held = rgb
+        while held is not None and k + 1e-9 < src.end_position:
+            yield held
+            k += 1
+        self.decoded, self.bad_frames, self.variable_rate = src.decoded, src.bad_frames, src.variable
+        count = src.decoded
         if count == 0:
-            raise VideoDecodeError(f"{self.name}: no decodable frame (corrupt or empty video)")
+            raise VideoDecodeError(no_frame_message(self.name, self.header_frames, self._cap, src))
         for claimed, source in ((self.header_frames, "its container header"),
                                 (expected_frames or 0, f"the {expected_from}")):
             if claimed > 0 and count < MIN_DECODED_FRACTION * claimed:

@@ -84,9 +84,10 @@ def test_ctrl_c_writes_results_and_summary_and_exits_0(slow, sig, preexec, times
     p = subprocess.Popen([sys.executable, str(RUN), video, "--bundle", bundle, "--realtime", "--window",
                           "0.5", "--stride", "0.25", "--out", out], stderr=subprocess.PIPE, text=True,
                          preexec_fn=preexec)
-    tmp = d / "int.jsonl.tmp"
+    def rows_started():                    # the results stream to a hidden temporary file next to --out
+        return any(t.read_text().strip() for t in d.glob(".int.jsonl.*.tmp"))
     deadline = time.time() + 120           # the live loop is running once a window row is written
-    while time.time() < deadline and p.poll() is None and not (tmp.exists() and tmp.read_text().strip()):
+    while time.time() < deadline and p.poll() is None and not rows_started():
         time.sleep(0.1)
     assert p.poll() is None, "the live run ended before it could be interrupted"
     time.sleep(0.5)

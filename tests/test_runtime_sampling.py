@@ -138,3 +138,18 @@ def test_truncated_video_windows_use_the_decodable_frames(tmp_path):
     want = np.stack([cv2.cvtColor(cv2.resize(frames[i], (16, 16), interpolation=cv2.INTER_AREA),
                                   cv2.COLOR_BGR2RGB) for i in w.frames])
     np.testing.assert_array_equal(clip, want)
+
+
+@pytest.mark.parametrize("n,fps,window,stride", [(30, 10.0, 1.0, 0.5), (33, 10.0, 1.0, 0.5), (3, 10.0, 1.0, 0.5),
+                                                 (12, 10.0, 1.0, 0.01), (61, 30.0, 2.0, 1.0), (21, 8.0, 1.0, 0.5)])
+def test_timed_windows_equal_frame_count_windows_at_a_constant_rate(n, fps, window, stride):
+    a = sampling.plan_windows(n, fps, 4, window, stride)
+    b = sampling.plan_timed_windows(np.arange(n), np.arange(n, dtype=float), float(n), fps, 4, window, stride)
+    assert [(w.first, w.stop, w.frames.tolist(), w.short, w.start_s, w.end_s) for w in a] == \
+           [(w.first, w.stop, w.frames.tolist(), w.short, w.start_s, w.end_s) for w in b]
+
+
+def test_on_screen_takes_the_last_frame_at_or_before_each_instant():
+    pos = np.array([0.0, 1.0, 2.0, 5.0, 6.0])            # frames 3 and 4 of the time line were dropped
+    assert sampling.on_screen(pos, [0.0, 0.5, 2.0, 2.9, 4.99, 5.0, 9.0, -1.0]).tolist() == [0, 0, 2, 2, 2, 3, 4, 0]
+    assert sampling.on_screen(np.arange(8.0), (np.arange(4) + 0.5) * 8 / 4).tolist() == [1, 3, 5, 7]

@@ -5,7 +5,11 @@ ONNX Runtime / TensorRT) and ``python -m jaxar.predict`` (adds JAX).
 arguments and a :class:`Model` and writes the JSONL rows (see
 :mod:`.results`), the optional timeline PNG and rendered video, and returns
 the exit status. :func:`main` wraps it so that bad input prints one line
-``error: ...`` and exits 2, and Ctrl-C still writes the results (exit 0).
+``error: ...`` and exits 2 (outputs are checked before any video is read), a
+batch in which some videos fail writes an error row for each, goes on and
+exits 1, and Ctrl-C still writes the results of a live run (exit 0); an
+interrupted or failed run over files leaves ``<out>.partial``, never a
+normal-looking ``<out>`` (exit 130 / 2).
 """
 from __future__ import annotations
 
@@ -20,17 +24,20 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from . import boxes as boxes_lib
 from .backends import OrtBackend, TensorRTBackend, run_in_batches
 from .clips import FileClips
 from .errors import InputError
+from .frames import check_frame_rate
 from .live import format_stats, run_live
+from .outputs import check_outputs, per_video_names, suffixed
 from .plots import render_video, timeline_png
 from .preprocess import Preprocessing, normalise, to_ntchw
 from .results import JsonlWriter, softmax, summary_row, window_row
-from .video import list_videos, open_camera, open_file, open_url
+from .video import is_url, list_videos, open_camera, open_input, open_url
 
 METADATA = "metadata.json"
 
@@ -104,11 +111,14 @@ def load_bundle(bundle: str | Path, backend: str = "auto", threads: int | None =
 
 def build_parser(prog: str, description: str, backends: tuple[str, ...]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=description)
-    p.add_argument("videos", nargs="*", metavar="VIDEO", help="video files or directories of videos")
+    p.add_argument("videos", nargs="*", metavar="VIDEO",
+                   help="video files, directories of videos, or URLs of video files (read like files)")
+    p.add_argument("--recursive", action="store_true", help="also search sub-directories of DIR inputs")
     p.add_argument("--camera", type=int, metavar="N", help="live: camera index N")
-    p.add_argument("--url", help="live: rtsp://, http:// or https:// stream")
+    p.add_argument("--url", help="rtsp://, http:// or https:// source: live, or read as a file when "
+                   "the server gives its length (the log and summary say which)")
     p.add_argument("--realtime", action="store_true",
-                   help="live mode on one video file, paced at its own frame rate")
+                   help="live mode on one video file or --url file, paced at its own frame rate")
     p.add_argument("--out", help="JSON Lines output (default: print rows to stdout)")
     p.add_argument("--backend", choices=("auto",) + backends, default="auto")
     p.add_argument("--window", type=float, help="window length in seconds "
@@ -119,9 +129,13 @@ def build_parser(prog: str, description: str, backends: tuple[str, ...]) -> argp
                    help="center: centre square, as evaluation (default); full: whole frame")
     p.add_argument("--boxes", metavar="FILE", help="per-frame person boxes, JSON or CSV (docs/predict.md)")
     p.add_argument("--skeleton", metavar="FILE", help="NTU .skeleton file: the training person crop")
-    p.add_argument("--fps", type=float, help="frame rate for files that do not state one")
-    p.add_argument("--timeline", metavar="PNG", help="plot of the top classes' probabilities over time")
-    p.add_argument("--render", metavar="VIDEO", help="the video with the current label drawn on it")
+    p.add_argument("--fps", type=float, help="treat video files as constant-rate at this many frames per "
+                   "second (frame i at i/FPS s), overriding the rate and timestamps they state; "
+                   "required for files that state no rate")
+    p.add_argument("--timeline", metavar="IMAGE", help="plot of the classes' probabilities over time "
+                   "(.png, .jpg, .jpeg, .bmp or .webp)")
+    p.add_argument("--render", metavar="VIDEO", help="the video with the current label drawn on it "
+                   "(.mp4, .m4v, .mov, .mkv or .avi)")
     p.add_argument("--max-seconds", type=float, help="live: stop after this many seconds")
     p.add_argument("--timeout", type=float, default=10.0, help="--url open/read timeout (s, default 10)")
     p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")
@@ -136,8 +150,8 @@ def check_args(a) -> None:
         raise InputError("give video files, --camera or --url, not several")
     if not live and not a.videos:
         raise InputError("no input: give VIDEO files/directories, --camera N or --url URL")
-    if a.realtime and (live or len(a.videos) != 1):
-        raise InputError("--realtime plays exactly one video file as a live stream")
+    if a.realtime and (a.camera is not None or (a.url and a.videos) or (not a.url and len(a.videos) != 1)):
+        raise InputError("--realtime plays exactly one video file (or one --url) as a live stream")
     for name in ("window", "stride", "fps", "max_seconds", "timeout"):
         v = getattr(a, name)
         if v is not None and not v > 0:
@@ -152,27 +166,33 @@ def check_args(a) -> None:
         raise InputError("--boxes/--skeleton describe one video file: give exactly one VIDEO")
     if a.render and (live or a.realtime):
         raise InputError("--render needs video files (not live input)")
+    check_outputs(a, [] if live else [v for v in a.videos if not is_url(v)])
 
 
-def expand_videos(items: list[str]) -> list[Path]:
-    out: list[Path] = []
+def expand_videos(items: list[str], recursive: bool = False) -> list[str]:
+    """Inputs -> video names: directories expanded (:func:`.video.list_videos`),
+    URLs kept as given (never path-normalised), files checked to exist."""
+    out: list[str] = []
     for item in items:
+        if is_url(item):
+            out.append(item)
+            continue
         p = Path(item)
         if p.is_dir():
-            found = list_videos(p)
+            found = list_videos(p, recursive)
             if not found:
-                raise InputError(f"{p}: directory contains no video files")
-            out.extend(found)
+                raise InputError(f"{p}: directory contains no video files"
+                                 + ("" if recursive else " (--recursive searches its sub-directories)"))
+            out.extend(str(f) for f in found)
         elif not p.exists():
             raise InputError(f"{p}: video file not found")
         else:
-            out.append(p)
+            out.append(str(p))
     return out
 
 
-def _suffixed(path: str, stem: str, many: bool) -> Path:
-    p = Path(path)
-    return p.with_name(f"{p.stem}_{stem}{p.suffix}") if many else p
+def _display_name(video: str) -> str:
+    return video if is_url(video) else Path(video).name
 
 
 def _frame_boxes(a, cap) -> boxes_lib.FrameBoxes:
@@ -192,56 +212,131 @@ def run(a, model: Model, log: Callable[[str], None]) -> int:
     log(f"model: {model.description}; {model.prep.frames} frames x {model.prep.size}^2, "
         f"{len(model.labels)} classes; window {window:g} s"
         + ("" if a.window else f" ({model.window_source})") + f", stride {stride:g} s")
-    live = a.camera is not None or a.url or a.realtime
-    # live: stop signals are handled until the results file is complete
-    with _stop_signals() if live else contextlib.nullcontext() as stop:
+    live_capture = None
+    if a.url:
+        live_capture = _open_url_input(a, log)
+    live = a.camera is not None or a.realtime or (live_capture is not None and live_capture.live)
+    videos = [] if live or a.url else expand_videos(a.videos, a.recursive)
+    # live: stop signals are handled until the results file is complete;
+    # files: they interrupt the run (KeyboardInterrupt), leaving <out>.partial
+    with _stop_signals() if live else _interrupt_signals() as stop:
         writer = JsonlWriter(a.out)
+        failed: list[str] = []
         try:
             if live:
-                _run_live(a, model, window, stride, writer, log, stop)
+                _run_live(a, model, window, stride, writer, log, stop, live_capture)
+            elif a.url:
+                _run_file(a, model, a.url, window, stride, writer, log, "", "", cap=live_capture)
             else:
-                videos = expand_videos(a.videos)
-                for n, video in enumerate(videos):
-                    _run_file(a, model, video, window, stride, writer, log, many=len(videos) > 1,
-                              tag=f"[{n + 1}/{len(videos)}] " if len(videos) > 1 else "")
-        finally:
-            writer.close()
+                failed = _run_files(a, model, videos, window, stride, writer, log)
+        except BaseException as e:
+            reason = "interrupted" if isinstance(e, KeyboardInterrupt) else str(e) or type(e).__name__
+            partial = writer.abort(reason)
+            if partial is not None:
+                log(f"warning: run stopped ({reason}); the {len(writer.rows) - 1} rows written so far are in "
+                    f"{partial} (marked incomplete); {a.out} was not written")
+            raise
+        writer.finish()
     if a.out:
         log(f"wrote {len(writer.rows)} rows to {a.out}")
+    if failed:
+        log(f"error: {len(failed)} of {len(videos)} videos could not be processed ({', '.join(failed[:5])}"
+            + (", ..." if len(failed) > 5 else "") + "); their rows have \"error\"")
+        return 1
     return 0
 
 
-def _run_file(a, model, video: Path, window, stride, writer, log, many: bool, tag: str) -> None:
+def _run_files(a, model, videos: list[str], window, stride, writer, log) -> list[str]:
+    """Runs every video; in a batch (several videos, or a directory) a video
+    that fails gets an error row and a warning and the batch goes on. Returns
+    the videos that failed."""
+    batch = len(videos) > 1 or any(Path(v).is_dir() for v in a.videos if not is_url(v))
+    names = per_video_names(videos)
+    failed = []
+    for n, video in enumerate(videos):
+        tag = f"[{n + 1}/{len(videos)}] " if len(videos) > 1 else ""
+        if not batch:
+            _run_file(a, model, video, window, stride, writer, log, names[n] if len(videos) > 1 else "", tag)
+            continue
+        rows_before = len(writer.rows)
+        try:
+            _run_file(a, model, video, window, stride, writer, log, names[n] if len(videos) > 1 else "", tag)
+        except InputError as e:
+            failed.append(_display_name(video))
+            row = {"video": video, "error": str(e)}
+            if len(writer.rows) > rows_before:
+                row["windows_written"] = len(writer.rows) - rows_before
+            writer.write(row)
+            log(f"warning: {tag}{e}; skipped, going on with the next video")
+    return failed
+
+
+def _open_url_input(a, log):
+    """``--url``: a source whose length the server gives (an HTTP file) is
+    read as a file, every window, unless ``--realtime`` paces it as live; a
+    source without one (RTSP, a live HTTP stream) is live."""
+    cap = open_url(a.url, a.timeout)
+    frames = int(cap.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    http = a.url.lower().startswith(("http://", "https://", "ftp://"))
+    if http and frames > 0 and not a.realtime:
+        cap.live = False
+        cap.header_frames = frames
+        log(f"--url {a.url}: the server gives its length ({frames} frames): read as a file "
+            "(every window, not paced; --realtime plays it as a live stream)")
+    else:
+        log(f"--url {a.url}: " + ("played as a live stream paced at its frame rate (--realtime)"
+                                  if a.realtime else "a live stream (no length given): newest window "
+                                  "every stride, windows dropped when inference is slower"))
+    return cap
+
+
+def _run_file(a, model, video: str, window, stride, writer, log, suffix: str, tag: str,
+              cap=None) -> None:
+    """One video file (or URL read as a file); ``suffix`` names its timeline /
+    render files in a batch (empty: the names as given)."""
     t0 = time.perf_counter()
-    with open_file(video) as cap:
+    name = _display_name(video)
+    with (cap if cap is not None else open_input(video, a.timeout)) as cap:
         fb = _frame_boxes(a, cap)
         clips = FileClips(cap, fb, model.prep.frames, model.prep.size, window, stride, fps=a.fps, warn=log)
-        probs, ends, last_print = [], [], t0
+        probs, starts, ends, last_print = [], [], [], t0
         for w, clip in clips:
             p = model.probs(clip)
-            writer.write(window_row(str(video), w, p, model.labels, a.topk, model.prep.frames))
+            writer.write(window_row(video, w, p, model.labels, a.topk, model.prep.frames))
             probs.append(p)
+            starts.append(w.start_s)
             ends.append(w.end_s)
             if time.perf_counter() - last_print > 5:
                 last_print = time.perf_counter()
-                log(f"{tag}{video.name}: {len(probs)} windows, {w.end_s:.1f} s of video")
+                log(f"{tag}{name}: {len(probs)} windows, {w.end_s:.1f} s of video")
         fps = clips.fps
     extra = {"frames_read": clips.frames_read, "fps": round(fps, 3), "truncated": clips.truncated,
              "crop": fb.kind, "window_s": window, "stride_s": stride}
+    if clips.bad_frames:
+        extra["bad_frames"] = clips.bad_frames
+    if clips.rate.source != "container":
+        extra["fps_source"] = clips.rate.source
+    if clips.variable_rate:
+        extra["variable_frame_rate"] = True
+        extra["duration_s"] = round(clips.duration_s, 4)
+    if clips.implied_fps is not None:
+        extra["timestamps_fps"] = round(clips.implied_fps, 3)
+        extra["duration_s"] = round(clips.duration_s, 4)
+    if is_url(video):
+        extra["mode"] = "file"
     if fb.fallback:
         extra["crop_fallback"] = "no person in any frame: centre square used"
-    row = summary_row(str(video), probs, model.labels, **extra)
+    row = summary_row(video, probs, model.labels, **extra)
     writer.write(row)
-    log(f"{tag}{video.name}: {row['label']} (mean p={row['mean_prob']:.3f}) over {len(probs)} windows, "
+    log(f"{tag}{name}: {row['label']} (mean p={row['mean_prob']:.3f}) over {len(probs)} windows, "
         f"{clips.frames_read} frames in {time.perf_counter() - t0:.1f} s")
     if a.timeline:
-        stack = np.stack(probs)
-        starts = np.array([r["start_s"] for r in writer.rows[-len(probs) - 1:-1]])
-        timeline_png(_suffixed(a.timeline, video.stem, many), (starts + np.array(ends)) / 2, stack,
-                     model.labels, f"{video.name}: class probabilities per window")
+        timeline_png(suffixed(a.timeline, suffix, bool(suffix)), (np.array(starts) + np.array(ends)) / 2,
+                     np.stack(probs), model.labels, f"{name}: class probabilities per window")
     if a.render:
         top = [(model.labels[int(np.argmax(p))], float(np.max(p))) for p in probs]
-        render_video(str(video), _suffixed(a.render, video.stem, many), np.array(ends), top, fps)
+        render_video(video, suffixed(a.render, suffix, bool(suffix)), np.array(ends), top, fps,
+                     use_timestamps=clips.rate.use_timestamps)
 
 
 @contextlib.contextmanager
@@ -264,6 +359,7 @@ def _stop_signals():
         stop.set()
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    _unblock(old)
     try:
         yield stop
     finally:
@@ -271,20 +367,52 @@ def _stop_signals():
             signal.signal(s, signal.SIG_IGN if stop.is_set() else previous)
 
 
-def _run_live(a, model, window, stride, writer, log, stop: threading.Event) -> None:
-    if a.camera is not None:
+def _unblock(signals) -> None:
+    """A process can start with signals blocked (inherited from a parent whose
+    thread blocked them, e.g. some encoder libraries do): handlers would
+    never run."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(signals))
+
+
+@contextlib.contextmanager
+def _interrupt_signals():
+    """SIGINT and SIGTERM raise KeyboardInterrupt while files are processed,
+    also when the process started with SIGINT ignored, so an interrupted run
+    always ends through the code that marks its output partial; the previous
+    handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    _unblock(old)
+    try:
+        yield None
+    finally:
+        for s, previous in old.items():
+            signal.signal(s, previous)
+
+
+def _run_live(a, model, window, stride, writer, log, stop: threading.Event, cap=None) -> None:
+    if cap is not None:
+        pass
+    elif a.camera is not None:
         cap = open_camera(a.camera)
-    elif a.url:
-        cap = open_url(a.url, a.timeout)
     else:
-        cap = open_file(a.videos[0])
+        cap = open_input(a.videos[0], a.timeout)
     name = cap.name
     probs, ends, starts = [], [], []
     realtime_fps = None
     if a.realtime:
-        realtime_fps = a.fps or cap.fps
-        if not realtime_fps:
-            raise InputError(f"{name}: the video does not state its frame rate; pass --fps")
+        try:
+            realtime_fps = check_frame_rate(name, cap.fps, cap.header_frames, a.fps, path=cap.path).fps
+        except InputError:
+            cap.close()
+            raise
 
     def on_window(w, p, latency_ms):
         row = window_row(name, w, p, model.labels, a.topk, model.prep.frames)
@@ -301,7 +429,8 @@ def _run_live(a, model, window, stride, writer, log, stop: threading.Event) -> N
                          on_window, realtime_fps=realtime_fps, max_seconds=a.max_seconds,
                          log=log if not a.quiet else (lambda m: None), stop=stop)
     log(format_stats(stats))
-    writer.write(summary_row(name, probs, model.labels, live=True, crop=fb.kind, window_s=window,
+    writer.write(summary_row(name, probs, model.labels, live=True,
+                             mode="realtime" if a.realtime else "live", crop=fb.kind, window_s=window,
                              stride_s=stride, **{k: v for k, v in stats.items()}))
     if a.timeline and probs:
         timeline_png(a.timeline, (np.array(starts) + np.array(ends)) / 2, np.stack(probs), model.labels,
@@ -318,7 +447,7 @@ def main(argv, load_model: Callable, prog: str, description: str, backends: tupl
     a = parser.parse_args(argv)
 
     def log(msg: str) -> None:
-        if not a.quiet or msg.startswith("warning"):
+        if not a.quiet or msg.startswith(("warning", "error")):
             print(msg, file=sys.stderr, flush=True)
 
     try:
@@ -330,4 +459,5 @@ def main(argv, load_model: Callable, prog: str, description: str, backends: tupl
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
-        return 0
+        live = a.camera is not None or a.url or a.realtime
+        return 0 if live else 130

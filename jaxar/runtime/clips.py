@@ -3,15 +3,20 @@
 :class:`FileClips` reads a :class:`~.video.Capture` front to back on a
 background thread (decode, crop, resize to ``S x S``, BGR -> RGB) and yields
 ``(Window, clip)`` pairs, ``clip`` uint8 RGB ``(T, S, S, 3)``, in window
-order. Windows follow :func:`.sampling.plan_windows` exactly, computed on the
-fly because a container's frame count can be wrong: grid windows are emitted
-as soon as their last frame is decoded; when the stream ends, the tail window
-(or the single short-video window) is formed from the frames kept. Only
-frames some window samples are converted, cropped and resized; the rest are
-only grabbed. Memory is bounded by one window of resized frames.
+order. Frames are read by :class:`.frames.FrameSource` (undecodable frames
+skipped and counted, frames placed by their timestamps) and windows follow
+:func:`.sampling.plan_timed_windows` (for a constant-rate file exactly
+:func:`.sampling.plan_windows`), computed on the fly because a container's
+frame count can be wrong: grid windows are emitted as soon as a frame at or
+after their end is decoded; when the stream ends, the tail window (or the
+single short-video window) is formed from the frames kept. Only frames some
+window samples are converted, cropped and resized; the rest are only
+grabbed. Memory is bounded by about one window of resized frames.
 """
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import queue
 import threading
 from typing import Callable, Iterator
@@ -23,9 +28,11 @@ from . import sampling
 from .boxes import FrameBoxes
 from .crop import crop_and_resize
 from .errors import InputError
+from .frames import FrameSource, check_frame_rate, no_frame_message
 from .video import Capture
 
 _END = object()
+RATE_TOLERANCE = 0.05     # stated rate vs frame count / timestamp duration
 
 
 def prepare_frame(bgr: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
@@ -36,22 +43,38 @@ def prepare_frame(bgr: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
 class FileClips:
     """Iterator of ``(Window, uint8 (T, S, S, 3))`` over one video file.
 
-    After iteration: ``frames_read`` (decoded frames), ``truncated`` (fewer
-    than the container claims), ``decode_s`` (time spent decoding+cropping on
-    the reader thread).
+    ``fps`` (``--fps``) overrides the file's rate and timestamps (frame ``i``
+    at ``i / fps`` s); without it a file that states no rate is an
+    :class:`InputError` (:func:`.frames.check_frame_rate`).
+
+    After iteration: ``frames_read`` (decoded frames), ``bad_frames``
+    (undecodable frames skipped), ``truncated`` (fewer frames than the
+    container claims), ``variable_rate`` (frames not one slot apart on the
+    time line), ``timestamps`` (frames placed by their timestamp),
+    ``duration_s``, ``implied_fps`` (frame count / timestamp duration when it
+    disagrees with the stated rate by more than 5 %, else ``None``),
+    ``decode_s`` (time spent decoding+cropping on the reader
+    thread).
     """
 
     def __init__(self, capture: Capture, boxes: FrameBoxes, num_frames: int, size: int,
                  window_s: float, stride_s: float, fps: float | None = None,
                  warn: Callable[[str], None] = print, queue_size: int = 32):
         self.cap, self.boxes, self.t, self.size = capture, boxes, num_frames, size
-        self.fps = float(fps or capture.fps)
-        if self.fps <= 0:
-            raise InputError(f"{capture.name}: the video does not state its frame rate; pass --fps")
+        rate = check_frame_rate(capture.name, capture.fps, capture.header_frames, fps,
+                                path=getattr(capture, "path", None))
+        self.rate = rate
+        self.fps = rate.fps
+        for w in rate.warnings:
+            warn(w)
         self.window_s, self.stride_s = window_s, stride_s
         self.span = sampling.window_span(window_s, self.fps)
+        self._offsets = (np.arange(num_frames, dtype=np.float64) + sampling.EVAL_OFFSET) * self.span / num_frames
         self.warn, self.queue_size = warn, queue_size
-        self.frames_read, self.truncated, self.decode_s = 0, False, 0.0
+        self.frames_read, self.bad_frames, self.truncated, self.decode_s = 0, 0, False, 0.0
+        self.variable_rate, self.timestamps, self.duration_s = False, 0, 0.0
+        self.implied_fps: float | None = None
+        self._source: FrameSource | None = None
         if capture.header_frames > 0:
             boxes.check_count(capture.header_frames)
 
@@ -59,59 +82,80 @@ class FileClips:
         return int(round(k * self.stride_s * self.fps))
 
     def _reader(self, q: queue.Queue, stop: threading.Event) -> None:
-        """Sends ``(i, frame or None)`` for every source frame: only frames a
-        window can sample are converted, cropped and resized (the others are
-        just grabbed, which skips the colour conversion)."""
+        """Sends ``(slot, position, frame or None)`` for every decoded frame:
+        only frames a window can sample are converted, cropped and resized
+        (the others are just grabbed, which skips the colour conversion). A
+        frame is kept when a sampling instant lies in ``[position, position +
+        gap)``, ``gap`` the largest step between frames seen so far (one slot
+        for a constant-rate file: exactly the frames sampled); a frame missed
+        because a later step is larger is decoded again by :meth:`_fetch`."""
         import time
-        offsets = sampling.frame_indices(self.span, self.t, sampling.EVAL_OFFSET)
-        tail_from = self.cap.header_frames - self.span if self.cap.header_frames > 0 else 0
-        wanted: set[int] = set()
-        k = 0
-        i = 0
+        header = self.cap.header_frames
+        tail_from = header - self.span - 1 if header > 0 else 0
+        src = FrameSource(self.cap.cap, self.fps, header, self.rate.use_timestamps)
+        self._source = src
+        state = {"k": 0, "gap": 1.0, "last": None}
+
+        def want(slot: int, pos: float) -> bool:
+            if state["last"] is not None:
+                state["gap"] = max(state["gap"], pos - state["last"])
+            state["last"] = pos
+            if slot >= tail_from:
+                return True
+            gap = state["gap"]
+            while self._grid_first(state["k"]) + self.span <= pos - 1e-9:
+                state["k"] += 1
+            k = state["k"]
+            while True:
+                first = self._grid_first(k)
+                if first > pos + gap:
+                    return False
+                inst = first + self._offsets
+                if np.any((inst >= pos - 1e-9) & (inst < pos + gap)):
+                    return True
+                k += 1
+
         try:
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                while self._grid_first(k) <= i:
-                    wanted.update((self._grid_first(k) + offsets).tolist())
-                    k += 1
-                if i in wanted or i >= tail_from:
-                    wanted.discard(i)
-                    bgr = self.cap.read()
-                    if bgr is None:
-                        break
-                    small = prepare_frame(bgr, self.boxes.box(i), self.size)
-                else:
-                    if not self.cap.cap.grab():
-                        break
-                    small = None
+            t0 = time.perf_counter()
+            for slot, pos, bgr in src.read(want):
+                if stop.is_set():
+                    break
+                small = prepare_frame(bgr, self.boxes.box(slot), self.size) if bgr is not None else None
                 self.decode_s += time.perf_counter() - t0
                 while not stop.is_set():
                     try:
-                        q.put((i, small), timeout=0.1)
+                        q.put((slot, pos, small), timeout=0.1)
                         break
                     except queue.Full:
                         pass
-                i += 1
+                t0 = time.perf_counter()
             q.put(_END)
         except BaseException as e:  # forwarded to the consumer
             q.put(e)
 
-    def _fetch(self, indices, kept: dict) -> None:
-        """Decodes frames the reader skipped (a container that claimed more
-        frames than it has) by reading the file again."""
-        missing = sorted(set(int(j) for j in indices) - set(kept))
+    def _fetch(self, slots, kept: dict) -> None:
+        """Decodes frames the reader did not keep by reading the file again
+        (the same :class:`FrameSource` rules, so slots match)."""
+        missing = set(int(j) for j in slots) - set(kept)
         if not missing:
             return
         cap = cv2.VideoCapture(self.cap.name)
         try:
-            for j in range(missing[-1] + 1):
-                ok, bgr = cap.read() if j in missing else (cap.grab(), None)
-                if not ok:
-                    raise InputError(f"{self.cap.name}: frame {j} could not be decoded again")
+            src = FrameSource(cap, self.fps, self.cap.header_frames, self.rate.use_timestamps)
+            for slot, _, bgr in src.read(lambda s, p: s in missing):
                 if bgr is not None:
-                    kept[j] = prepare_frame(bgr, self.boxes.box(j), self.size)
+                    kept[slot] = prepare_frame(bgr, self.boxes.box(slot), self.size)
+                    missing.discard(slot)
+                if not missing or slot > max(missing):
+                    break
         finally:
             cap.release()
+        if missing:
+            raise InputError(f"{self.cap.name}: frame {min(missing)} could not be decoded again")
+
+    def _clip(self, w: sampling.Window, kept: dict) -> np.ndarray:
+        self._fetch(w.frames, kept)
+        return np.stack([kept[int(j)] for j in w.frames])
 
     def __iter__(self) -> Iterator[tuple[sampling.Window, np.ndarray]]:
         q: queue.Queue = queue.Queue(maxsize=self.queue_size)
@@ -119,10 +163,11 @@ class FileClips:
         thread = threading.Thread(target=self._reader, args=(q, stop), daemon=True)
         thread.start()
         kept: dict[int, np.ndarray] = {}
+        slots: list[int] = []
+        positions: list[float] = []
         emitted: list[sampling.Window] = []
         k = 0                                   # next grid window
         next_first = 0
-        n = 0
         try:
             while True:
                 item = q.get()
@@ -130,38 +175,61 @@ class FileClips:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                i, small = item
+                slot, pos, small = item
+                slots.append(slot)
+                positions.append(pos)
                 if small is not None:
-                    kept[i] = small
-                kept.pop(i - self.span, None)
-                n = i + 1
-                while next_first + self.span == n:
-                    w = sampling.Window(len(emitted), next_first, n,
-                                        next_first + sampling.frame_indices(self.span, self.t, sampling.EVAL_OFFSET),
-                                        self.fps)
+                    kept[slot] = small
+                while next_first + self.span <= pos + 1e-9:
+                    base = max(bisect.bisect_right(positions, next_first + 1e-9) - 1, 0)
+                    w = sampling.timed_window(len(emitted), float(next_first), float(self.span),
+                                              np.array(slots[base:]), np.array(positions[base:]),
+                                              self.fps, self.t)
                     emitted.append(w)
-                    yield w, np.stack([kept[j] for j in w.frames])
+                    yield w, self._clip(w, kept)
                     while True:           # next grid start that differs from this one
                         k += 1
                         f = self._grid_first(k)
                         if f != next_first:
                             next_first = f
                             break
+                    keep_from = max(bisect.bisect_right(positions, next_first + 1e-9) - 1, 0)
+                    for j in [j for j in kept if j < slots[keep_from]]:
+                        del kept[j]
         finally:
             stop.set()
-        self.frames_read = n
+        src = self._source
+        self.frames_read = n = len(slots)
         if n == 0:
-            raise InputError(f"{self.cap.name}: no decodable frame (empty or corrupt video)")
+            raise InputError(no_frame_message(self.cap.name, self.cap.header_frames, self.cap.cap, src))
+        self.bad_frames, self.variable_rate, self.timestamps = src.bad_frames, src.variable, src.timestamps
+        end = src.end_position
+        self.duration_s = end / self.fps
+        self.implied_fps = None
+        if self.rate.use_timestamps and src.timestamps >= 2:
+            implied = (src.decoded + src.bad_frames) / self.duration_s
+            if abs(implied - self.fps) > RATE_TOLERANCE * self.fps:
+                self.implied_fps = implied
+                self.warn(f"warning: {self.cap.name}: the file states {self.fps:g} fps, but its "
+                          f"{src.decoded + src.bad_frames} frames span {self.duration_s:.3f} s by their "
+                          f"timestamps ({implied:.3f} fps); windows follow the timestamps "
+                          "(pass --fps to impose a rate instead)")
+        if src.bad_frames:
+            self.warn(f"warning: {self.cap.name}: {src.bad_frames} frame(s) could not be decoded "
+                      f"(first: frame {src.bad_slots[0]}); skipped, the frame before each stands in for it")
         header = self.cap.header_frames
-        if header > 0 and n < header:
+        total = slots[-1] + 1
+        derived = self.implied_fps is not None and abs(header / self.fps - self.duration_s) <= \
+            RATE_TOLERANCE * self.duration_s     # a count computed from duration x the wrong rate
+        if header > 0 and total < header and not derived:
             self.truncated = True
             self.warn(f"warning: {self.cap.name}: read {n} of the {header} frames the file claims "
                       "(truncated video?); processed up to the last decodable frame")
         elif header <= 0:
-            self.boxes.check_count(n)
-        plan = sampling.plan_windows(n, self.fps, self.t, self.window_s, self.stride_s)
+            self.boxes.check_count(total)
+        plan = sampling.plan_timed_windows(slots, positions, end, self.fps, self.t, self.window_s,
+                                           self.stride_s)
         for w in plan[len(emitted):]:
-            w = sampling.Window(len(emitted), w.first, w.stop, w.frames, w.fps, w.short)
-            self._fetch(w.frames, kept)
+            w = dataclasses.replace(w, index=len(emitted))
             emitted.append(w)
-            yield w, np.stack([kept[j] for j in w.frames])
+            yield w, self._clip(w, kept)

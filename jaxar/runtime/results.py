@@ -12,13 +12,21 @@ Rows (one JSON object per line):
   "windows", "label", "index", "mean_prob", "frames_read", ...}`` -- the label
   with the highest probability averaged over all windows, and that mean.
 
-The file is written to ``<out>.tmp`` as rows arrive and renamed to ``<out>``
-when closed, so a finished file is always complete.
+* error row (a video of a batch that could not be processed):
+  ``{"video", "error": "<one-line message>"}``; the batch goes on.
+
+The file is written to a hidden temporary file next to ``<out>``
+(``.<name>.<random>.tmp``) as rows arrive and renamed to ``<out>`` when the
+run finishes, so a file named ``<out>`` is always complete. A run that stops
+early (an error, Ctrl-C on files) leaves ``<out>`` as it was and writes what
+it had to ``<out>.partial``, ending with a row ``{"incomplete": true,
+"reason": ..., "rows": N}``.
 """
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +72,10 @@ def summary_row(video: str, probs: list[np.ndarray], labels: list[str], **extra)
 
 
 class JsonlWriter:
-    """Appends rows to ``<path>.tmp``; :meth:`close` renames it to ``path``.
-    Without a path, rows are printed to stdout as they come."""
+    """Rows to a temporary file next to ``path``: :meth:`finish` renames it to
+    ``path``, :meth:`abort` to ``<path>.partial`` with a closing
+    ``"incomplete"`` row (see the module doc). Without a path, rows are
+    printed to stdout as they come."""
 
     def __init__(self, path: str | os.PathLike | None):
         self.path = Path(path) if path else None
@@ -73,8 +83,13 @@ class JsonlWriter:
         self._f = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._tmp = self.path.with_name(self.path.name + ".tmp")
-            self._f = open(self._tmp, "w")
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                             dir=self.path.parent)
+            self._f = os.fdopen(fd, "w", encoding="utf-8")
+
+    @property
+    def partial_path(self) -> Path | None:
+        return self.path.with_name(self.path.name + ".partial") if self.path is not None else None
 
     def write(self, row: dict) -> None:
         self.rows.append(row)
@@ -84,7 +99,33 @@ class JsonlWriter:
         else:
             print(json.dumps(row), flush=True)
 
-    def close(self) -> None:
+    def _publish(self, target: Path) -> None:
+        self._f.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)
+        os.replace(self._tmp, target)
+
+    def finish(self) -> None:
+        """The run is complete: the rows become ``path``."""
         if self._f is not None and not self._f.closed:
+            self._publish(self.path)
+
+    def abort(self, reason: str) -> Path | None:
+        """The run stopped early: rows so far + an ``incomplete`` row go to
+        ``<path>.partial`` (nothing when no row was written); ``path`` is
+        left untouched. Returns the partial file's path or ``None``."""
+        if self._f is None or self._f.closed:
+            return None
+        if not self.rows:
             self._f.close()
-            os.replace(self._tmp, self.path)
+            Path(self._tmp).unlink(missing_ok=True)
+            return None
+        n = len(self.rows)
+        self.write({"incomplete": True, "reason": reason, "rows": n})
+        self._publish(self.partial_path)
+        return self.partial_path
+
+    def close(self) -> None:
+        """Same as :meth:`finish` (kept for callers that only close)."""
+        self.finish()

@@ -15,7 +15,16 @@ import cv2
 
 from .errors import InputError
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".gif",
+                    ".ts", ".m2ts", ".mts", ".3gp", ".flv", ".ogv", ".mxf", ".h264", ".264", ".h265",
+                    ".265", ".hevc", ".mjpeg", ".mjpg", ".ivf")
+URL_SCHEMES = ("http://", "https://", "rtsp://", "rtsps://", "rtmp://", "rtmps://", "srt://", "udp://",
+               "tcp://", "ftp://")
+
+
+def is_url(text: str) -> bool:
+    """``scheme://...`` with a network scheme OpenCV's FFmpeg can open."""
+    return str(text).lower().startswith(URL_SCHEMES)
 
 
 def _quiet_opencv() -> None:
@@ -45,6 +54,9 @@ def _stderr_silenced():
         os.close(fd)
 
 
+_quiet_opencv()          # before the first capture: FFmpeg reads its log level once
+
+
 def _open(*args) -> "cv2.VideoCapture":
     _quiet_opencv()
     with _stderr_silenced():
@@ -56,11 +68,12 @@ class Capture:
 
     Attributes: ``name`` (for messages and rows), ``cap`` (``cv2.VideoCapture``),
     ``width``, ``height``, ``fps`` (0 when unknown), ``header_frames`` (the
-    count the container claims; files only, may be 0 or wrong), ``live``.
+    count the container claims; files only, may be 0 or wrong), ``live``,
+    ``path`` (the local file, else ``None``).
     """
 
-    def __init__(self, cap, name: str, live: bool):
-        self.cap, self.name, self.live = cap, name, live
+    def __init__(self, cap, name: str, live: bool, path: str | None = None):
+        self.cap, self.name, self.live, self.path = cap, name, live, path
         self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -96,11 +109,22 @@ def open_file(path: str | os.PathLike) -> Capture:
     if not cap.isOpened():
         cap.release()
         raise InputError(f"{p}: OpenCV cannot open this video (not a video, corrupt, or unsupported codec)")
-    c = Capture(cap, str(p), live=False)
+    c = Capture(cap, str(p), live=False, path=str(p))
     if c.width <= 0 or c.height <= 0:
         c.close()
         raise InputError(f"{p}: no video stream in this file")
     return c
+
+
+def open_input(item: str | os.PathLike, timeout_s: float = 10.0) -> Capture:
+    """A video input given on the command line: a file, or a URL read like a
+    file (its frame count and timestamps as the server gives them)."""
+    if is_url(str(item)):
+        c = open_url(str(item), timeout_s)
+        c.live = False
+        c.header_frames = max(0, int(c.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        return c
+    return open_file(item)
 
 
 def open_camera(index: int) -> Capture:
@@ -133,7 +157,11 @@ def open_url(url: str, timeout_s: float = 10.0) -> Capture:
     return Capture(cap, url, live=True)
 
 
-def list_videos(directory: str | os.PathLike) -> list[Path]:
-    """Video files (by extension) directly in ``directory``, sorted."""
+def list_videos(directory: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Video files (by extension, :data:`VIDEO_EXTENSIONS`) in ``directory``
+    (and its sub-directories with ``recursive``), sorted by path; hidden files
+    (``.name``, e.g. our own temporary files) are not videos."""
     d = Path(directory)
-    return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    found = d.rglob("*") if recursive else d.iterdir()
+    return sorted(p for p in found if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+                  and not p.name.startswith("."))
