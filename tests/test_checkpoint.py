@@ -129,7 +129,7 @@ def test_flipped_bits_in_array_data_are_refused(tmp_path, state):
     data_dir = tmp_path / "good" / "checkpoints" / "1" / "state" / "ocdbt.process_0" / "d"
     largest = max(data_dir.iterdir(), key=lambda f: f.stat().st_size)
     caught_by_checksum = []
-    for frac in (0.1, 0.3, 0.5, 0.7):
+    for frac in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         run = tmp_path / f"flip{frac}"
         shutil.copytree(tmp_path / "good", run)
         f = run / largest.relative_to(tmp_path / "good")
