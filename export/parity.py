@@ -13,7 +13,7 @@ Standalone, on an export directory written by ``to_trt.py``::
     python export/parity.py OUT_DIR [--clips clips.npy] [--num-clips 16]
 
 reads the model record in ``OUT_DIR`` (``config.json``, ``jax_variables.npz``,
-``labels.json``: :func:`jaxar.bundle.read_bundle`) for the JAX reference and
+``labels.json``: :func:`jaxar.model_record.read_bundle`) for the JAX reference and
 the deploy form, runs the SavedModel (``saved_model/``), every ONNX listed in
 ``manifest.json`` and, when TensorRT is present, the ``model_*.plan`` engines on
 the same clips, and rewrites ``parity.json`` / ``parity.md``.
@@ -85,7 +85,7 @@ def to_markdown(report: dict) -> str:
 
 
 def write_report(report: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]:
-    from jaxar.bundle import atomic_write_bytes, atomic_write_json
+    from jaxar.model_record import atomic_write_bytes, atomic_write_json
     out_dir = Path(out_dir)
     j, m = out_dir / "parity.json", out_dir / "parity.md"
     atomic_write_json(j, report)
@@ -98,7 +98,7 @@ def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips
     """Re-runs the parity report from an export directory alone (see module doc)."""
     from export.reference import deploy_logits, jax_reference, parity_clips
     from export.runtimes import OrtRunner, run_batched
-    from jaxar.bundle import read_bundle, read_json
+    from jaxar.model_record import read_bundle, read_json
     from jaxar.deploy import DeployModel
     out = Path(out_dir)
     if not out.is_dir():

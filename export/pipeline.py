@@ -10,7 +10,7 @@
 Writes into ``out_dir`` (all listed in ``manifest.json``, nothing else)::
 
     config.json, jax_variables.npz, labels.json, preprocessing.json, bundle.json
-                                 the model record (jaxar.bundle), for re-running parity
+                                 the model record (jaxar.model_record), for re-running parity
     saved_model/                 jax2tf SavedModel (checked in TF)
     model.jax2onnx.onnx          deploy form via jax2onnx (opset 18, checked, simplified)
     model.tflite.onnx            deploy form via SavedModel -> TFLite -> tf2onnx (+ group post-pass)
@@ -45,7 +45,7 @@ from types import MappingProxyType
 from typing import Callable, Mapping
 
 from export.options import ROUTE_PREFERENCE, ExportOptions
-from jaxar.bundle import InferenceBundle
+from jaxar.model_record import InferenceBundle
 
 ONNX_NAMES = {"jax2onnx": "model.jax2onnx.onnx", "tflite": "model.tflite.onnx"}
 
@@ -90,9 +90,9 @@ def fold_deploy_form(ctx: Context, done: Mapping) -> dict:
 
 
 def write_model_record(ctx: Context, done: Mapping) -> dict:
-    """The model record (jaxar.bundle) with this export's input contract."""
+    """The model record (jaxar.model_record) with this export's input contract."""
     from export import preprocess
-    from jaxar.bundle import write_bundle
+    from jaxar.model_record import write_bundle
     c = ctx.bundle.config
     bundle = ctx.bundle.replace(preprocessing=preprocess.spec(
         c.frames, c.size, ctx.opts.static_batch, ctx.bundle.metadata.get("train_config")))
@@ -227,7 +227,7 @@ def tensorrt(ctx: Context, done: Mapping) -> dict:
                      calib_clips=calib, calib_cache=ctx.work / "calibration.cache" if calib is not None else None,
                      log=ctx.log)
     except TensorRTUnavailable as e:
-        from jaxar.bundle import atomic_write_bytes
+        from jaxar.model_record import atomic_write_bytes
         atomic_write_bytes(ctx.work / "build_engine.sh", build_script(e.trtexec, opts.precision).encode(),
                            mode=0o777)
         ctx.log("  not built here: missing " + "; ".join(e.missing) + " (see build_engine.sh)")
@@ -252,7 +252,7 @@ def write_reports(ctx: Context, done: Mapping) -> dict:
     if profiles:
         from export.deploy_profile import format_table
         from export.plot import latency_plot
-        from jaxar.bundle import atomic_write_json
+        from jaxar.model_record import atomic_write_json
         c = ctx.bundle.config
         atomic_write_json(ctx.work / "profile.json", {"profiles": profiles})
         latency_plot(profiles, ctx.work / "latency.png", title=f"{c.frames}x{c.size}x{c.size} clip latency")

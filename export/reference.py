@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from jaxar.bundle import InferenceBundle
+from jaxar.model_record import InferenceBundle
 from jaxar.config import ModelConfig
 
 

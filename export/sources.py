@@ -1,6 +1,6 @@
 """Where the exported weights come from: a trained checkpoint or a random-init demo.
 
-Both return the one model record, :class:`jaxar.bundle.InferenceBundle`:
+Both return the one model record, :class:`jaxar.model_record.InferenceBundle`:
 
 * :func:`from_checkpoint` -- :func:`jaxar.checkpoint.restore_inference` on a
   work directory or one checkpoint step directory;
@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from jaxar.bundle import InferenceBundle
+from jaxar.model_record import InferenceBundle
 
 
 def from_checkpoint(path: str | os.PathLike) -> InferenceBundle:

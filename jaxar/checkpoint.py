@@ -31,7 +31,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxar.bundle import InferenceBundle, model_config_from_json, model_config_to_json  # noqa: F401
+from jaxar.model_record import InferenceBundle, model_config_from_json, model_config_to_json  # noqa: F401
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_METRIC = "top1"

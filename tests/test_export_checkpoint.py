@@ -35,7 +35,7 @@ def test_checkpoint_to_parity_checked_onnx(run_dir, tmp_path):
     from export.options import ExportOptions
     from export.pipeline import export
     from export.sources import from_checkpoint
-    from jaxar.bundle import read_bundle
+    from jaxar.model_record import read_bundle
     run, cfg = run_dir
     bundle = from_checkpoint(run)
     assert bundle.step == 12 and bundle.config == cfg and bundle.metadata["train_config"] == {"lr": 0.1}

@@ -8,7 +8,7 @@ from export.parity import compare
 from export.preprocess import preprocess, synthetic_clips
 from export.reference import jax_reference
 from export.runtimes import OrtRunner
-from jaxar.bundle import InferenceBundle
+from jaxar.model_record import InferenceBundle
 from jaxar.deploy import DeployModel
 from export.demo_variables import realistic_variables
 from jaxar.registry import create_config

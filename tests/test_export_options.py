@@ -102,7 +102,7 @@ def test_tensorrt_8_is_reported_with_the_jetpack_upgrade(monkeypatch):
 def test_parity_cli_names_the_file_it_cannot_read(tmp_path, capsys):
     from export import parity
     from export.demo_variables import small_config
-    from jaxar.bundle import InferenceBundle, write_bundle
+    from jaxar.model_record import InferenceBundle, write_bundle
     from jaxar.registry import create_config
     for missing in ("nothere", ""):
         d = tmp_path / (missing or "empty")
