@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxar.model_record import atomic_write_json
+from jaxar.runtime.files import atomic_write_json
 from jaxar.initialization import init_variables
 from jaxar.modules import uib
 from jaxar.ops import conv as conv_ops

@@ -49,7 +49,7 @@ def full_size_variants() -> list[str]:
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
-    from jaxar.model_record import atomic_write_bytes
+    from jaxar.runtime.files import atomic_write_bytes
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
 

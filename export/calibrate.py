@@ -37,7 +37,7 @@ def write_calibration_set(clips_path: str | os.PathLike, frames: int, size: int,
     ``min_clips`` (one batch of the engine's "opt" profile).
     """
     from export.preprocess import load_clips
-    from jaxar.model_record import atomic_write_bytes
+    from jaxar.runtime.files import atomic_write_bytes
     import io
     clips = load_clips(clips_path, frames, size)
     if len(clips) < min_clips:

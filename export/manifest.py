@@ -53,7 +53,7 @@ def write_manifest(out_dir: str | os.PathLike, info: dict) -> Path:
     out_dir = Path(out_dir)
     doc = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "versions": versions(), **info, "files": file_table(out_dir)}
-    from jaxar.model_record import atomic_write_json
+    from jaxar.runtime.files import atomic_write_json
     return atomic_write_json(out_dir / "manifest.json", doc)
 
 

@@ -53,17 +53,17 @@ def load_checkpoint_model(path: str) -> app.Model:
     from jaxar.checkpoint import read_meta, resolve_checkpoint, restore_inference
     try:
         step_dir = resolve_checkpoint(path)
-        bundle = restore_inference(step_dir)
+        record = restore_inference(step_dir)
         meta = read_meta(step_dir)
     except (FileNotFoundError, ValueError) as e:
         raise InputError(f"--checkpoint {path}: {e}") from None
-    cfg = bundle.config
-    labels = bundle.class_names or [f"class_{i}" for i in range(cfg.num_classes)]
+    cfg = record.config
+    labels = record.class_names or [f"class_{i}" for i in range(cfg.num_classes)]
     data = (meta.get("train_config") or {}).get("data") or {}
     prep = Preprocessing(frames=int(data.get("frames", cfg.frames)), size=int(data.get("size", cfg.size)))
     window, source = clip_seconds_from_meta(meta)
-    return app.Model(JaxBackend(cfg, bundle.variables), labels, prep, window, source,
-                     f"JAX checkpoint {step_dir} (step {bundle.step})")
+    return app.Model(JaxBackend(cfg, record.variables), labels, prep, window, source,
+                     f"JAX checkpoint {step_dir} (step {record.step})")
 
 
 def _load(a) -> app.Model:
