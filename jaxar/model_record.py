@@ -62,6 +62,16 @@ class ModelRecord:
         return list(self.class_names) if self.class_names else [
             f"class_{i}" for i in range(self.config.num_classes)]
 
+    def clip_seconds(self) -> tuple[float | None, str]:
+        """``(seconds, how it was obtained)``: the training clip duration that the
+        training loop recorded in the checkpoint meta (``metadata["clip_seconds"]``,
+        see docs/predict.md), or ``(None, why not)``."""
+        info = self.metadata.get("clip_seconds") or {}
+        if info.get("seconds"):
+            return float(info["seconds"]), f"training clip duration: {info.get('source', 'checkpoint meta')}"
+        return None, info.get("source") or f"not recorded ({self.origin.split(' ')[0] or 'unknown origin'} " \
+                                            "has no training clip duration)"
+
     def replace(self, **kw: Any) -> "ModelRecord":
         return dataclasses.replace(self, **kw)
 
