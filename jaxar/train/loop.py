@@ -24,6 +24,7 @@ from jaxar import parallel
 from jaxar.checkpoint import Checkpointer, model_config_to_json
 from jaxar.losses import make_loss_fn
 from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch
+from jaxar.runtime.files import atomic_write_json
 from jaxar.train import data as data_lib
 from jaxar.train import plots
 from jaxar.train.config import from_dict, model_config, to_json
@@ -226,15 +227,9 @@ def _finish(workdir: Path, writer: MetricWriter, ckpt: Checkpointer, result: dic
                              f"{100 * result['top1']:.2f}%")
         summary["plots"] = [str(plot_dir / "curves.png"), str(plot_dir / "confusion.png")]
         np.savetxt(workdir / "confusion.csv", result["confusion"], fmt="%d", delimiter=",")
-        _write_atomic(workdir / "results.json", json.dumps(summary, indent=2))
+        atomic_write_json(workdir / "results.json", summary)
     ckpt.close()
     return summary
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def load_run_config(workdir: str | Path) -> TrainConfig:
