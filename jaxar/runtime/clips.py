@@ -12,8 +12,6 @@ only grabbed. Memory is bounded by one window of resized frames.
 """
 from __future__ import annotations
 
-import queue
-import threading
 from typing import Callable, Iterator
 
 import cv2
@@ -23,9 +21,8 @@ from . import sampling
 from .boxes import FrameBoxes
 from .crop import crop_and_resize
 from .errors import InputError
+from .prefetch import prefetch_in_thread
 from .video import Capture
-
-_END = object()
 
 
 def prepare_frame(bgr: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
@@ -58,43 +55,34 @@ class FileClips:
     def _grid_first(self, k: int) -> int:
         return int(round(k * self.stride_s * self.fps))
 
-    def _reader(self, q: queue.Queue, stop: threading.Event) -> None:
-        """Sends ``(i, frame or None)`` for every source frame: only frames a
-        window can sample are converted, cropped and resized (the others are
-        just grabbed, which skips the colour conversion)."""
+    def _frames(self) -> Iterator[tuple[int, np.ndarray | None]]:
+        """``(i, frame or None)`` for every source frame: only frames a window
+        can sample are converted, cropped and resized (the others are just
+        grabbed, which skips the colour conversion). Runs on the reader thread."""
         import time
         offsets = sampling.frame_indices(self.span, self.t, sampling.EVAL_OFFSET)
         tail_from = self.cap.header_frames - self.span if self.cap.header_frames > 0 else 0
         wanted: set[int] = set()
         k = 0
         i = 0
-        try:
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                while self._grid_first(k) <= i:
-                    wanted.update((self._grid_first(k) + offsets).tolist())
-                    k += 1
-                if i in wanted or i >= tail_from:
-                    wanted.discard(i)
-                    bgr = self.cap.read()
-                    if bgr is None:
-                        break
-                    small = prepare_frame(bgr, self.boxes.box(i), self.size)
-                else:
-                    if not self.cap.cap.grab():
-                        break
-                    small = None
-                self.decode_s += time.perf_counter() - t0
-                while not stop.is_set():
-                    try:
-                        q.put((i, small), timeout=0.1)
-                        break
-                    except queue.Full:
-                        pass
-                i += 1
-            q.put(_END)
-        except BaseException as e:  # forwarded to the consumer
-            q.put(e)
+        while True:
+            t0 = time.perf_counter()
+            while self._grid_first(k) <= i:
+                wanted.update((self._grid_first(k) + offsets).tolist())
+                k += 1
+            if i in wanted or i >= tail_from:
+                wanted.discard(i)
+                bgr = self.cap.read()
+                if bgr is None:
+                    return
+                small = prepare_frame(bgr, self.boxes.box(i), self.size)
+            else:
+                if not self.cap.cap.grab():
+                    return
+                small = None
+            self.decode_s += time.perf_counter() - t0
+            yield i, small
+            i += 1
 
     def _fetch(self, indices, kept: dict) -> None:
         """Decodes frames the reader skipped (a container that claimed more
@@ -114,23 +102,14 @@ class FileClips:
             cap.release()
 
     def __iter__(self) -> Iterator[tuple[sampling.Window, np.ndarray]]:
-        q: queue.Queue = queue.Queue(maxsize=self.queue_size)
-        stop = threading.Event()
-        thread = threading.Thread(target=self._reader, args=(q, stop), daemon=True)
-        thread.start()
+        frames = prefetch_in_thread(self._frames(), self.queue_size)
         kept: dict[int, np.ndarray] = {}
         emitted: list[sampling.Window] = []
         k = 0                                   # next grid window
         next_first = 0
         n = 0
         try:
-            while True:
-                item = q.get()
-                if item is _END:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                i, small = item
+            for i, small in frames:
                 if small is not None:
                     kept[i] = small
                 kept.pop(i - self.span, None)
@@ -148,7 +127,7 @@ class FileClips:
                             next_first = f
                             break
         finally:
-            stop.set()
+            frames.close()                      # stops the reader thread
         self.frames_read = n
         if n == 0:
             raise InputError(f"{self.cap.name}: no decodable frame (empty or corrupt video)")

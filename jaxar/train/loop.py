@@ -24,7 +24,7 @@ from jaxar import parallel
 from jaxar.checkpoint import Checkpointer, model_config_to_json
 from jaxar.losses import make_loss_fn
 from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch
-from jaxar.runtime.files import atomic_write_json
+from jaxar.runtime.files import atomic_write_json, atomic_write_text
 from jaxar.train import data as data_lib
 from jaxar.train import plots
 from jaxar.train.config import from_dict, model_config, to_json
@@ -131,7 +131,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
         _say(f"resumed from {ckpt.directory}/{start}")
     if lead:
         workdir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(workdir / "config.json", to_json(cfg))
+        atomic_write_text(workdir / "config.json", to_json(cfg))
     writer = MetricWriter(workdir, resume_step=start, enabled=lead)
     info = {"devices": mesh.devices.size, "platform": mesh.devices.flat[0].platform,
             "processes": jax.process_count(), "global_batch": cfg.batch_size,
