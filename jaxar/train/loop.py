@@ -24,7 +24,7 @@ from jaxar import parallel
 from jaxar.checkpoint import Checkpointer, model_config_to_json
 from jaxar.losses import make_loss_fn
 from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch
-from jaxar.runtime.files import atomic_write_json, atomic_write_text
+from jaxar.runtime.files import atomic_open, atomic_write_json, atomic_write_text
 from jaxar.train import data as data_lib
 from jaxar.train import plots
 from jaxar.train.config import from_dict, model_config, to_json
@@ -226,7 +226,8 @@ def _finish(workdir: Path, writer: MetricWriter, ckpt: Checkpointer, result: dic
                              f"eval at step {plan.total_steps}: top-1 "
                              f"{100 * result['top1']:.2f}%")
         summary["plots"] = [str(plot_dir / "curves.png"), str(plot_dir / "confusion.png")]
-        np.savetxt(workdir / "confusion.csv", result["confusion"], fmt="%d", delimiter=",")
+        with atomic_open(workdir / "confusion.csv", "w") as f:
+            np.savetxt(f, result["confusion"], fmt="%d", delimiter=",")
         atomic_write_json(workdir / "results.json", summary)
     ckpt.close()
     return summary
