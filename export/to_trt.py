@@ -1,4 +1,4 @@
-"""Export an X3D-UGT checkpoint to SavedModel, ONNX and a TensorRT engine.
+"""Export a checkpoint of any registered model family to SavedModel, ONNX and a TensorRT engine.
 
     python export/to_trt.py --checkpoint work_dirs/run1 --out artifacts/run1
     python export/to_trt.py --variant x3d_ugt --out artifacts/demo        # random-init demo
