@@ -9,8 +9,9 @@
 Every formulation uses the same parameters and computes the same maths
 (``tests/test_ops.py``, ``tests/test_train_formulations.py``); only the XLA
 ops differ.  ``--impls`` takes the formulations of :mod:`jaxar.ops.conv`,
-``auto`` (reported with what it resolved to) and three older forms of
-``"shifted"`` kept for comparison: ``shifted-autodiff`` (the same forward
+``auto`` (reported with what it resolved to) and older forms of
+``"shifted"`` kept for comparison (benchmark-local: ``benchmarks/shifted_old_forms.py``;
+the library has only the current one): ``shifted-autodiff`` (the same forward
 differentiated automatically instead of with the hand-written gradients of
 :mod:`jaxar.ops.shifted`), ``shifted-per-tap`` (the hand-written gradients
 with one reduction per kernel tap instead of the chunk-summed products) and
@@ -44,20 +45,23 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxar.bundle import atomic_write_json
 from jaxar.initialization import init_variables
-from jaxar.modules import uib
-from jaxar.ops import conv as conv_ops
-from jaxar.ops import shifted as shifted_ops
 from jaxar.ops.formulation import IMPL_CHOICES, resolve_impl
 from jaxar.registry import create_model
+from jaxar.runtime.files import atomic_write_json
 
-OLD_SHIFTED = ("shifted-autodiff", "shifted-per-tap", "shifted-shift-first", "shifted-original")
+try:                                     # run as a script from benchmarks/, or imported as benchmarks.*
+    from shifted_old_forms import FORMS, old_form
+except ImportError:
+    from benchmarks.shifted_old_forms import FORMS, old_form
+
+OLD_SHIFTED = tuple(FORMS)
 VARIANTS = IMPL_CHOICES + OLD_SHIFTED
 
 
 def build(variant: str, name: str, mode: str, frames: int, size: int, batch: int):
-    """Compiles one call; returns ``(fn, args, compile_s)``."""
+    """Compiles one call; returns ``(fn, args, compile_s, first_value)`` (the
+    loss in train mode, the logits in eval mode, of the first call)."""
     impl = "shifted" if name in OLD_SHIFTED else name
     model = create_model(variant, frames=frames, size=size, impl=impl)
     x = jax.random.normal(jax.random.PRNGKey(1), (batch, frames, size, size, 3))
@@ -71,26 +75,24 @@ def build(variant: str, name: str, mode: str, frames: int, size: int, batch: int
         fn, args = jax.jit(jax.value_and_grad(loss_fn)), (v["params"], v["batch_stats"], x, y)
     else:
         fn, args = jax.jit(lambda v, x: model.apply(v, x)), (v, x)
-    previous = conv_ops.SHIFTED_CUSTOM_VJP, shifted_ops.CHUNKED_TAP_SUMS, uib.SHIFT_BEFORE_PRE_DW
-    conv_ops.SHIFTED_CUSTOM_VJP = name != "shifted-autodiff"    # all read while tracing
-    shifted_ops.CHUNKED_TAP_SUMS = name not in ("shifted-per-tap", "shifted-original")
-    uib.SHIFT_BEFORE_PRE_DW = name in ("shifted-shift-first", "shifted-original")
-    try:
+    with old_form(name):                 # traced and compiled by the first call
         t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
+        out = jax.block_until_ready(fn(*args))
         compile_s = time.perf_counter() - t0
-    finally:
-        conv_ops.SHIFTED_CUSTOM_VJP, shifted_ops.CHUNKED_TAP_SUMS, uib.SHIFT_BEFORE_PRE_DW = previous
-    return fn, args, compile_s
+    return fn, args, compile_s, out[0] if mode == "train" else out
 
 
 def run_shape(args, mode: str, frames: int, size: int, batch: int) -> list[dict]:
     built = {}
     for name in args.impls:
         built[name] = build(args.variant, name, mode, frames, size, batch)
-        print(f"  compiled {mode} {name} ({built[name][2]:.1f} s incl. first call)", flush=True)
+        first = built[args.impls[0]][3]
+        diff = float(jnp.max(jnp.abs(built[name][3] - first)))
+        print(f"  compiled {mode} {name} ({built[name][2]:.1f} s incl. first call); "
+              f"{'loss' if mode == 'train' else 'logits'} max |diff| to {args.impls[0]}: {diff:.2e}",
+              flush=True)
     times, cpu = time_interleaved(
-        {name: (lambda fn=fn, a=a: jax.block_until_ready(fn(*a))) for name, (fn, a, _) in built.items()},
+        {name: (lambda fn=fn, a=a: jax.block_until_ready(fn(*a))) for name, (fn, a, _, _) in built.items()},
         args.repeats, batch)
     base = statistics.median(times[args.impls[0]])
     rows = []

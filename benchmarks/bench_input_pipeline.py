@@ -101,13 +101,13 @@ def reference_cpu_per_clip(cache_dir: str, clips: int, normalize: bool = True) -
     in-run baseline the pipeline's cost is compared with."""
     import cv2
 
-    from data_pipelines.clip_config import MEAN_RGB, STD_RGB
+    from jaxar.runtime.preprocess import DEFAULT_MEAN, DEFAULT_STD
     from data_pipelines.clip_prep import PreparedClip
     files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(cache_dir)
                    for f in fs if f.endswith(".npz"))
     stored = [PreparedClip.load(f).jpegs for f in files]
-    mean = np.asarray(MEAN_RGB, np.float32) * 255
-    scale = 1 / (np.asarray(STD_RGB, np.float32) * 255)
+    mean = np.asarray(DEFAULT_MEAN, np.float32) * 255
+    scale = 1 / (np.asarray(DEFAULT_STD, np.float32) * 255)
     cpu0 = time.process_time()
     for i in range(clips):
         jpegs = stored[i % len(stored)]

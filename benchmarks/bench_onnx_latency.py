@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     from export.allowlist import op_histogram
     from export.plot import latency_plot
     from export.runtimes import OrtRunner
-    from jaxar.bundle import atomic_write_json
+    from jaxar.runtime.files import atomic_write_json
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     except ValueError as e:
         ap.error(str(e))
     import jax
-    from jaxar.bundle import atomic_write_json
+    from jaxar.runtime.files import atomic_write_json
     from jaxar.registry import model_family
     from jaxar.complexity import profile
     from jaxar.train.config import model_config

@@ -122,7 +122,7 @@ def main(argv=None) -> int:
         results += rows
         checks.append(check)
     if args.json:
-        from jaxar.bundle import atomic_write_json
+        from jaxar.runtime.files import atomic_write_json
         atomic_write_json(args.json, {"device": dev.platform, "jax": jax.__version__,
                                       "torch": torch.__version__, "variant": args.variant,
                                       "threads": threads, "torch_shift_first": args.torch_shift_first,

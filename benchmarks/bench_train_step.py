@@ -11,8 +11,8 @@ it, runs ``--warmup`` steps, then times ``--repeats`` steps one by one
 (each blocked on its result) and prints the median step time and clips/s
 (global batch / median), plus the ratio of every formulation to the first
 (per dtype).  ``shifted-per-tap`` is ``shifted`` with its older kernel
-gradients (one reduction per tap, :data:`jaxar.ops.shifted.CHUNKED_TAP_SUMS`
-off), for a before/after comparison.  The global batch defaults to 2 clips
+gradients (one reduction per tap; benchmark-local, ``benchmarks/shifted_old_forms.py``),
+for a before/after comparison.  The global batch defaults to 2 clips
 per device on CPU and 32 elsewhere.  ``auto`` is reported with the formulation it resolved to.
 
 It also reads XLA's cost analysis of the compiled step (``flops``, ``bytes
@@ -52,11 +52,11 @@ def bench(impl: str, dtype: str, args) -> dict:
     from jaxar import parallel
     from jaxar.losses import make_loss_fn
     from jaxar.network import X3DUGT
-    from jaxar.ops import shifted
     from jaxar.optim import sgd_torch
     from jaxar.registry import create_config
     from jaxar.train.state import create_train_state
     from jaxar.train.step import compile_steps
+    from shifted_old_forms import old_form     # sibling module: run as a script from benchmarks/
 
     per_tap = impl == "shifted-per-tap"
     cfg = create_config(args.variant, num_classes=args.classes, frames=args.frames,
@@ -78,11 +78,8 @@ def bench(impl: str, dtype: str, args) -> dict:
     lr = np.float32(0.01)
 
     t0 = time.perf_counter()
-    previous, shifted.CHUNKED_TAP_SUMS = shifted.CHUNKED_TAP_SUMS, not per_tap   # read while tracing
-    try:
+    with old_form(impl):                # traced and compiled here
         compiled = train_step.lower(state, batch, lr).compile()
-    finally:
-        shifted.CHUNKED_TAP_SUMS = previous
     compile_s = time.perf_counter() - t0
     cost = _cost(compiled)
     for _ in range(args.warmup):

@@ -31,12 +31,12 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from jaxar.runtime.files import atomic_path
 
 
 def log(msg: str) -> None:
@@ -49,7 +49,7 @@ def full_size_variants() -> list[str]:
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
-    from jaxar.bundle import atomic_write_bytes
+    from jaxar.runtime.files import atomic_write_bytes
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
 
@@ -198,11 +198,9 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as f:
-        tmp = f.name
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv=None) -> int:

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-# Normalisation constants (RGB, in [0, 1] units): video = (x / 255 - MEAN) / STD.
-MEAN_RGB = (0.45, 0.45, 0.45)
-STD_RGB = (0.225, 0.225, 0.225)
+from jaxar.runtime.preprocess import DEFAULT_MEAN, DEFAULT_STD   # the one source (also the runtime's)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +31,8 @@ class ClipConfig:
     aspect_range: tuple[float, float] = (3 / 4, 4 / 3)
     flip: bool = False
     num_clips: int = 1
-    mean: tuple[float, float, float] = MEAN_RGB
-    std: tuple[float, float, float] = STD_RGB
+    mean: tuple[float, float, float] = DEFAULT_MEAN
+    std: tuple[float, float, float] = DEFAULT_STD
     normalize: bool = True
 
     def __post_init__(self):

@@ -19,17 +19,16 @@ so an interrupted preparation resumes where it stopped.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 from typing import Sequence
 
 import numpy as np
 
 from data_pipelines import crop as crop_lib
 from data_pipelines.video_io import OutputWriteError, VideoReader, encode_jpeg
+from jaxar.runtime.files import atomic_open
 
 CROP_MODES = ("person", "center", "none")
 
@@ -100,18 +99,14 @@ class PreparedClip:
         blob = np.frombuffer(b"".join(self.jpegs), dtype=np.uint8)
         meta = np.array([self.source_width, self.source_height, self.source_frames,
                          int(self.fallback)], dtype=np.int64)
-        tmp = f"{path}.tmp{os.getpid()}"
         try:
-            with open(tmp, "wb") as f:
+            with atomic_open(path, "wb") as f:
                 np.savez(f, blob=blob, lengths=lengths, crop_boxes=self.crop_boxes,
                          person_boxes=self.person_boxes, frame_index=self.frame_index,
                          meta=meta, fps=np.float64(self.fps),
                          crop_source=np.array(self.crop_source),
                          notes=np.array(json.dumps(self.notes, sort_keys=True)))
-            os.replace(tmp, path)
         except OSError as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise OutputWriteError(f"{path}: cannot write prepared sample "
                                    f"({type(e).__name__}: {e})") from None
 

@@ -20,12 +20,13 @@ seed=0, start_step=0, process_index=0, process_count=1, prefetch=2)``
 ``sampling.eval_num_batches(n, batch_size, process_count)``.
 
 ``ClipConfig`` (frames, size, random-resized-crop ranges, flip, multi-clip
-eval, normalisation), ``MEAN_RGB``, ``STD_RGB``: see :mod:`clip_config`.
+eval, normalisation): see :mod:`clip_config`; the normalisation constants are
+the runtime's (:mod:`jaxar.runtime.preprocess`).
 
 Batches
 -------
 ``{"video": float32 (B, T, S, S, 3), "label": int32 (B,)}``, channels-last,
-normalised ``(x / 255 - MEAN_RGB) / STD_RGB``; ``B`` is the per-host batch
+normalised ``(x / 255 - mean) / std``; ``B`` is the per-host batch
 size. With ``ClipConfig(normalize=False)`` the video is uint8 0..255 instead
 (4x less host memory traffic; normalise on the accelerator). Evaluation batches add ``"mask": float32 (B,)`` (0 for padding rows)
 and, with ``clip.num_clips = K > 1``, ``video`` is ``(B, K, T, S, S, 3)``.
@@ -54,8 +55,9 @@ from typing import Iterator
 import numpy as np
 
 from data_pipelines import sampling
-from data_pipelines.clip_config import MEAN_RGB, STD_RGB, ClipConfig  # noqa: F401
+from data_pipelines.clip_config import ClipConfig  # noqa: F401
 from data_pipelines.memory_pipeline import numpy_batches, synthetic_batches  # noqa: F401
+from jaxar.runtime.preprocess import normalise_affine
 
 
 def _builder(name: str, data_dir: str | None):
@@ -178,9 +180,7 @@ def _make_clip(tf, encoded, cfg: ClipConfig, train: bool, key, clip_index: int):
         video = tf.cond(flip, lambda: tf.reverse(video, axis=[2]), lambda: video)
     if not cfg.normalize:
         return tf.cast(tf.clip_by_value(tf.round(video), 0.0, 255.0), tf.uint8)
-    scale = 1.0 / (255.0 * np.asarray(cfg.std, np.float32))
-    shift = np.asarray(cfg.mean, np.float32) / np.asarray(cfg.std, np.float32)
-    return video * tf.constant(scale, tf.float32) - tf.constant(shift, tf.float32)
+    return _normalise_tf(tf, video, cfg)
 
 
 def eval_clip_numpy(encoded: np.ndarray, num_frames: int, size: int, offset: float) -> np.ndarray:
@@ -203,9 +203,13 @@ def _eval_clip(tf, encoded, cfg: ClipConfig, clip_index: int):
     video = tf.ensure_shape(video, [cfg.num_frames, cfg.size, cfg.size, 3])
     if not cfg.normalize:
         return video
-    scale = 1.0 / (255.0 * np.asarray(cfg.std, np.float32))
-    shift = np.asarray(cfg.mean, np.float32) / np.asarray(cfg.std, np.float32)
-    return tf.cast(video, tf.float32) * tf.constant(scale, tf.float32) - tf.constant(shift, tf.float32)
+    return _normalise_tf(tf, tf.cast(video, tf.float32), cfg)
+
+
+def _normalise_tf(tf, video, cfg: ClipConfig):
+    """float32 pixels -> ``(x / 255 - mean) / std`` in the graph (the runtime's affine form)."""
+    scale, shift = normalise_affine(cfg.mean, cfg.std)
+    return video * tf.constant(scale, tf.float32) - tf.constant(shift, tf.float32)
 
 
 def _crop_window(tf, h, w, cfg: ClipConfig, train: bool, key):

@@ -9,8 +9,6 @@ but are just as deterministic.
 """
 from __future__ import annotations
 
-import queue
-import threading
 from typing import Iterator
 
 import numpy as np
@@ -18,6 +16,7 @@ import numpy as np
 from data_pipelines import sampling
 from data_pipelines.clip_config import ClipConfig
 from jaxar.runtime.crop import crop_and_resize
+from jaxar.runtime.prefetch import prefetch_in_thread
 from jaxar.runtime.preprocess import normalise as runtime_normalise
 
 
@@ -84,7 +83,7 @@ def numpy_batches(videos: np.ndarray, labels: np.ndarray, batch_size: int, *,
         raise ValueError(f"labels: expected shape ({len(videos)},), got {labels.shape}")
     plan = sampling.IndexPlan(len(videos), batch_size, train, seed, process_index, process_count)
     gen = _batches(videos, labels, plan, clip, train, seed, process_index, start_step)
-    return _prefetch(gen, prefetch) if prefetch > 0 else gen
+    return prefetch_in_thread(gen, prefetch) if prefetch > 0 else gen
 
 
 def _batches(videos, labels, plan, cfg, train, seed, host, step):
@@ -105,44 +104,6 @@ def _batches(videos, labels, plan, cfg, train, seed, host, step):
             batch["mask"] = mask
         yield batch
         step += 1
-
-
-def _prefetch(gen, size: int):
-    """Runs ``gen`` in a daemon thread, ``size`` items ahead; re-raises its
-    errors; the thread stops when the consumer drops the iterator."""
-    q: queue.Queue = queue.Queue(maxsize=size)
-    stop = threading.Event()
-    done = object()
-
-    def put(item):
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                pass
-        return False
-
-    def work():
-        try:
-            for item in gen:
-                if not put(item):
-                    return
-        except BaseException as e:  # forwarded to the consumer
-            put(e)
-        put(done)
-
-    threading.Thread(target=work, daemon=True).start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
 
 
 def synthetic_batches(batch_size: int, *, num_clips: int = 2000, frames: int = 16,

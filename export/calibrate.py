@@ -37,7 +37,7 @@ def write_calibration_set(clips_path: str | os.PathLike, frames: int, size: int,
     ``min_clips`` (one batch of the engine's "opt" profile).
     """
     from export.preprocess import load_clips
-    from jaxar.bundle import atomic_write_bytes
+    from jaxar.runtime.files import atomic_write_bytes
     import io
     clips = load_clips(clips_path, frames, size)
     if len(clips) < min_clips:
@@ -51,10 +51,8 @@ def write_calibration_set(clips_path: str | os.PathLike, frames: int, size: int,
 
 def normalise(clips_uint8: np.ndarray, prep: dict) -> np.ndarray:
     """uint8 ``(N, T, H, W, 3)`` -> float32 ``(N, T, 3, H, W)`` with ``prep``'s mean/std."""
-    mean = np.asarray(prep["mean"], np.float32)
-    std = np.asarray(prep["std"], np.float32)
-    x = (clips_uint8.astype(np.float32) / 255.0 - mean) / std
-    return np.ascontiguousarray(np.transpose(x, (0, 1, 4, 2, 3)))
+    from jaxar.runtime.preprocess import normalise as normalise_nthwc, to_ntchw
+    return to_ntchw(normalise_nthwc(clips_uint8, prep["mean"], prep["std"]))
 
 
 def build_int8(export_dir: str | os.PathLike, log=print) -> Path:

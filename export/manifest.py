@@ -53,14 +53,14 @@ def write_manifest(out_dir: str | os.PathLike, info: dict) -> Path:
     out_dir = Path(out_dir)
     doc = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "versions": versions(), **info, "files": file_table(out_dir)}
-    from jaxar.bundle import atomic_write_json
+    from jaxar.runtime.files import atomic_write_json
     return atomic_write_json(out_dir / "manifest.json", doc)
 
 
 def verify(out_dir: str | os.PathLike) -> list[str]:
     """Files whose checksum or presence no longer matches the manifest, and
     files the manifest does not list."""
-    from jaxar.bundle import read_json
+    from jaxar.model_record import read_json
     out_dir = Path(out_dir)
     doc = read_json(out_dir / "manifest.json")
     bad = [f"{rel}: not in the manifest" for rel in file_table_names(out_dir) if rel not in doc["files"]]

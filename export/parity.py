@@ -13,7 +13,7 @@ Standalone, on an export directory written by ``to_trt.py``::
     python export/parity.py OUT_DIR [--clips clips.npy] [--num-clips 16]
 
 reads the model record in ``OUT_DIR`` (``config.json``, ``jax_variables.npz``,
-``labels.json``: :func:`jaxar.bundle.read_bundle`) for the JAX reference and
+``labels.json``: :func:`jaxar.model_record.read_record`) for the JAX reference and
 the deploy form, runs the SavedModel (``saved_model/``), every ONNX listed in
 ``manifest.json`` and, when TensorRT is present, the ``model_*.plan`` engines on
 the same clips, and rewrites ``parity.json`` / ``parity.md``.
@@ -85,7 +85,7 @@ def to_markdown(report: dict) -> str:
 
 
 def write_report(report: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]:
-    from jaxar.bundle import atomic_write_bytes, atomic_write_json
+    from jaxar.runtime.files import atomic_write_bytes, atomic_write_json
     out_dir = Path(out_dir)
     j, m = out_dir / "parity.json", out_dir / "parity.md"
     atomic_write_json(j, report)
@@ -98,7 +98,7 @@ def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips
     """Re-runs the parity report from an export directory alone (see module doc)."""
     from export.reference import deploy_logits, jax_reference, parity_clips
     from export.runtimes import OrtRunner, run_batched
-    from jaxar.bundle import read_bundle, read_json
+    from jaxar.model_record import read_record, read_json
     from jaxar.deploy import DeployModel
     out = Path(out_dir)
     if not out.is_dir():
@@ -107,12 +107,12 @@ def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips
         raise FileNotFoundError(f"{out / 'manifest.json'}: not found; is {out} an export directory "
                                 "written by export/to_trt.py?")
     doc = read_json(out / "manifest.json")
-    bundle = read_bundle(out)
-    x, desc = parity_clips(bundle, clips, num_clips)
+    record = read_record(out)
+    x, desc = parity_clips(record, clips, num_clips)
     log(f"reference: JAX on {desc}")
-    ref = jax_reference(bundle, x)
+    ref = jax_reference(record, x)
     layout = doc.get("layout")
-    dm = DeployModel.from_variables(bundle.config, bundle.variables, **deploy_kwargs(layout))
+    dm = DeployModel.from_variables(record.config, record.variables, **deploy_kwargs(layout))
     k = int(doc.get("options", {}).get("xla_clips", len(x)))
     outputs = {"jax-deploy-form": (deploy_logits(dm, x[:k]), "fp32")}
     if (out / "saved_model" / "saved_model.pb").is_file():

@@ -9,8 +9,8 @@
 
 Writes into ``out_dir`` (all listed in ``manifest.json``, nothing else)::
 
-    config.json, jax_variables.npz, labels.json, preprocessing.json, bundle.json
-                                 the model record (jaxar.bundle), for re-running parity
+    config.json, jax_variables.npz, labels.json, preprocessing.json, record.json
+                                 the model record (jaxar.model_record), for re-running parity
     saved_model/                 jax2tf SavedModel (checked in TF)
     model.jax2onnx.onnx          deploy form via jax2onnx (opset 18, checked, simplified)
     model.tflite.onnx            deploy form via SavedModel -> TFLite -> tf2onnx (+ group post-pass)
@@ -45,7 +45,7 @@ from types import MappingProxyType
 from typing import Callable, Mapping
 
 from export.options import ROUTE_PREFERENCE, ExportOptions
-from jaxar.bundle import InferenceBundle
+from jaxar.model_record import ModelRecord
 
 ONNX_NAMES = {"jax2onnx": "model.jax2onnx.onnx", "tflite": "model.tflite.onnx"}
 
@@ -62,13 +62,13 @@ class ExportFailed(RuntimeError):
 class Context:
     """What every step reads: the options, the model record and the build directory."""
     opts: ExportOptions
-    bundle: InferenceBundle
+    record: ModelRecord
     work: Path
     log: Callable[[str], None]
 
     @property
     def input_shape(self) -> tuple:
-        c = self.bundle.config
+        c = self.record.config
         return (self.opts.static_batch, c.frames, 3, c.size, c.size)
 
 
@@ -85,32 +85,32 @@ class Step:
 def fold_deploy_form(ctx: Context, done: Mapping) -> dict:
     from export.parity import deploy_kwargs
     from jaxar.deploy import DeployModel
-    dm = DeployModel.from_variables(ctx.bundle.config, ctx.bundle.variables, **deploy_kwargs(ctx.opts.layout))
+    dm = DeployModel.from_variables(ctx.record.config, ctx.record.variables, **deploy_kwargs(ctx.opts.layout))
     return {"deploy": dm}
 
 
 def write_model_record(ctx: Context, done: Mapping) -> dict:
-    """The model record (jaxar.bundle) with this export's input contract."""
+    """The model record (jaxar.model_record) with this export's input contract."""
     from export import preprocess
-    from jaxar.bundle import write_bundle
-    c = ctx.bundle.config
-    bundle = ctx.bundle.replace(preprocessing=preprocess.spec(
-        c.frames, c.size, ctx.opts.static_batch, ctx.bundle.metadata.get("train_config")))
-    write_bundle(bundle, ctx.work)
-    return {"record": bundle}
+    from jaxar.model_record import write_record
+    c = ctx.record.config
+    record = ctx.record.replace(preprocessing=preprocess.spec(
+        c.frames, c.size, ctx.opts.static_batch, ctx.record.metadata.get("train_config")))
+    write_record(record, ctx.work)
+    return {"record": record}
 
 
 def write_device_runtime(ctx: Context, done: Mapping) -> dict:
     """``runtime/`` (the standalone device runner) and ``metadata.json`` (default window)."""
     from export.runtime_bundle import write_runtime
-    return {"runtime_meta": write_runtime(ctx.work, ctx.bundle)}
+    return {"runtime_meta": write_runtime(ctx.work, ctx.record)}
 
 
 def reference_logits(ctx: Context, done: Mapping) -> dict:
     from export.reference import deploy_logits, jax_reference, parity_clips, reference_impl
-    x, desc = parity_clips(ctx.bundle, ctx.opts.clips, ctx.opts.num_clips)
-    ctx.log(f"  {desc}; training form with impl={reference_impl() or ctx.bundle.config.impl}")
-    ref = jax_reference(ctx.bundle, x)
+    x, desc = parity_clips(ctx.record, ctx.opts.clips, ctx.opts.num_clips)
+    ctx.log(f"  {desc}; training form with impl={reference_impl() or ctx.record.config.impl}")
+    ref = jax_reference(ctx.record, x)
     deploy = deploy_logits(done["deploy"], x[:ctx.opts.xla_clips])
     return {"x": x, "inputs_desc": desc, "ref": ref, "outputs": {"jax-deploy-form": (deploy, "fp32")}}
 
@@ -213,7 +213,7 @@ def tensorrt(ctx: Context, done: Mapping) -> dict:
     if done.get("default_route") is None:
         ctx.log("  skipped: no ONNX passed the checks")
         return {}
-    opts, c = ctx.opts, ctx.bundle.config
+    opts, c = ctx.opts, ctx.record.config
     plan = ctx.work / f"model_{opts.precision}.plan"
     info: dict = {"precision": opts.precision, "profile": list(opts.trt_profile)}
     calib = None
@@ -221,13 +221,13 @@ def tensorrt(ctx: Context, done: Mapping) -> dict:
         info["calibration"] = write_calibration_set(opts.calib_clips, c.frames, c.size, opts.trt_profile[1],
                                                     ctx.work)
         from export.reference import parity_clips
-        calib = parity_clips(ctx.bundle, opts.calib_clips, 0)[0]
+        calib = parity_clips(ctx.record, opts.calib_clips, 0)[0]
     try:
         build_engine(ctx.work / "model.onnx", plan, opts.precision, opts.trt_profile, ctx.work / "timing.cache",
                      calib_clips=calib, calib_cache=ctx.work / "calibration.cache" if calib is not None else None,
                      log=ctx.log)
     except TensorRTUnavailable as e:
-        from jaxar.bundle import atomic_write_bytes
+        from jaxar.runtime.files import atomic_write_bytes
         atomic_write_bytes(ctx.work / "build_engine.sh", build_script(e.trtexec, opts.precision).encode(),
                            mode=0o777)
         ctx.log("  not built here: missing " + "; ".join(e.missing) + " (see build_engine.sh)")
@@ -252,8 +252,8 @@ def write_reports(ctx: Context, done: Mapping) -> dict:
     if profiles:
         from export.deploy_profile import format_table
         from export.plot import latency_plot
-        from jaxar.bundle import atomic_write_json
-        c = ctx.bundle.config
+        from jaxar.runtime.files import atomic_write_json
+        c = ctx.record.config
         atomic_write_json(ctx.work / "profile.json", {"profiles": profiles})
         latency_plot(profiles, ctx.work / "latency.png", title=f"{c.frames}x{c.size}x{c.size} clip latency")
         ctx.log(format_table(profiles))
@@ -263,9 +263,9 @@ def write_reports(ctx: Context, done: Mapping) -> dict:
 def write_manifest(ctx: Context, done: Mapping) -> dict:
     from export import manifest
     from export.onnx_check import OPSET
-    c = ctx.bundle.config
+    c = ctx.record.config
     manifest.write_manifest(ctx.work, {
-        "origin": ctx.bundle.origin, "step": ctx.bundle.step, "options": ctx.opts.to_json(),
+        "origin": ctx.record.origin, "step": ctx.record.step, "options": ctx.opts.to_json(),
         "layout": ctx.opts.layout, "default_onnx": "model.onnx" if done.get("default_route") else None,
         "default_route": done.get("default_route"), "route_preference": list(ROUTE_PREFERENCE),
         "opset": OPSET, "input": {"name": "clip", "shape": [d or "N" for d in ctx.input_shape]},
@@ -299,9 +299,9 @@ STEPS = (
 # ----------------------------------------------------------------------------
 # driver
 
-def export(bundle: InferenceBundle, out_dir: str | os.PathLike, opts: ExportOptions = ExportOptions(),
+def export(record: ModelRecord, out_dir: str | os.PathLike, opts: ExportOptions = ExportOptions(),
            log: Callable[[str], None] = print) -> dict:
-    """Exports ``bundle`` into ``out_dir``; returns the steps' products plus
+    """Exports ``record`` into ``out_dir``; returns the steps' products plus
     ``out_dir``, ``default_onnx``, ``errors`` (see module doc).
 
     Raises:
@@ -309,11 +309,11 @@ def export(bundle: InferenceBundle, out_dir: str | os.PathLike, opts: ExportOpti
       ExportFailed: no ONNX passed (the export directory is still written).
     """
     out = Path(out_dir).absolute()
-    check_clip_files(bundle, opts)
+    check_clip_files(record, opts)
     check_layout(opts)
     work = prepare_output(out, opts.overwrite)
     steps = [s for s in STEPS if s.when(opts)]
-    ctx = Context(opts, bundle, work, log)
+    ctx = Context(opts, record, work, log)
     done: dict = {"errors": {}}
     t_start = time.time()
     try:
@@ -337,11 +337,11 @@ def export(bundle: InferenceBundle, out_dir: str | os.PathLike, opts: ExportOpti
     return result
 
 
-def check_clip_files(bundle: InferenceBundle, opts: ExportOptions) -> None:
+def check_clip_files(record: ModelRecord, opts: ExportOptions) -> None:
     """``--clips`` / ``--calib-clips`` match the model input (and INT8 has at
     least one calibration batch), checked before any work; ``ValueError`` names the flag."""
     from export.preprocess import load_clips
-    c = bundle.config
+    c = record.config
     for flag, path in (("--clips", opts.clips), ("--calib-clips", opts.calib_clips)):
         if path:
             try:

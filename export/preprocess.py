@@ -2,9 +2,9 @@
 
 The exported graph takes ``clip``: float32 ``(N, T, 3, H, W)``, RGB, values
 ``(pixel / 255 - mean) / std`` on the 0-1 scale, with the constants of the
-training input pipeline (``data_pipelines.clip_config.MEAN_RGB/STD_RGB``,
-re-exported by ``data_pipelines/input_pipeline.py``: the X3D/pytorchvideo
-values 0.45 / 0.225), so a deployed model sees what it was trained on. Frames are
+training input pipeline (``jaxar.runtime.preprocess.DEFAULT_MEAN/DEFAULT_STD``,
+the one definition that training, export and the runtime read: the
+X3D/pytorchvideo values 0.45 / 0.225), so a deployed model sees what it was trained on. Frames are
 sampled evenly over a window of the training clip duration (the bundle's
 ``metadata.json``; :mod:`jaxar.runtime.sampling`), cropped as the training data
 was (:func:`training_crop`), resized to ``H x W``. :func:`preprocess` turns
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_pipelines.clip_config import MEAN_RGB as MEAN, STD_RGB as STD
+from jaxar.runtime.preprocess import DEFAULT_MEAN, DEFAULT_STD, normalise, to_ntchw
 
 
 def training_crop(train_config: dict | None, size: int) -> str:
@@ -46,8 +46,9 @@ def spec(frames: int, size: int, batch: int | None, train_config: dict | None = 
         "input_name": "clip", "output_name": "logits",
         "input_shape": [batch if batch else "N", frames, 3, size, size],
         "layout": "NTCHW (batch, frame, RGB channel, height, width), float32",
-        "color": "RGB", "scale": "pixel / 255", "mean": [float(m) for m in MEAN],
-        "std": [float(v) for v in STD], "constants_from": "data_pipelines.clip_config (MEAN_RGB, STD_RGB)",
+        "color": "RGB", "scale": "pixel / 255", "mean": [float(m) for m in DEFAULT_MEAN],
+        "std": [float(v) for v in DEFAULT_STD],
+        "constants_from": "jaxar.runtime.preprocess (DEFAULT_MEAN, DEFAULT_STD; the training pipeline's)",
         "normalise": "(pixel / 255 - mean[c]) / std[c]",
         "frames": frames, "height": size, "width": size,
         "frame_sampling": f"{frames} frames evenly spaced over a window of the training clip duration "
@@ -65,8 +66,7 @@ def preprocess(frames_uint8: np.ndarray) -> np.ndarray:
     x = np.asarray(frames_uint8)
     if x.ndim != 5 or x.shape[-1] != 3:
         raise ValueError(f"expected uint8 RGB clips (N, T, H, W, 3), got shape {x.shape}")
-    x = (x.astype(np.float32) / 255.0 - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
-    return np.ascontiguousarray(np.transpose(x, (0, 1, 4, 2, 3)))
+    return to_ntchw(normalise(x))
 
 
 def synthetic_clips(n: int, frames: int, size: int, seed: int = 0) -> np.ndarray:

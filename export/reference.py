@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from jaxar.bundle import InferenceBundle
+from jaxar.model_record import ModelRecord
 from jaxar.config import ModelConfig
 
 
@@ -27,13 +27,13 @@ def reference_config(config: ModelConfig) -> ModelConfig:
     return config.replace(impl=reference_impl(), dtype="float32")
 
 
-def jax_reference(bundle: InferenceBundle, x_ntchw: np.ndarray, chunk: int = 8) -> np.ndarray:
+def jax_reference(record: ModelRecord, x_ntchw: np.ndarray, chunk: int = 8) -> np.ndarray:
     """Logits ``(N, classes)`` of the training form (eval mode, float32) for
     deploy-layout clips ``(N, T, 3, H, W)``, ``chunk`` clips per call."""
     import jax
-    model = reference_config(bundle.config).build()
+    model = reference_config(record.config).build()
     fn = jax.jit(lambda v, x: model.apply(v, x, train=False))
-    outs = [np.asarray(fn(bundle.variables, np.transpose(x_ntchw[i:i + chunk], (0, 1, 3, 4, 2))))
+    outs = [np.asarray(fn(record.variables, np.transpose(x_ntchw[i:i + chunk], (0, 1, 3, 4, 2))))
             for i in range(0, len(x_ntchw), chunk)]
     return np.concatenate(outs)
 
@@ -43,12 +43,12 @@ def deploy_logits(deploy_model, x_ntchw: np.ndarray, chunk: int = 8) -> np.ndarr
     return np.concatenate([np.asarray(deploy_model(x_ntchw[i:i + chunk])) for i in range(0, len(x_ntchw), chunk)])
 
 
-def parity_clips(bundle: InferenceBundle, clips_path: str | os.PathLike | None,
+def parity_clips(record: ModelRecord, clips_path: str | os.PathLike | None,
                  num_clips: int) -> tuple[np.ndarray, str]:
     """Preprocessed clips ``(N, T, 3, H, W)`` for parity and a one-line description:
     the uint8 clips in ``clips_path``, else ``num_clips`` synthetic ones."""
     from export.preprocess import load_clips, preprocess, synthetic_clips
-    cfg = bundle.config
+    cfg = record.config
     if clips_path:
         raw = load_clips(clips_path, cfg.frames, cfg.size)
         return preprocess(raw), f"{len(raw)} clips from {clips_path}"

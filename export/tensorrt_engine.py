@@ -30,6 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from jaxar.runtime.backends import TensorRTBackend, _cuda_runtime   # one TensorRT runner for export and device
+from jaxar.runtime.files import atomic_write_bytes
 
 PRECISIONS = ("fp16", "fp32", "int8")
 
@@ -239,17 +240,10 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, pre
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path} (see the log above)")
-    _write_atomic(plan_path, bytes(plan))
+    atomic_write_bytes(plan_path, bytes(plan))
     if timing_cache:
-        _write_atomic(Path(timing_cache), bytes(config.get_timing_cache().serialize()))
+        atomic_write_bytes(Path(timing_cache), bytes(config.get_timing_cache().serialize()))
     return plan_path
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temporary file + rename (this module runs on the device without jaxar's JAX parts)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def build_script(trtexec: str, precision: str) -> str:

@@ -1,4 +1,4 @@
-"""Export an X3D-UGT checkpoint to SavedModel, ONNX and a TensorRT engine.
+"""Export a checkpoint of any registered model family to SavedModel, ONNX and a TensorRT engine.
 
     python export/to_trt.py --checkpoint work_dirs/run1 --out artifacts/run1
     python export/to_trt.py --variant x3d_ugt --out artifacts/demo        # random-init demo
@@ -8,7 +8,7 @@ Writes the SavedModel, both ONNX exports (jax2onnx and jax2tf -> TFLite ->
 tf2onnx), the default ``model.onnx``, the TensorRT plan (or, without
 TensorRT/GPU, ``build_engine.sh``), ``parity.json/md``, ``profile.json`` +
 ``latency.png``, the model record (``config.json``, ``jax_variables.npz``,
-``labels.json``, ``preprocessing.json``, ``bundle.json``) and
+``labels.json``, ``preprocessing.json``, ``record.json``) and
 ``manifest.json``. ``--out`` must be new or empty (or pass ``--overwrite``).
 Exit status: 0 when parity passed (TensorRT missing is not an error), 1 when
 it failed, 2 on bad arguments, a bad checkpoint or an unusable ``--out``.
@@ -90,11 +90,11 @@ def main(argv=None) -> int:
     try:
         prepare_output(Path(args.out).absolute(), args.overwrite).rmdir()   # fail before loading anything
         if args.checkpoint:
-            bundle = from_checkpoint(args.checkpoint)
+            record = from_checkpoint(args.checkpoint)
         else:
-            bundle = from_variant(args.variant, num_classes=args.num_classes, seed=args.seed)
-        bundle = with_input_size(bundle, args.frames, args.size)
-        result = export(bundle, args.out, opts, log=lambda m: print(m, flush=True))
+            record = from_variant(args.variant, num_classes=args.num_classes, seed=args.seed)
+        record = with_input_size(record, args.frames, args.size)
+        result = export(record, args.out, opts, log=lambda m: print(m, flush=True))
     except (FileNotFoundError, ValueError) as e:
         ap.error(str(e))
     except ExportFailed as e:

@@ -31,7 +31,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxar.bundle import InferenceBundle, model_config_from_json, model_config_to_json  # noqa: F401
+from jaxar.model_record import ModelRecord, model_config_from_json, model_config_to_json  # noqa: F401
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_METRIC = "top1"
@@ -217,7 +217,7 @@ def _first_line(e: BaseException) -> str:
     return f"{type(use).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
 
 
-def restore_inference(path: str | Path) -> InferenceBundle:
+def restore_inference(path: str | Path) -> ModelRecord:
     """Loads ``{"params", "batch_stats"}`` (numpy float32), the model config
     and class names from a work directory or one checkpoint step directory."""
     step_dir = resolve_checkpoint(path)
@@ -230,7 +230,7 @@ def restore_inference(path: str | Path) -> InferenceBundle:
     verify_checksums(state, meta, step_dir / "state")
     variables = jax.tree.map(lambda x: np.asarray(x, np.float32), state)
     extra = {k: v for k, v in meta.items() if k not in ("model_config", "class_names", "step", CHECKSUMS)}
-    return InferenceBundle(config=config, variables=variables, class_names=meta.get("class_names"),
+    return ModelRecord(config=config, variables=variables, class_names=meta.get("class_names"),
                            step=int(meta["step"]), metadata={"checkpoint": str(step_dir), **extra},
                            origin=f"checkpoint:{step_dir}")
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxar.runtime.files import atomic_path, atomic_write_text
+
 
 def write_demo_video(path: str | os.PathLike, num_classes: int = 10, frames: int = 8, size: int = 32,
                      clips: int = 6, scale: int = 4) -> list[dict]:
@@ -35,21 +37,20 @@ def write_demo_video(path: str | os.PathLike, num_classes: int = 10, frames: int
     chosen += [i for i in range(len(labels)) if i not in chosen][:clips - len(chosen)]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     side, fps = size * scale, synthetic.SYNTHETIC_FPS
-    out = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (side, side))
-    if not out.isOpened():
-        raise RuntimeError(f"{path}: OpenCV cannot write MJPG video here")
     truth = []
-    for n, i in enumerate(chosen):
-        for f in videos[i]:
-            big = np.repeat(np.repeat(f, scale, axis=0), scale, axis=1)
-            out.write(cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
-        truth.append({"start_s": n * frames / fps, "end_s": (n + 1) * frames / fps,
-                      "label": synthetic.CLASS_NAMES[int(labels[i])]})
-    out.release()
-    os.replace(tmp, path)
-    path.with_name(path.stem + ".labels.json").write_text(json.dumps(truth, indent=1) + "\n")
+    with atomic_path(path) as tmp:
+        out = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (side, side))
+        if not out.isOpened():
+            raise RuntimeError(f"{path}: OpenCV cannot write MJPG video here")
+        for n, i in enumerate(chosen):
+            for f in videos[i]:
+                big = np.repeat(np.repeat(f, scale, axis=0), scale, axis=1)
+                out.write(cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
+            truth.append({"start_s": n * frames / fps, "end_s": (n + 1) * frames / fps,
+                          "label": synthetic.CLASS_NAMES[int(labels[i])]})
+        out.release()
+    atomic_write_text(path.with_name(path.stem + ".labels.json"), json.dumps(truth, indent=1) + "\n")
     return truth
 
 

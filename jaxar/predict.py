@@ -38,32 +38,18 @@ class JaxBackend:
         return np.asarray(self._fn(self.variables, x), np.float32)
 
 
-def clip_seconds_from_meta(meta: dict) -> tuple[float | None, str]:
-    """The training clip duration recorded in a checkpoint's meta (see
-    docs/predict.md), or ``(None, reason)``."""
-    info = meta.get("clip_seconds") or {}
-    if info.get("seconds"):
-        return float(info["seconds"]), f"training clip duration: {info.get('source', 'checkpoint meta')}"
-    return None, info.get("source", "not recorded in this checkpoint")
-
-
 def load_checkpoint_model(path: str) -> app.Model:
     import logging
     logging.getLogger("absl").setLevel(logging.ERROR)     # Orbax's read-only notices
-    from jaxar.checkpoint import read_meta, resolve_checkpoint, restore_inference
+    from jaxar.checkpoint import restore_inference
     try:
-        step_dir = resolve_checkpoint(path)
-        bundle = restore_inference(step_dir)
-        meta = read_meta(step_dir)
+        record = restore_inference(path)
     except (FileNotFoundError, ValueError) as e:
         raise InputError(f"--checkpoint {path}: {e}") from None
-    cfg = bundle.config
-    labels = bundle.class_names or [f"class_{i}" for i in range(cfg.num_classes)]
-    data = (meta.get("train_config") or {}).get("data") or {}
-    prep = Preprocessing(frames=int(data.get("frames", cfg.frames)), size=int(data.get("size", cfg.size)))
-    window, source = clip_seconds_from_meta(meta)
-    return app.Model(JaxBackend(cfg, bundle.variables), labels, prep, window, source,
-                     f"JAX checkpoint {step_dir} (step {bundle.step})")
+    cfg = record.config
+    window, source = record.clip_seconds()
+    return app.Model(JaxBackend(cfg, record.variables), record.labels, Preprocessing(cfg.frames, cfg.size),
+                     window, source, f"JAX checkpoint {record.metadata['checkpoint']} (step {record.step})")
 
 
 def _load(a) -> app.Model:
@@ -86,12 +72,9 @@ def _add_arguments(parser):
     parser.add_argument("--bundle", help="export directory (ONNX Runtime or TensorRT)")
 
 
-_load.add_arguments = _add_arguments
-
-
 def main(argv=None) -> int:
     return app.main(argv, _load, prog="python -m jaxar.predict", description=__doc__.split("\n")[0],
-                    backends=("jax", "onnxruntime", "tensorrt"))
+                    backends=("jax", "onnxruntime", "tensorrt"), add_arguments=_add_arguments)
 
 
 if __name__ == "__main__":

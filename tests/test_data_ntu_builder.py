@@ -7,7 +7,7 @@ import tensorflow_datasets as tfds
 
 import data_fixtures as fx
 import data_pipelines  # noqa: F401  (registers the builders)
-from data_pipelines.builders.ntu_rgbd import NtuRgbd, make_config, prepare_ntu_sample
+from data_pipelines.builders.ntu_rgbd import NtuRgbd, NtuTask, make_config, prepare_ntu_sample
 from data_pipelines.clip_prep import PrepOptions
 from data_pipelines.ntu import protocols
 
@@ -154,7 +154,7 @@ def test_preparation_is_restartable(ntu_env, tmp_path):
     path = str(files[0])
     mtime = os.path.getmtime(path)
     name = files[0].name.split("-")[0]
-    task = (name, None, None, False, PrepOptions(size=SIZE), path, False)
+    task = NtuTask(name, None, None, False, PrepOptions(size=SIZE), path, False)
     assert prepare_ntu_sample(task) == (name, "cached", "", "")
     assert os.path.getmtime(path) == mtime
 

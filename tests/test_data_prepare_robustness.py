@@ -16,7 +16,7 @@ import data_fixtures as fx
 import data_pipelines  # noqa: F401  (registers the builders)
 from data_pipelines import prepare as prepare_cli
 from data_pipelines.builders.common import PreparationError
-from data_pipelines.builders.ntu_rgbd import NtuRgbd, make_config, prepare_ntu_sample
+from data_pipelines.builders.ntu_rgbd import NtuRgbd, NtuTask, make_config, prepare_ntu_sample
 from data_pipelines.builders.report import REPORT_FILE
 from data_pipelines.clip_prep import PrepOptions
 from data_pipelines.ntu import protocols
@@ -200,7 +200,7 @@ def test_write_errors_are_fatal_and_leave_no_partial_file(tmp_path, capsys):
     fx.write_ntu_dir(str(manual), [fx.FakeSample(GOOD, frames=24)])
     out = str(tmp_path / "cache" / f"{GOOD}-x.npz")
     os.makedirs(os.path.dirname(out))
-    task = (GOOD, Location(str(manual / "nturgb+d_rgb" / f"{GOOD}_rgb.avi")),
+    task = NtuTask(GOOD, Location(str(manual / "nturgb+d_rgb" / f"{GOOD}_rgb.avi")),
             Location(str(manual / "nturgb+d_skeletons" / f"{GOOD}.skeleton")), False,
             PrepOptions(size=SIZE), out, True)
     with _file_size_limit(2000), pytest.raises(OutputWriteError, match=f"{out}: cannot write"):

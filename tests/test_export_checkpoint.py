@@ -35,7 +35,7 @@ def test_checkpoint_to_parity_checked_onnx(run_dir, tmp_path):
     from export.options import ExportOptions
     from export.pipeline import export
     from export.sources import from_checkpoint
-    from jaxar.bundle import read_bundle
+    from jaxar.model_record import read_record
     run, cfg = run_dir
     bundle = from_checkpoint(run)
     assert bundle.step == 12 and bundle.config == cfg and bundle.metadata["train_config"] == {"lr": 0.1}
@@ -46,7 +46,7 @@ def test_checkpoint_to_parity_checked_onnx(run_dir, tmp_path):
     assert json.loads((out / "labels.json").read_text()) == ["wave", "sit", "fall"]
     assert json.loads((out / "manifest.json").read_text())["step"] == 12
     assert (out / "model.onnx").is_file()
-    back = read_bundle(out)                  # the record round-trips through the export directory
+    back = read_record(out)                  # the record round-trips through the export directory
     assert back.config == cfg and back.step == 12 and back.class_names == ["wave", "sit", "fall"]
     assert back.metadata["train_config"] == {"lr": 0.1} and back.preprocessing["input_shape"][0] == 1
     flat, flat_back = (traverse_util.flatten_dict(v) for v in (bundle.variables, back.variables))

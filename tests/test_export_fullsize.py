@@ -8,7 +8,7 @@ from export.parity import compare
 from export.preprocess import preprocess, synthetic_clips
 from export.reference import jax_reference
 from export.runtimes import OrtRunner
-from jaxar.bundle import InferenceBundle
+from jaxar.model_record import ModelRecord
 from jaxar.deploy import DeployModel
 from export.demo_variables import realistic_variables
 from jaxar.registry import create_config
@@ -27,7 +27,7 @@ def test_full_size_default_export(tmp_path):
     assert validate_for_tensorrt(model, strict_deploy=True) == []
     x = preprocess(synthetic_clips(1, 16, 224))
     out = OrtRunner(path, threads=2)(x)
-    row = compare(jax_reference(InferenceBundle(cfg, variables), x), out)
+    row = compare(jax_reference(ModelRecord(cfg, variables), x), out)
     assert row["passed"], row
     # float32 weights: 0.96 M folded parameters + depthwise kernels repeated over the 16 frames
     assert path.stat().st_size < 12e6

@@ -36,7 +36,7 @@ def test_all_artifacts_written(export_dir):
     for name in ("saved_model/saved_model.pb", "model.onnx", "model.jax2onnx.onnx", "model.tflite.onnx",
                  "parity.json", "parity.md", "profile.json", "latency.png", "labels.json",
                  "preprocessing.json", "manifest.json", "build_engine.sh", "config.json",
-                 "jax_variables.npz", "bundle.json"):
+                 "jax_variables.npz", "record.json"):
         assert (out / name).is_file(), name
     assert manifest.verify(out) == []
     doc = json.loads((out / "manifest.json").read_text())

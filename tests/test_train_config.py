@@ -40,14 +40,19 @@ def test_model_section_is_the_only_place_for_model_fields():
         default_config("x3d_ugt", widthz=(1, 2))
 
 
-def test_ablation_is_one_field_away_from_its_base():
+@pytest.mark.parametrize("arg,key", [("tada_all", ("model", "variant")), ("tada_s12", ("model", "variant")),
+                                     ("tada_s3", ("model", "variant")), ("tada_s4", ("model", "variant")),
+                                     ("no_poly1", ("loss", "name"))])
+def test_ablation_is_one_field_away_from_its_base(arg, key):
     base = load_config(ROOT / "experiments" / "ntu60_xsub.py").to_dict()
-    for path, key in [("ablations/tada_s3.py", ("model", "variant")),
-                      ("ablations/no_poly1.py", ("loss", "name"))]:
-        cfg = load_config(ROOT / "experiments" / path).to_dict()
-        diff = [(s, k) for s in base for k in (base[s] if isinstance(base[s], dict) else [None])
-                if (cfg[s][k] if k else cfg[s]) != (base[s][k] if k else base[s])]
-        assert diff == [key], path
+    cfg = load_config(f"{ROOT / 'experiments' / 'ablations.py'}:{arg}").to_dict()
+    diff = [(s, k) for s in base for k in (base[s] if isinstance(base[s], dict) else [None])
+            if (cfg[s][k] if k else cfg[s]) != (base[s][k] if k else base[s])]
+    assert diff == [key], arg
+    if key == ("model", "variant"):
+        assert cfg["model"]["variant"] == f"x3d_ugt_{arg}"
+    with pytest.raises(ValueError, match=r"ablations.py: give one of .*got 'tada_s5'"):
+        load_config(f"{ROOT / 'experiments' / 'ablations.py'}:tada_s5")
 
 
 @pytest.mark.parametrize("item,message", [
@@ -90,11 +95,13 @@ def test_json_round_trip():
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_experiment_loads_and_documents_its_command(path):
-    cfg = load_config(path)
     first = path.read_text().split('"""')[1].strip().splitlines()[0]
     assert first.startswith("python -m jaxar."), f"{path}: docstring must start with its command"
+    spec = str(path.relative_to(ROOT))
     if not first.startswith("python -m jaxar.train.demo"):
-        assert f"--config {path.relative_to(ROOT)}" in first
+        spec = first.split("--config ", 1)[1].split()[0]      # FILE or FILE:ARG, as documented
+        assert spec.split(":")[0] == str(path.relative_to(ROOT)), first
+    cfg = load_config(ROOT / spec)
     assert "--set" not in path.read_text()
     assert model_config(cfg).input_shape[0] == cfg.model.frames
 

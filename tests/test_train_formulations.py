@@ -110,7 +110,7 @@ def test_whole_network_shifted_gradients_equal_lowered():
 
 
 @pytest.mark.parametrize("frames,height", [(20, 18), (17, 5)])
-def test_chunked_kernel_gradients_equal_per_tap_and_lowered(frames, height, monkeypatch):
+def test_chunked_kernel_gradients_equal_per_tap_and_lowered(frames, height):
     """Kernel gradients summed in chunks (spatial taps chunk the frames, temporal taps
     the rows: 20 -> 10 chunks of 2, 18 -> 9 of 2, 5 -> 5 of 1; a prime 17 has no
     divisor from 4 to 16, so its taps fall back to one reduction each) equal one
@@ -125,49 +125,51 @@ def test_chunked_kernel_gradients_equal_per_tap_and_lowered(frames, height, monk
         def fn(x, ks, kt):
             h = ops.temporal_depthwise(x, kt, impl)
             return jnp.sum(jnp.sin(ops.spatial_conv(h, ks, 2, 3, impl)))
-        return jax.value_and_grad(fn, (0, 1, 2))
+        return jax.jit(jax.value_and_grad(fn, (0, 1, 2)))
 
-    def run(impl, chunked):
-        monkeypatch.setattr(shifted, "CHUNKED_TAP_SUMS", chunked)    # read while tracing
-        f = jax.jit(loss(impl))
-        return f.lower(x, ks, kt).as_text(), f(x, ks, kt)
-
-    hlo_c, (lc, gc) = run("shifted", True)
-    hlo_p, (lp, gp) = run("shifted", False)
-    _, (ll, gl) = run("lowered", True)
-    assert hlo_c != hlo_p                       # the switch really changes the program
+    lc, gc = loss("shifted")(x, ks, kt)
+    ll, gl = loss("lowered")(x, ks, kt)
     np.testing.assert_allclose(lc, ll, rtol=1e-5)
-    np.testing.assert_allclose(lp, ll, rtol=1e-5)
-    for u, v, w in zip(gc, gp, gl):
+    for u, w in zip(gc, gl):
         np.testing.assert_allclose(np.asarray(u), np.asarray(w), rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(np.asarray(v), np.asarray(w), rtol=1e-4, atol=1e-4)
+
+    # the chunked reduction itself against one reduction per tap, on both chunked axes
+    g = RNG.normal(size=(1, frames, height, 5, 3)).astype(np.float32)
+    windows = [RNG.normal(size=g.shape).astype(np.float32) for _ in range(4)]
+    want = shifted.tap_sums_per_tap(windows, g)
+    assert want.shape == (4, 3)
+    for axis in (1, 2):
+        chunked = shifted._chunks(g.shape[axis]) >= shifted.MIN_CHUNKS
+        assert chunked == (g.shape[axis] != 17)
+        got = jax.jit(shifted.tap_sums, static_argnums=2)(windows, g, axis)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+        hlo = jax.jit(shifted.tap_sums, static_argnums=2).lower(windows, g, axis).as_text()
+        assert ("stablehlo.slice" in hlo) == chunked    # chunks are slices; per tap has none
+        assert "stablehlo.slice" not in jax.jit(shifted.tap_sums_per_tap).lower(windows, g).as_text()
 
 
 @pytest.mark.parametrize("stride,impl", [(2, "shifted"), (1, "lowered")])
-def test_shift_after_pre_depthwise_equals_shift_before(stride, impl, monkeypatch):
+def test_shift_after_pre_depthwise_equals_shift_before(stride, impl):
     """The training block shifts the pre-depthwise conv's output; shifting its input
-    instead (the diagram's order) gives the same output, batch statistics and
-    gradients with respect to the input and every parameter."""
-    from jaxar.modules import uib
+    instead (the diagram's order) gives the same tensor, so the same batch statistics,
+    and the same gradients with respect to the input and the kernel."""
+    from jaxar.modules.layers import SpatialConv
+    from jaxar.modules.temporal_shift import temporal_shift
 
     x = jnp.asarray(RNG.normal(size=(2, 4, 9, 8, 16)).astype(np.float32))
-    block = uib.UIB3D(out_channels=16, expanded=24, stride=stride, pre_dw=True, train=True,
-                      impl=impl)
-    v = block.init(jax.random.PRNGKey(0), x)
+    conv = SpatialConv(16, 3, stride, depthwise=True, impl=impl)
+    v = conv.init(jax.random.PRNGKey(0), x)
 
-    def run(shift_first):
-        monkeypatch.setattr(uib, "SHIFT_BEFORE_PRE_DW", shift_first)     # read while tracing
-        def fn(params, x):
-            y, upd = block.apply({"params": params, "batch_stats": v["batch_stats"]}, x,
-                                 mutable=["batch_stats"])
-            return jnp.sum(jnp.sin(y)), (y, upd)
-        f = jax.jit(jax.value_and_grad(fn, (0, 1), has_aux=True))
-        return f.lower(v["params"], x).as_text(), f(v["params"], x)
+    def after(v, x):
+        return temporal_shift(conv.apply(v, x), 8)
 
-    hlo_a, ((_, (ya, sa)), ga) = run(False)
-    hlo_b, ((_, (yb, sb)), gb) = run(True)
-    assert hlo_a != hlo_b                       # the switch really changes the program
+    def before(v, x):
+        return conv.apply(v, temporal_shift(x, 8))
+
+    ya, yb = jax.jit(after)(v, x), jax.jit(before)(v, x)
     assert ya.shape == (2, 4, 9 // stride + 9 % stride, 8 // stride, 16)
-    np.testing.assert_allclose(np.asarray(ya), np.asarray(yb), rtol=1e-4, atol=1e-4)
-    for u, w in zip(jax.tree_util.tree_leaves((sa, ga)), jax.tree_util.tree_leaves((sb, gb))):
-        np.testing.assert_allclose(np.asarray(u), np.asarray(w), rtol=1e-3, atol=1e-4)
+    assert float(jnp.abs(ya[:, 0] - conv.apply(v, x)[:, 0]).max()) > 0   # the shift moved channels
+    np.testing.assert_allclose(np.asarray(ya), np.asarray(yb), rtol=1e-5, atol=1e-5)
+    grad = lambda f: jax.jit(jax.grad(lambda v, x: jnp.sum(jnp.sin(f(v, x))), (0, 1)))(v, x)
+    for u, w in zip(jax.tree_util.tree_leaves(grad(after)), jax.tree_util.tree_leaves(grad(before))):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(w), rtol=1e-4, atol=1e-4)

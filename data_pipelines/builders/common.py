@@ -31,7 +31,7 @@ import contextlib
 import hashlib
 import json
 import os
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -90,6 +90,14 @@ def example_from_clip(clip: PreparedClip, name: str, label: int, action_name: st
     }
 
 
+class PrepResult(NamedTuple):
+    """What a preparation worker reports for one sample (picklable)."""
+    key: str                # the sample's name (NTU) or relative path (video folder)
+    status: str             # "done" | "cached" | "failed"
+    message: str = ""       # failed: what went wrong, naming the file
+    reason: str = ""        # failed: unreadable_video | truncated_video | unreadable_skeleton
+
+
 class PreparationError(RuntimeError):
     """Preparation cannot produce a trustworthy dataset (unreadable samples in
     strict mode, nothing left to store); the message says what and where."""
@@ -145,8 +153,8 @@ def manual_dir_or_error(dl_manager, builder_name: str, instructions: str) -> str
 def report_failures(builder_name: str, results, skip_corrupt: bool) -> list[tuple[str, str, str]]:
     """Raises :class:`PreparationError` (listing every failed sample) unless
     ``skip_corrupt``; returns ``(sample, reason, message)`` of the failed
-    samples (to be skipped). ``results`` are ``(key, status, message, reason)``."""
-    failed = [(k, reason, msg) for k, status, msg, reason in results if status == "failed"]
+    samples (to be skipped). ``results`` are the workers' :class:`PrepResult`."""
+    failed = [(r.key, r.reason, r.message) for r in results if r.status == "failed"]
     if failed and not skip_corrupt:
         lines = "\n".join(f"  {k}: {msg}" for k, _, msg in failed)
         raise PreparationError(

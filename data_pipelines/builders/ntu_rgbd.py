@@ -30,6 +30,7 @@ import logging
 import os
 import zipfile
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -40,7 +41,7 @@ from data_pipelines.clip_prep import PrepOptions, PreparedClip, prepare_clip
 from data_pipelines.ntu import protocols
 from data_pipelines.ntu.ghost_bodies import filter_ghost_bodies
 from data_pipelines.ntu.skeleton import SkeletonFormatError
-from data_pipelines.ntu.sources import index_manual_dir, load_skeleton, video_path
+from data_pipelines.ntu.sources import Location, index_manual_dir, load_skeleton, video_path
 from data_pipelines.parallel_prep import run_tasks
 from data_pipelines.video_io import OutputWriteError, TruncatedVideoError, VideoDecodeError
 
@@ -92,41 +93,52 @@ def make_config(protocol: str, prep: PrepOptions | None = None) -> NtuRgbdConfig
                          description=f"{default.description}; {prep}")
 
 
-def _cached_result(name: str, out_path: str, skip_corrupt: bool):
+class NtuTask(NamedTuple):
+    """One sample for :func:`prepare_ntu_sample` (picklable, for worker processes)."""
+    name: str                       # NTU sample name, e.g. S001C001P001R001A001
+    video: Location                 # <name>_rgb.avi
+    skeleton: Location | None       # <name>.skeleton
+    listed_missing: bool            # on the dataset's list of samples without a usable skeleton
+    prep: PrepOptions
+    out_path: str                   # the cache file (.npz) to write
+    skip_corrupt: bool
+
+
+def _cached_result(name: str, out_path: str, skip_corrupt: bool) -> common.PrepResult:
     """Result for a sample whose cache file exists. A full-frame fallback that
     was kept only because of ``skip_corrupt`` (unreadable skeleton) fails
     again in strict mode."""
     with np.load(out_path, allow_pickle=False) as z:
         notes = json.loads(str(z["notes"])) if "notes" in z.files else {}
     if "skeleton_error" in notes and not skip_corrupt:
-        return name, "failed", notes["skeleton_error"], "unreadable_skeleton"
-    return name, "cached", "", ""
+        return common.PrepResult(name, "failed", notes["skeleton_error"], "unreadable_skeleton")
+    return common.PrepResult(name, "cached")
 
 
-def prepare_ntu_sample(task) -> tuple[str, str, str, str]:
+def prepare_ntu_sample(task: NtuTask) -> common.PrepResult:
     """Worker: prepare one sample into its cache file (see ``run_tasks``).
 
-    Returns ``(name, status, message, reason)``: status ``done``, ``cached``
+    Returns a :class:`~data_pipelines.builders.common.PrepResult`: status ``done``, ``cached``
     or ``failed`` (then ``reason`` is ``unreadable_video``,
     ``truncated_video`` or ``unreadable_skeleton`` and ``message`` names the
     file). With ``skip_corrupt``, an unreadable skeleton does not fail the
     sample: the video is kept with the full-frame fallback
     (``fallback:unreadable_skeleton``). Errors writing the cache file raise
     :class:`OutputWriteError` (fatal)."""
-    name, video_loc, skel_loc, listed_missing, opts, out_path, skip_corrupt = task
+    name, video_loc, out_path = task.name, task.video, task.out_path
     if os.path.exists(out_path):
-        return _cached_result(name, out_path, skip_corrupt)
+        return _cached_result(name, out_path, task.skip_corrupt)
     points, reason, expected, notes = None, "no_points", None, {}
-    if listed_missing:
+    if task.listed_missing:
         reason = "missing_list"
-    elif skel_loc is None:
+    elif task.skeleton is None:
         reason = "no_skeleton_file"
     else:
         try:
-            seq = load_skeleton(skel_loc)
+            seq = load_skeleton(task.skeleton)
         except SkeletonFormatError as e:
-            if not skip_corrupt:
-                return name, "failed", str(e), "unreadable_skeleton"
+            if not task.skip_corrupt:
+                return common.PrepResult(name, "failed", str(e), "unreadable_skeleton")
             reason, notes["skeleton_error"] = "unreadable_skeleton", str(e)
         else:
             expected = seq.num_frames
@@ -139,20 +151,20 @@ def prepare_ntu_sample(task) -> tuple[str, str, str, str]:
                 reason = "no_body"
     try:
         with video_path(video_loc) as local:
-            clip = prepare_clip(local, points, opts, display_name=str(video_loc),
+            clip = prepare_clip(local, points, task.prep, display_name=str(video_loc),
                                 fallback_reason=reason, expected_frames=expected)
     except TruncatedVideoError as e:
-        return name, "failed", str(e), "truncated_video"
+        return common.PrepResult(name, "failed", str(e), "truncated_video")
     except VideoDecodeError as e:
-        return name, "failed", str(e), "unreadable_video"
+        return common.PrepResult(name, "failed", str(e), "unreadable_video")
     except OutputWriteError:
         raise
     except (OSError, zipfile.BadZipFile, zlib.error, KeyError) as e:
-        return (name, "failed", f"{video_loc}: cannot read ({type(e).__name__}: {e})",
-                "unreadable_video")
+        return common.PrepResult(name, "failed", f"{video_loc}: cannot read ({type(e).__name__}: {e})",
+                                 "unreadable_video")
     clip.notes = notes
     clip.save(out_path)
-    return name, "done", "", ""
+    return common.PrepResult(name, "done")
 
 
 class NtuRgbd(common.PreparingBuilder, tfds.core.GeneratorBasedBuilder):
@@ -201,12 +213,12 @@ class NtuRgbd(common.PreparingBuilder, tfds.core.GeneratorBasedBuilder):
             video, skel = index.videos[n], index.skeletons.get(n)
             out = common.cache_file(cache, n, video.identity(), skel and skel.identity(),
                                     n in listed)
-            tasks.append((n, video, skel, n in listed, cfg.prep, out, self.skip_corrupt))
-        common.remove_stale_cache_files(cache, names, [t[5] for t in tasks])
+            tasks.append(NtuTask(n, video, skel, n in listed, cfg.prep, out, self.skip_corrupt))
+        common.remove_stale_cache_files(cache, names, [t.out_path for t in tasks])
         results = run_tasks(prepare_ntu_sample, tasks, self.workers, label)
         skipped = common.report_failures(label, results, self.skip_corrupt)
         skipped_names = {k for k, _, _ in skipped}
-        paths = {t[0]: t[5] for t in tasks}
+        paths = {t.name: t.out_path for t in tasks}
         per_split = collections.defaultdict(list)
         for n in names:
             if n not in skipped_names:

@@ -26,7 +26,6 @@ the clip duration the training pipeline samples its frames over.
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import os
 import statistics
@@ -35,6 +34,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from data_pipelines.video_io import OutputWriteError
+from jaxar.runtime.files import atomic_write_text
 
 REPORT_FILE = "preparation_report.json"
 FALLBACK_WARN_SHARE = 0.05   # warn when more samples than this use the full-frame crop
@@ -125,15 +125,9 @@ def write_report(report: dict, directory: str) -> str:
     """Atomically writes ``REPORT_FILE`` into ``directory``; returns its path.
     Raises :class:`OutputWriteError` naming the path on failure."""
     path = os.path.join(os.fspath(directory), REPORT_FILE)
-    tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(report, indent=1) + "\n")
     except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise OutputWriteError(f"{path}: cannot write the preparation report ({e})") from None
     return path
 

@@ -19,6 +19,7 @@ from etils import epath
 
 from data_pipelines import synthetic
 from data_pipelines.builders import common
+from data_pipelines.clip_prep import PreparedClip
 from data_pipelines.video_io import encode_jpeg
 
 _CHUNK = 256
@@ -73,13 +74,9 @@ class SyntheticActions(tfds.core.GeneratorBasedBuilder):
                                                 cfg.num_classes, start=a)
             for j, (video, label) in enumerate(zip(videos, labels)):
                 name = f"synthetic_{split}_{a + j:06d}"
-                yield name, {
-                    "video": [encode_jpeg(f, cfg.jpeg_quality) for f in video],
-                    "label": int(label), "action_name": synthetic.CLASS_NAMES[label],
-                    "name": name, "num_frames": t, "source_frames": t,
-                    "frame_index": np.arange(t, dtype=np.int32),
-                    "source_size": np.array([s, s], np.int32),
-                    "crop_boxes": box, "person_boxes": np.full((t, 4), np.nan, np.float32),
-                    "crop_source": "none",
-                    "setup": -1, "camera": -1, "subject": -1, "replication": -1,
-                }
+                clip = PreparedClip(jpegs=[encode_jpeg(f, cfg.jpeg_quality) for f in video],
+                                    crop_boxes=box, person_boxes=np.full((t, 4), np.nan, np.float32),
+                                    frame_index=np.arange(t), fallback=False, source_width=s,
+                                    source_height=s, source_frames=t, fps=synthetic.SYNTHETIC_FPS,
+                                    crop_source="none")
+                yield name, common.example_from_clip(clip, name, int(label), synthetic.CLASS_NAMES[label])

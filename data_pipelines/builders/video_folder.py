@@ -41,6 +41,7 @@ import hashlib
 import logging
 import os
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -199,24 +200,33 @@ def plan_splits(root: str, fraction: float, seed: int,
     return classes, splits
 
 
-def prepare_folder_sample(task) -> tuple[str, str, str, str]:
+class FolderTask(NamedTuple):
+    """One video for :func:`prepare_folder_sample` (picklable, for worker processes)."""
+    rel: str                        # path relative to the folder root (the sample key)
+    path: str                       # the video file
+    boxes: dict | None              # {frame: [box, ...]} from person_boxes.csv, or None
+    prep: PrepOptions
+    out_path: str                   # the cache file (.npz) to write
+
+
+def prepare_folder_sample(task: FolderTask) -> common.PrepResult:
     """Worker: prepare one video into its cache file (see ``run_tasks``).
-    Returns ``(relpath, status, message, reason)``; errors writing the cache
-    raise :class:`OutputWriteError` (fatal)."""
-    rel, path, frames_boxes, opts, out_path = task
-    if os.path.exists(out_path):
-        return rel, "cached", "", ""
+    Returns a :class:`~data_pipelines.builders.common.PrepResult`; errors
+    writing the cache raise :class:`OutputWriteError` (fatal)."""
+    rel, path = task.rel, task.path
+    if os.path.exists(task.out_path):
+        return common.PrepResult(rel, "cached")
     try:
-        points = boxes_to_points(frames_boxes) if frames_boxes else None
-        clip = prepare_clip(path, points, opts, display_name=path, fallback_reason="no_boxes")
+        points = boxes_to_points(task.boxes) if task.boxes else None
+        clip = prepare_clip(path, points, task.prep, display_name=path, fallback_reason="no_boxes")
     except TruncatedVideoError as e:
-        return rel, "failed", str(e), "truncated_video"
+        return common.PrepResult(rel, "failed", str(e), "truncated_video")
     except VideoDecodeError as e:
-        return rel, "failed", str(e), "unreadable_video"
+        return common.PrepResult(rel, "failed", str(e), "unreadable_video")
     except OSError as e:
-        return rel, "failed", f"{path}: cannot read ({e})", "unreadable_video"
-    clip.save(out_path)
-    return rel, "done", "", ""
+        return common.PrepResult(rel, "failed", f"{path}: cannot read ({e})", "unreadable_video")
+    clip.save(task.out_path)
+    return common.PrepResult(rel, "done")
 
 
 class VideoFolder(common.PreparingBuilder, tfds.core.GeneratorBasedBuilder):
@@ -270,7 +280,7 @@ class VideoFolder(common.PreparingBuilder, tfds.core.GeneratorBasedBuilder):
                 paths[rel] = common.cache_file(
                     cache, key, st.st_size, st.st_mtime_ns,
                     sorted((k, v) for k, v in rows.items()) if rows else None)
-                tasks.append((rel, os.path.join(root, rel), rows, prep, paths[rel]))
+                tasks.append(FolderTask(rel, os.path.join(root, rel), rows, prep, paths[rel]))
         common.remove_stale_cache_files(
             cache, [os.path.basename(p).rsplit("-", 1)[0] for p in paths.values()],
             paths.values())

@@ -40,7 +40,7 @@ import numpy as np
 from data_pipelines import sampling
 from data_pipelines.clip_config import ClipConfig
 from data_pipelines.compressed.clips import make_compressed_clip
-from data_pipelines.memory_pipeline import _prefetch
+from jaxar.runtime.prefetch import prefetch_in_thread
 from jaxar.runtime import compressed_video
 from jaxar.runtime.compressed_clip import KEYS, CompressedInput
 
@@ -111,7 +111,7 @@ def compressed_numpy_batches(streams: Sequence, labels, batch_size: int, *,
 
     gen = _batches(get, len(streams), batch_size, train, clip, compressed, seed, process_index,
                    process_count, start_step, num_threads)
-    return _prefetch(gen, prefetch) if prefetch > 0 else gen
+    return prefetch_in_thread(gen, prefetch) if prefetch > 0 else gen
 
 
 def compressed_synthetic_batches(batch_size: int, *, num_clips: int = 2000, frames: int = 16,
@@ -166,4 +166,4 @@ def compressed_tfds_batches(name, split: str, batch_size: int, *,
 
     gen = _batches(get, len(source), batch_size, train, cfg, spec, seed, host, count, step,
                    num_threads)
-    return _prefetch(gen, prefetch) if prefetch > 0 else gen
+    return prefetch_in_thread(gen, prefetch) if prefetch > 0 else gen

@@ -16,7 +16,8 @@ The temporal shift and the pre-depthwise conv commute (one moves frames, the
 other mixes pixels within a frame, and the conv has no bias), so both forms
 compute the conv on the block input and shift its (strided, smaller) output,
 before the pre-depthwise BN: the shifted tensor is never materialised at the
-input's size, and the BN's batch statistics are those of the diagram.
+input's size, and the BN's batch statistics (which see the zero-filled frames)
+are those of the diagram.
 
 The stride is carried by the pre-depthwise conv when the block has one,
 otherwise by the mid spatial depthwise conv.  The temporal and spatial
@@ -63,12 +64,6 @@ from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
 # their block (8 with AVX2); Ghost pads with exact zero channels (see
 # GhostPointwise.deploy_params), and the ops after it carry them.
 CHANNEL_ALIGN = 8
-
-# Training form only, read while tracing: shift the block input before the
-# pre-depthwise conv instead of shifting the conv's output (same maths; the
-# earlier, slower order, kept so benchmarks/bench_formulations.py can measure both).
-SHIFT_BEFORE_PRE_DW = False
-
 
 def _scatter(a: np.ndarray, idx: np.ndarray, size: int, axis: int) -> np.ndarray:
     """``a`` with its ``axis`` spread to ``size`` entries at ``idx`` (zeros elsewhere)."""
@@ -133,17 +128,10 @@ class UIB3D(nn.Module):
     def __call__(self, x):
         cin = x.shape[-1]
         bn = lambda name: batch_norm(self.train, self.dtype, name=name)
-        if self.pre_dw:
-            # Shift and the bias-free depthwise conv commute (time vs space), so the
-            # shift moves the (strided, smaller) conv output and the conv reads the
-            # block input itself; the shift stays before the BN, whose batch
-            # statistics see the zero-filled frames.
-            shift_first = SHIFT_BEFORE_PRE_DW
-            h = temporal_shift(x, self.shift_div) if shift_first else x
+        if self.pre_dw:                 # shift after the conv (module docstring)
             h = SpatialConv(cin, self.kernel_size, self.stride, depthwise=True, impl=self.impl,
-                            name="pre_dw")(h)
-            h = h if shift_first else temporal_shift(h, self.shift_div)
-            h = bn("pre_dw_bn")(h)
+                            name="pre_dw")(x)
+            h = bn("pre_dw_bn")(temporal_shift(h, self.shift_div))
         else:
             h = temporal_shift(x, self.shift_div)
         h = self.ghost("expand")(h)

@@ -1,4 +1,4 @@
-"""Convolution primitives of X3D-UGT in two interchangeable formulations.
+"""Convolution primitives of the video networks in three interchangeable formulations.
 
 Every tensor here is channels-last video, ``(N, T, H, W, C)``.
 
@@ -27,8 +27,9 @@ Each function takes ``impl`` (``"auto"`` picks one per backend, see
   gradient at the tiny model's shapes), so this is the fastest formulation
   for training on CPU; accelerators and export keep ``"lowered"``.
 
-Both formulations use the same parameter arrays, so a checkpoint trained with
-one runs with the other; ``tests/test_ops.py`` proves they agree.
+All three use the same parameter arrays, so a checkpoint trained with one
+runs with any other; ``tests/test_ops.py`` and ``tests/test_train_formulations.py``
+prove they agree (values and gradients).
 
 Kernel layouts (independent of ``impl``):
 
@@ -46,12 +47,6 @@ from jax import lax
 
 from jaxar.ops import shifted as _shifted
 from jaxar.ops.formulation import IMPLS, check_impl, resolve_impl  # noqa: F401
-
-SHIFTED_CUSTOM_VJP = True
-"""``"shifted"`` uses the hand-written gradients of :mod:`jaxar.ops.shifted`.
-``False`` falls back to automatic differentiation of the same forward (kept so
-``benchmarks/bench_formulations.py`` can measure the difference in one run)."""
-
 
 def same_pad(k: int) -> tuple[int, int]:
     """Symmetric 'same' padding for odd kernels (PyTorch ``padding=k//2``)."""
@@ -127,17 +122,13 @@ def spatial_conv(x: jax.Array, kernel: jax.Array, stride: int = 1, groups: int =
 
 def _depthwise_shifted(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     """Depthwise ``1xkxk`` conv (channel multiplier ``m = C_out // C_in``) as
-    ``k*k`` multiply-adds of strided static slices of the padded input."""
-    h, w, c = x.shape[2:]
-    k, mult = kernel.shape[0], kernel.shape[-1] // c
+    ``k*k`` multiply-adds of strided static slices of the padded input, with
+    the hand-written gradients of :func:`jaxar.ops.shifted.depthwise_spatial`."""
+    c = x.shape[-1]
+    mult = kernel.shape[-1] // c
     if mult > 1:                      # output channel c*m + j reads input channel c
         x = jnp.repeat(x, mult, axis=-1)
-    if SHIFTED_CUSTOM_VJP:
-        return _shifted.depthwise_spatial(x, kernel, stride)
-    pad = same_pad(k)
-    xp = jnp.pad(x, ((0, 0), (0, 0), pad, pad, (0, 0)))
-    ho, wo = spatial_out(h, k, stride), spatial_out(w, k, stride)
-    return _shifted.correlate_hw(xp, kernel[:, :, 0], ho, wo, stride)   # differentiated by XLA
+    return _shifted.depthwise_spatial(x, kernel, stride)
 
 
 def temporal_depthwise(x: jax.Array, kernel: jax.Array, impl: str = "lowered") -> jax.Array:
@@ -158,7 +149,7 @@ def temporal_depthwise(x: jax.Array, kernel: jax.Array, impl: str = "lowered") -
             x, kernel.reshape(k, 1, 1, 1, c), window_strides=(1, 1, 1),
             padding=((p, p), (0, 0), (0, 0)),
             dimension_numbers=("NDHWC", "DHWIO", "NDHWC"), feature_group_count=c)
-    if impl == "shifted" and SHIFTED_CUSTOM_VJP:
+    if impl == "shifted":
         return _shifted.depthwise_temporal(x, kernel)
     xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
     return _shifted.correlate_t(xp, kernel, x.shape[1])       # differentiated by XLA

@@ -15,8 +15,9 @@ input as residual and compute
   summed, per tap, over chunks of an axis the taps do not shift along
   (frames for spatial taps, rows for temporal ones) by elementwise loops,
   then one small reduction of all taps, accumulated in float32
-  (:func:`_tap_sums`; one full reduction per tap was the largest cost of
-  the CPU training step).
+  (:func:`tap_sums`; one full reduction per tap, :func:`tap_sums_per_tap`,
+  was the largest cost of the CPU training step and is kept only where the
+  chunked sums would cost too much memory).
 
 Layouts as in :mod:`jaxar.ops.conv`: activations ``(N, T, H, W, C)``;
 spatial depthwise kernel ``(k, k, 1, C)`` (channel multiplier 1; the caller
@@ -31,14 +32,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-CHUNKED_TAP_SUMS = True
-"""Kernel gradients sum the per-tap products in chunks first (:func:`_tap_sums`).
-``False`` reduces every tap separately (the simpler form, kept so
-``benchmarks/bench_formulations.py`` can measure both in one run); read while
-tracing."""
-
 MIN_CHUNKS = 4
-"""Fewest chunks :func:`_tap_sums` sums over; below it (an axis size with no
+"""Fewest chunks :func:`tap_sums` sums over; below it (an axis size with no
 divisor from 4 to 16) it reduces every tap separately to bound memory."""
 
 
@@ -74,7 +69,14 @@ def _chunks(size: int, limit: int = 16) -> int:
     return max(d for d in range(1, min(size, limit) + 1) if size % d == 0)
 
 
-def _tap_sums(windows: list[jax.Array], g: jax.Array, axis: int) -> jax.Array:
+def tap_sums_per_tap(windows: list[jax.Array], g: jax.Array) -> jax.Array:
+    """``out[i, c] = sum(windows[i] * g)`` over every axis but the last, in
+    float32, one full reduction per tap (shapes as :func:`tap_sums`)."""
+    return jnp.stack([jnp.sum(w * g, axis=tuple(range(g.ndim - 1)), dtype=jnp.float32)
+                      for w in windows])
+
+
+def tap_sums(windows: list[jax.Array], g: jax.Array, axis: int) -> jax.Array:
     """``out[i, c] = sum(windows[i] * g)`` over every axis but the last, in float32.
 
     windows: ``k`` arrays shaped like ``g`` ``(N, T, H, W, C)``; returns ``(k, C)``.
@@ -94,9 +96,8 @@ def _tap_sums(windows: list[jax.Array], g: jax.Array, axis: int) -> jax.Array:
     """
     size = g.shape[axis]
     q = _chunks(size)
-    if not CHUNKED_TAP_SUMS or q < MIN_CHUNKS:
-        return jnp.stack([jnp.sum(w * g, axis=tuple(range(g.ndim - 1)), dtype=jnp.float32)
-                          for w in windows])
+    if q < MIN_CHUNKS:
+        return tap_sums_per_tap(windows, g)
     step = size // q
     # slice first, multiply after: a product shared by the q slices would be materialised
     g_chunks = [lax.slice_in_dim(g, r * step, (r + 1) * step, axis=axis).astype(jnp.float32)
@@ -145,10 +146,10 @@ def _spatial_bwd(stride, res, g):
                   (k - 1 - p, w + p - (wo - 1) * stride - 1, stride - 1),
                   (0, 0, 0)))
     dx = correlate_hw(gp, kernel[::-1, ::-1, 0], h, w, 1)
-    # kernel gradient: all taps from frame-summed partial products (see _tap_sums)
+    # kernel gradient: all taps from frame-summed partial products (see tap_sums)
     xp = jnp.pad(x, ((0, 0), (0, 0), (p, p), (p, p), (0, 0)))
     windows = [_spatial_window(xp, i, j, ho, wo, stride) for i in range(k) for j in range(k)]
-    dk = _tap_sums(windows, g, axis=1).reshape(k, k, 1, c).astype(kernel.dtype)
+    dk = tap_sums(windows, g, axis=1).reshape(k, k, 1, c).astype(kernel.dtype)
     return dx, dk
 
 
@@ -182,7 +183,7 @@ def _temporal_bwd(res, g):
     gp = jnp.pad(g, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
     dx = correlate_t(gp, kernel[::-1], t)
     xp = jnp.pad(x, ((0, 0), (p, p), (0, 0), (0, 0), (0, 0)))
-    dk = _tap_sums([lax.slice_in_dim(xp, j, j + t, axis=1) for j in range(kernel.shape[0])],
+    dk = tap_sums([lax.slice_in_dim(xp, j, j + t, axis=1) for j in range(kernel.shape[0])],
                    g, axis=2)
     return dx, dk.astype(kernel.dtype)
 

@@ -437,13 +437,14 @@ def _run_live(a, model, window, stride, writer, log, stop: threading.Event, cap=
                      f"{name}: class probabilities per window (live)")
 
 
-def main(argv, load_model: Callable, prog: str, description: str, backends: tuple[str, ...]) -> int:
-    """Parses ``argv``, loads the model with ``load_model(args)`` and runs.
-    Bad input: one line on stderr, exit 2."""
+def main(argv, load_model: Callable, prog: str, description: str, backends: tuple[str, ...],
+         add_arguments: Callable | None = None) -> int:
+    """Parses ``argv`` (the common flags plus those ``add_arguments(parser)`` adds:
+    where the model comes from), loads the model with ``load_model(args)`` and
+    runs. Bad input: one line on stderr, exit 2."""
     parser = build_parser(prog, description, backends)
-    extra = getattr(load_model, "add_arguments", None)
-    if extra:
-        extra(parser)
+    if add_arguments is not None:
+        add_arguments(parser)
     a = parser.parse_args(argv)
 
     def log(msg: str) -> None:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import queue
-import threading
 from typing import Callable, Iterator
 
 import cv2
@@ -29,9 +27,9 @@ from .boxes import FrameBoxes
 from .crop import crop_and_resize
 from .errors import InputError
 from .frames import FrameSource, check_frame_rate, no_frame_message
+from .prefetch import prefetch_in_thread
 from .video import Capture
 
-_END = object()
 RATE_TOLERANCE = 0.05     # stated rate vs frame count / timestamp duration
 
 
@@ -81,8 +79,9 @@ class FileClips:
     def _grid_first(self, k: int) -> int:
         return int(round(k * self.stride_s * self.fps))
 
-    def _reader(self, q: queue.Queue, stop: threading.Event) -> None:
-        """Sends ``(slot, position, frame or None)`` for every decoded frame:
+    def _frames(self) -> Iterator[tuple[int, float, np.ndarray | None]]:
+        """``(slot, position, frame or None)`` for every decoded frame (runs on
+        the reader thread, :func:`.prefetch.prefetch_in_thread`):
         only frames a window can sample are converted, cropped and resized
         (the others are just grabbed, which skips the colour conversion). A
         frame is kept when a sampling instant lies in ``[position, position +
@@ -115,23 +114,12 @@ class FileClips:
                     return True
                 k += 1
 
-        try:
+        t0 = time.perf_counter()
+        for slot, pos, bgr in src.read(want):
+            small = prepare_frame(bgr, self.boxes.box(slot), self.size) if bgr is not None else None
+            self.decode_s += time.perf_counter() - t0
+            yield slot, pos, small
             t0 = time.perf_counter()
-            for slot, pos, bgr in src.read(want):
-                if stop.is_set():
-                    break
-                small = prepare_frame(bgr, self.boxes.box(slot), self.size) if bgr is not None else None
-                self.decode_s += time.perf_counter() - t0
-                while not stop.is_set():
-                    try:
-                        q.put((slot, pos, small), timeout=0.1)
-                        break
-                    except queue.Full:
-                        pass
-                t0 = time.perf_counter()
-            q.put(_END)
-        except BaseException as e:  # forwarded to the consumer
-            q.put(e)
 
     def _fetch(self, slots, kept: dict) -> None:
         """Decodes frames the reader did not keep by reading the file again
@@ -158,10 +146,7 @@ class FileClips:
         return np.stack([kept[int(j)] for j in w.frames])
 
     def __iter__(self) -> Iterator[tuple[sampling.Window, np.ndarray]]:
-        q: queue.Queue = queue.Queue(maxsize=self.queue_size)
-        stop = threading.Event()
-        thread = threading.Thread(target=self._reader, args=(q, stop), daemon=True)
-        thread.start()
+        frames = prefetch_in_thread(self._frames(), self.queue_size)
         kept: dict[int, np.ndarray] = {}
         slots: list[int] = []
         positions: list[float] = []
@@ -169,13 +154,7 @@ class FileClips:
         k = 0                                   # next grid window
         next_first = 0
         try:
-            while True:
-                item = q.get()
-                if item is _END:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                slot, pos, small = item
+            for slot, pos, small in frames:
                 slots.append(slot)
                 positions.append(pos)
                 if small is not None:
@@ -197,7 +176,7 @@ class FileClips:
                     for j in [j for j in kept if j < slots[keep_from]]:
                         del kept[j]
         finally:
-            stop.set()
+            frames.close()                      # stops the reader thread
         src = self._source
         self.frames_read = n = len(slots)
         if n == 0:

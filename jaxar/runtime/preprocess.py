@@ -19,8 +19,9 @@ import numpy as np
 
 from .errors import InputError
 
-# The training pipeline's constants (data_pipelines.clip_config MEAN_RGB/STD_RGB);
-# a test checks they agree.
+# The normalisation constants (RGB, [0, 1] units) of training, export and
+# prediction alike: this is their one definition (data_pipelines.clip_config,
+# export/preprocess.py and the runtime all read it).
 DEFAULT_MEAN = (0.45, 0.45, 0.45)
 DEFAULT_STD = (0.225, 0.225, 0.225)
 
@@ -53,10 +54,17 @@ class Preprocessing:
         return cls(frames, h, mean, std)
 
 
+def normalise_affine(mean=DEFAULT_MEAN, std=DEFAULT_STD) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``(scale, shift)``, one value per channel, with
+    ``(x / 255 - mean) / std == x * scale - shift`` (the form every pipeline
+    computes, the tf.data graph included)."""
+    std = np.asarray(std, np.float32)
+    return np.float32(1.0 / 255.0) / std, np.asarray(mean, np.float32) / std
+
+
 def normalise(clips_uint8: np.ndarray, mean=DEFAULT_MEAN, std=DEFAULT_STD) -> np.ndarray:
     """uint8 RGB (last axis = channels) -> float32 ``(x / 255 - mean) / std``."""
-    scale = np.float32(1.0 / 255.0) / np.asarray(std, np.float32)
-    shift = np.asarray(mean, np.float32) / np.asarray(std, np.float32)
+    scale, shift = normalise_affine(mean, std)
     return np.asarray(clips_uint8).astype(np.float32) * scale - shift
 
 

@@ -39,12 +39,9 @@ def _add_arguments(parser):
                         help="export directory (default: the directory containing runtime/)")
 
 
-_load.add_arguments = _add_arguments
-
-
 def main(argv=None) -> int:
     return app_main(argv, _load, prog="runtime/run.py", description=__doc__.split("\n")[0],
-                    backends=("onnxruntime", "tensorrt"))
+                    backends=("onnxruntime", "tensorrt"), add_arguments=_add_arguments)
 
 
 if __name__ == "__main__":

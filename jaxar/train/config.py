@@ -1,9 +1,11 @@
 """Run configuration as code: one ``ml_collections.ConfigDict`` per run.
 
 A run is one Python file under ``experiments/`` whose ``get_config()`` starts
-from :func:`default_config` and sets what differs; an ablation loads its
-base file with :func:`load_config` and changes one field. On the command line (``ml_collections``
-``config_flags``) ``--config FILE`` names the file and
+from :func:`default_config` and sets what differs, or one argument of a file
+that holds a family of runs (``--config experiments/baselines.py:x3d_s,ntu60_xsub``:
+``get_config("x3d_s,ntu60_xsub")``, big_vision's ``config.py:arg``); an ablation
+loads its base file with :func:`load_config` and changes one field. On the command
+line (``ml_collections`` ``config_flags``) ``--config FILE[:ARG]`` names the run and
 ``--config.section.field=value`` overrides any field: the value is parsed
 by the field's type (``0.1``, ``"(1, 1, 2, 2)"``, ``true``, ``bfloat16``), an
 unknown key or a value of the wrong type is an error.
@@ -33,8 +35,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib.util
+import itertools
 import json
+import sys
 import types
 import typing
 from pathlib import Path
@@ -237,19 +240,42 @@ def _check_key(cfg: ml_collections.ConfigDict, key: str) -> None:
                          f"--config.{key}.{next(iter(node.keys()))}=...")
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
-    """``get_config()`` of the Python file ``path`` with ``overrides`` applied
-    and validated. ``overrides``: ``"KEY=VALUE"`` strings, with or without the
-    command line's ``--config.`` prefix (``"optim.lr=0.1"``)."""
-    path = Path(path)
+_LOADS = itertools.count()
+
+
+def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
+    """The run config of ``spec`` with ``overrides`` applied and validated.
+
+    ``spec`` is ``FILE`` or ``FILE:ARG`` (big_vision's convention): the Python
+    file's ``get_config()`` or ``get_config("ARG")``, loaded by
+    ``ml_collections.config_flags`` exactly as ``--config FILE:ARG`` is on the
+    command line (e.g. ``experiments/baselines.py:x3d_s,ntu60_xsub``).
+    ``overrides``: ``"KEY=VALUE"`` strings, with or without the command line's
+    ``--config.`` prefix (``"optim.lr=0.1"``).
+    """
+    from absl import flags
+    from ml_collections import config_flags
+    spec = str(spec)
+    path = Path(spec.split(":", 1)[0])
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
-    module = _import_file(path.absolute())
-    if not hasattr(module, "get_config"):
-        raise ValueError(f"config file {path} defines no get_config()")
-    cfg = module.get_config()
+    # config_flags executes the file as module "<flag name>_config" and reuses a module
+    # of that name left in sys.modules; a name per load keeps a run file that loads
+    # another one (experiments/ntu120_xset.py loads ntu60_xsub.py) from sharing its globals
+    name = f"run{next(_LOADS)}"
+    fv = flags.FlagValues()
+    try:
+        config_flags.DEFINE_config_file(name, spec, flag_values=fv, lock_config=False, sys_argv=["jaxar"])
+        fv(["jaxar"])
+        cfg = fv[name].value
+    except (flags.Error, AttributeError, SyntaxError) as e:
+        while e.__cause__ is not None or e.__context__ is not None:   # the file's own error
+            e = e.__cause__ or e.__context__
+        raise ValueError(f"config file {spec}: {type(e).__name__}: {e}") from None
+    finally:
+        sys.modules.pop(f"{name}_config", None)
     if not isinstance(cfg, ml_collections.ConfigDict):
-        raise ValueError(f"{path}: get_config() returned {type(cfg).__name__}, not a ConfigDict "
+        raise ValueError(f"{spec}: get_config() returned {type(cfg).__name__}, not a ConfigDict "
                          f"(start from jaxar.train.config.default_config())")
     args = []
     for o in overrides:
@@ -258,12 +284,3 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ml_collectio
             raise ValueError(f"config override {o!r}: expected key=value, e.g. optim.lr=0.1")
         args.append(f"--config.{key}")
     return with_overrides(cfg, args)
-
-
-def _import_file(path: Path) -> types.ModuleType:
-    """Runs the file ``path`` as a module of its own (a config file that
-    builds on another one loads it with :func:`load_config`)."""
-    spec = importlib.util.spec_from_file_location(f"_jaxar_config_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

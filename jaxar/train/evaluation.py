@@ -10,7 +10,6 @@ split of ``cfg.data`` on all devices, and writes ``eval.json``,
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import jax
@@ -19,6 +18,7 @@ import numpy as np
 from jaxar import parallel
 from jaxar.checkpoint import restore_inference
 from jaxar.losses import make_loss_fn
+from jaxar.runtime.files import atomic_open, atomic_write_json
 from jaxar.train import data as data_lib
 from jaxar.train import plots
 from jaxar.train.config import model_config
@@ -54,8 +54,9 @@ def evaluate(cfg: TrainConfig, checkpoint: str | Path, out_dir: str | Path | Non
     if out_dir is not None and jax.process_index() == 0:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "eval.json").write_text(json.dumps(summary, indent=2))
-        np.savetxt(out / "confusion.csv", result["confusion"], fmt="%d", delimiter=",")
+        atomic_write_json(out / "eval.json", summary)
+        with atomic_open(out / "confusion.csv", "w") as f:
+            np.savetxt(f, result["confusion"], fmt="%d", delimiter=",")
         plots.plot_confusion(result["confusion"], bundle.class_names or source.class_names,
                              out / "confusion.png",
                              f"step {bundle.step}: top-1 {100 * result['top1']:.2f}%")

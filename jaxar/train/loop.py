@@ -24,6 +24,7 @@ from jaxar import parallel
 from jaxar.checkpoint import Checkpointer, model_config_to_json
 from jaxar.losses import make_loss_fn
 from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch
+from jaxar.runtime.files import atomic_open, atomic_write_json, atomic_write_text
 from jaxar.train import data as data_lib
 from jaxar.train import init_from, plots
 from jaxar.train.config import from_dict, model_config, to_json
@@ -138,7 +139,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
         _say(f"resumed from {ckpt.directory}/{start}")
     if lead:
         workdir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(workdir / "config.json", to_json(cfg))
+        atomic_write_text(workdir / "config.json", to_json(cfg))
     writer = MetricWriter(workdir, resume_step=start, enabled=lead)
     info = {"devices": mesh.devices.size, "platform": mesh.devices.flat[0].platform,
             "processes": jax.process_count(), "global_batch": cfg.batch_size,
@@ -239,16 +240,11 @@ def _finish(workdir: Path, writer: MetricWriter, ckpt: Checkpointer, result: dic
                              f"eval at step {plan.total_steps}: top-1 "
                              f"{100 * result['top1']:.2f}%")
         summary["plots"] = [str(plot_dir / "curves.png"), str(plot_dir / "confusion.png")]
-        np.savetxt(workdir / "confusion.csv", result["confusion"], fmt="%d", delimiter=",")
-        _write_atomic(workdir / "results.json", json.dumps(summary, indent=2))
+        with atomic_open(workdir / "confusion.csv", "w") as f:
+            np.savetxt(f, result["confusion"], fmt="%d", delimiter=",")
+        atomic_write_json(workdir / "results.json", summary)
     ckpt.close()
     return summary
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def load_run_config(workdir: str | Path) -> TrainConfig:

@@ -15,6 +15,8 @@ import socket
 import time
 from pathlib import Path
 
+from jaxar.runtime.files import atomic_write_text
+
 LOG_FILE = "log.jsonl"
 TB_DIR = "tensorboard"
 
@@ -37,9 +39,7 @@ class MetricWriter:
         workdir.mkdir(parents=True, exist_ok=True)
         self.path = workdir / LOG_FILE
         kept = [r for r in read_log(workdir) if r.get("step", 0) <= resume_step]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        tmp.replace(self.path)
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
         self._tb = _EventFile(workdir / TB_DIR)
 
     def write(self, kind: str, step: int, values: dict) -> None:

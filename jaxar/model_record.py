@@ -1,11 +1,11 @@
 """One record for a loaded model, and its one on-disk form.
 
-:class:`InferenceBundle` is what every consumer of a trained (or demo) model
+:class:`ModelRecord` is what every consumer of a trained (or demo) model
 holds: the network configuration, the variables, the class names, the input
 preprocessing, the training step and free-form training metadata.
 :func:`jaxar.checkpoint.restore_inference` builds it from a checkpoint, the
-exporter writes it into every export directory with :func:`write_bundle`, and
-:func:`read_bundle` reads it back (``export/parity.py`` re-runs parity from it).
+exporter writes it into every export directory with :func:`write_record`, and
+:func:`read_record` reads it back (``export/parity.py`` re-runs parity from it).
 
 Directory form (every file written atomically: temporary file + rename)::
 
@@ -13,7 +13,7 @@ Directory form (every file written atomically: temporary file + rename)::
     jax_variables.npz    {"params", "batch_stats"} flattened to "params/stage1/.../kernel" keys
     labels.json          class index -> name (``class_<i>`` names when the model has none)
     preprocessing.json   input contract (only when the record has one)
-    bundle.json          {"format", "step", "origin", "metadata"}
+    record.json          {"format", "step", "origin", "metadata"}
 
 Every read error is a ``ValueError`` / ``FileNotFoundError`` naming the file.
 """
@@ -29,14 +29,14 @@ import numpy as np
 from flax import traverse_util
 
 from jaxar import registry
-from jaxar.runtime.files import atomic_write_bytes, atomic_write_json  # noqa: F401  (re-exported)
+from jaxar.runtime.files import atomic_write_bytes, atomic_write_json
 
-FORMAT = "jaxar-bundle/1"
-FILES = ("config.json", "jax_variables.npz", "labels.json", "preprocessing.json", "bundle.json")
+FORMAT = "jaxar-model-record/1"
+FILES = ("config.json", "jax_variables.npz", "labels.json", "preprocessing.json", "record.json")
 
 
 @dataclasses.dataclass(frozen=True)
-class InferenceBundle:
+class ModelRecord:
     """A model ready to build and run: ``config.build().apply(variables, x)``.
 
     Attributes:
@@ -62,7 +62,17 @@ class InferenceBundle:
         return list(self.class_names) if self.class_names else [
             f"class_{i}" for i in range(self.config.num_classes)]
 
-    def replace(self, **kw: Any) -> "InferenceBundle":
+    def clip_seconds(self) -> tuple[float | None, str]:
+        """``(seconds, how it was obtained)``: the training clip duration that the
+        training loop recorded in the checkpoint meta (``metadata["clip_seconds"]``,
+        see docs/predict.md), or ``(None, why not)``."""
+        info = self.metadata.get("clip_seconds") or {}
+        if info.get("seconds"):
+            return float(info["seconds"]), f"training clip duration: {info.get('source', 'checkpoint meta')}"
+        return None, info.get("source") or f"not recorded ({self.origin.split(' ')[0] or 'unknown origin'} " \
+                                            "has no training clip duration)"
+
+    def replace(self, **kw: Any) -> "ModelRecord":
         return dataclasses.replace(self, **kw)
 
 
@@ -136,35 +146,35 @@ def _plain(tree: Mapping) -> dict:
 # ----------------------------------------------------------------------------
 # the directory form
 
-def write_bundle(bundle: InferenceBundle, out_dir: str | os.PathLike) -> list[str]:
-    """Writes ``bundle`` into ``out_dir`` (created); returns the file names written."""
+def write_record(record: ModelRecord, out_dir: str | os.PathLike) -> list[str]:
+    """Writes ``record`` into ``out_dir`` (created); returns the file names written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", model_config_to_json(bundle.config))
-    save_variables(bundle.variables, out / "jax_variables.npz")
-    atomic_write_json(out / "labels.json", bundle.labels)
+    atomic_write_json(out / "config.json", model_config_to_json(record.config))
+    save_variables(record.variables, out / "jax_variables.npz")
+    atomic_write_json(out / "labels.json", record.labels)
     written = ["config.json", "jax_variables.npz", "labels.json"]
-    if bundle.preprocessing is not None:
-        atomic_write_json(out / "preprocessing.json", bundle.preprocessing)
+    if record.preprocessing is not None:
+        atomic_write_json(out / "preprocessing.json", record.preprocessing)
         written.append("preprocessing.json")
-    atomic_write_json(out / "bundle.json", {"format": FORMAT, "step": bundle.step, "origin": bundle.origin,
-                                            "metadata": bundle.metadata})
-    return written + ["bundle.json"]
+    atomic_write_json(out / "record.json", {"format": FORMAT, "step": record.step, "origin": record.origin,
+                                            "metadata": record.metadata})
+    return written + ["record.json"]
 
 
-def read_bundle(out_dir: str | os.PathLike) -> InferenceBundle:
-    """Reads a directory written by :func:`write_bundle`."""
+def read_record(out_dir: str | os.PathLike) -> ModelRecord:
+    """Reads a directory written by :func:`write_record`."""
     out = Path(out_dir)
     if not (out / "config.json").is_file():
         raise FileNotFoundError(f"{out}: not a model directory (no config.json)")
     config = model_config_from_json(read_json(out / "config.json"), where=str(out / "config.json"))
-    head = read_json(out / "bundle.json") if (out / "bundle.json").is_file() else {}
+    head = read_json(out / "record.json") if (out / "record.json").is_file() else {}
     if head and head.get("format") != FORMAT:
-        raise ValueError(f"{out / 'bundle.json'}: format {head.get('format')!r}, expected {FORMAT!r}")
+        raise ValueError(f"{out / 'record.json'}: format {head.get('format')!r}, expected {FORMAT!r}")
     labels = read_json(out / "labels.json") if (out / "labels.json").is_file() else None
     if labels is not None and (not isinstance(labels, list) or len(labels) != config.num_classes):
         raise ValueError(f"{out / 'labels.json'}: expected a list of {config.num_classes} class names")
     prep = read_json(out / "preprocessing.json") if (out / "preprocessing.json").is_file() else None
-    return InferenceBundle(config=config, variables=load_variables(out / "jax_variables.npz"),
-                           class_names=labels, step=head.get("step"), preprocessing=prep,
-                           metadata=head.get("metadata") or {}, origin=head.get("origin") or f"directory:{out}")
+    return ModelRecord(config=config, variables=load_variables(out / "jax_variables.npz"),
+                       class_names=labels, step=head.get("step"), preprocessing=prep,
+                       metadata=head.get("metadata") or {}, origin=head.get("origin") or f"directory:{out}")
