@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parents[1] / "jaxar" / "runtime"
-ALLOWED = {"numpy", "cv2", "onnxruntime", "tensorrt"}   # the last two: the inference engines (backends.py)
+# onnxruntime / tensorrt: the inference engines (backends.py); av: PyAV, the optional
+# compressed-domain reader (compressed_video.py imports it lazily, with an error naming it)
+ALLOWED = {"numpy", "cv2", "onnxruntime", "tensorrt", "av"}
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
