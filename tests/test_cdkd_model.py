@@ -13,7 +13,7 @@ from export.demo_variables import realistic_variables
 from export.multi_input import MultiInputOrtRunner, export_jax2onnx_inputs
 from export.parity import compare
 from jaxar.deploy import DeployModel
-from jaxar.initialization import init_variables
+from jaxar.initialization import fast_compile_options, init_variables
 from jaxar.models.cdkd import MODALITIES, CDKDConfig
 from jaxar.registry import config_from_json, config_to_json, create_config
 
@@ -71,9 +71,8 @@ def test_config_rejects_bad_fields():
         CDKDConfig(decoder_width=10, decoder_heads=4)
 
 
-@pytest.mark.parametrize("name", VARIANTS)
-def test_forward_features_and_gradients(name):
-    cfg = create_config(name).small()
+def test_forward_features_and_gradients():
+    cfg = create_config("cdkd_tsm_resnet50").small()
     model = cfg.build()
     x = clips(cfg)
     v = init_variables(model, jax.random.PRNGKey(0), x)
@@ -86,7 +85,8 @@ def test_forward_features_and_gradients(name):
         ce = -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(2), labels])
         return ce + jnp.mean(feats["h_hat"] ** 2) + jnp.mean(feats["alpha"] ** 2), feats
 
-    (value, feats), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(v["params"])
+    (value, feats), grads = jax.jit(jax.value_and_grad(loss, has_aux=True),
+                                    compiler_options=fast_compile_options())(v["params"])
     assert np.isfinite(float(value))
     assert feats["h_hat"].shape == (2, cfg.frames, cfg.teacher_features)
     assert feats["alpha"].shape == (2, cfg.frames)
@@ -102,38 +102,39 @@ def test_forward_features_and_gradients(name):
     assert np.all(stem[..., 2, :] == 0) and np.abs(stem[..., :2, :]).max() > 0
 
 
-def test_fusion_is_the_sum_of_the_unmodified_stream_networks():
-    cfg = create_config("cdkd_tsm_resnet50").small(light_width=0.5)
-    v = student_variables(cfg)
-    x = clips(cfg, seed=3)
-    logits = jax.jit(lambda v, x: cfg.build().apply(v, x))(v, x)
+@pytest.fixture(scope="module")
+def edge():
+    """The edge variant, tiny, with realistic variables (shared by the deploy and export tests)."""
+    cfg = create_config("cdkd_mobilenetv2").small()
+    return cfg, student_variables(cfg, seed=4)
+
+
+def test_fusion_is_the_sum_of_the_streams_and_deploy_matches(edge):
+    """Student logits == the sum of the unmodified stream networks' logits ==
+    the deploy form (BN folded, no pseudo-decoder)."""
+    cfg, v = edge
+    x = clips(cfg, seed=5, channels_first=True)
+    x_last = {m: np.moveaxis(a, 2, -1) for m, a in x.items()}
+    logits = np.asarray(jax.jit(lambda v, x: cfg.build().apply(v, x),
+                                compiler_options=fast_compile_options())(v, x_last))
     total = 0.0
     for m in MODALITIES:
-        inp = np.pad(x[m], ((0, 0),) * 4 + ((0, 1),)) if m == "mv" else x[m]
+        inp = np.pad(x_last[m], ((0, 0),) * 4 + ((0, 1),)) if m == "mv" else x_last[m]
         sv = {"params": v["params"][m], "batch_stats": v["batch_stats"][m]}
         total = total + cfg.stream_config(m).build().apply(sv, inp)
     assert np.allclose(logits, total, atol=1e-4)
     assert cfg.stream_config("mv").widths[-1] < cfg.stream_config("iframe").widths[-1]
-
-
-@pytest.mark.parametrize("layout", ["frames-major", "channels-major"])
-def test_deploy_matches_training_form(layout):
-    cfg = create_config("cdkd_mobilenetv2").small()
-    v = student_variables(cfg, seed=4)
-    x = clips(cfg, seed=5, channels_first=True)
-    ref = cfg.build().apply(v, {m: np.moveaxis(a, 2, -1) for m, a in x.items()})
-    dm = DeployModel.from_variables(cfg, v, layout=layout)
+    dm = DeployModel.from_variables(cfg, v, layout="frames-major")
     assert set(dm.params) == set(MODALITIES)          # no pseudo-decoder in the deploy form
-    assert compare(np.asarray(ref), np.asarray(dm(x)))["passed"]
+    row = compare(logits, np.asarray(dm(x)))
+    assert row["passed"], row
 
 
-@pytest.mark.parametrize("name", VARIANTS)
-def test_onnx_three_inputs_allowlist_parity(name, tmp_path):
-    cfg = create_config(name).small()
-    v = student_variables(cfg, seed=6)
+def test_onnx_three_inputs_allowlist_parity(edge, tmp_path):
+    cfg, v = edge
     dm = DeployModel.from_variables(cfg, v, layout="frames-major")
     shapes = {m: (1, cfg.frames, c, cfg.size, cfg.size) for m, c in zip(MODALITIES, (3, 2, 3))}
-    path = tmp_path / f"{name}.onnx"
+    path = tmp_path / "cdkd.onnx"
     model = export_jax2onnx_inputs(dm.as_function(), shapes, path)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     assert [i.name for i in model.graph.input] == list(MODALITIES)
@@ -143,20 +144,25 @@ def test_onnx_three_inputs_allowlist_parity(name, tmp_path):
     runner = MultiInputOrtRunner(path)
     x = clips(cfg, n=3, seed=7, channels_first=True)
     out = np.concatenate([runner({m: a[i:i + 1] for m, a in x.items()}) for i in range(3)])
-    ref = cfg.build().apply(v, {m: np.moveaxis(a, 2, -1) for m, a in x.items()})
-    row = compare(np.asarray(ref), out)
+    row = compare(np.asarray(dm(x)), out)
     assert row["passed"], row
+    with pytest.raises(ValueError, match=r"inputs lack \['mv'\]"):
+        runner({m: x[m] for m in ("iframe", "residual")})
 
 
 def test_bad_inputs_are_named():
     cfg = create_config("cdkd_tsm_resnet50").small()
     model = cfg.build()
-    x = clips(cfg)
+    x = {m: jax.ShapeDtypeStruct((2, *s), jnp.float32) for m, s in cfg.input_shapes.items()}
+    init = lambda x, **kw: jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, **kw), x)  # noqa: E731
     with pytest.raises(ValueError, match="dict with keys"):
-        model.init(jax.random.PRNGKey(0), x["iframe"])
+        init(x["iframe"])
     with pytest.raises(ValueError, match="input 'mv' must be"):
-        model.init(jax.random.PRNGKey(0), {**x, "mv": x["residual"]})
+        init({**x, "mv": x["residual"]})
     with pytest.raises(ValueError, match="disagree on the batch size"):
-        model.init(jax.random.PRNGKey(0), {**x, "iframe": x["iframe"][:1]})
+        init({**x, "iframe": jax.ShapeDtypeStruct((1, *cfg.input_shapes["iframe"]), jnp.float32)})
     with pytest.raises(ValueError, match="return_features=True needs distill_heads"):
-        cfg.replace(distill_heads=False).build().init(jax.random.PRNGKey(0), x, return_features=True)
+        jax.eval_shape(lambda x: cfg.replace(distill_heads=False).build().init(
+            jax.random.PRNGKey(0), x, return_features=True), x)
+    with pytest.raises(ValueError, match="deploy form: input 'iframe' must be"):
+        model.deploy_apply({}, {**x, "iframe": x["iframe"]}, "frames-major")
