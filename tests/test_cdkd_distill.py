@@ -141,7 +141,7 @@ def test_cli_trains_with_and_without_kd_and_resumes(teacher_dir, tmp_path, capsy
               "--config.data.synthetic_train=8", "--config.data.synthetic_test=4",
               f"--config.data.synthetic_frames={T}", "--config.batch_size=4",
               "--config.eval_every=2", "--config.log_every=1", "--config.progress=false",
-              "--config.checkpoint.async_save=false"]
+              "--config.checkpoint.async_save=false", "--config.optim.warmup_epochs=0"]
     runs = {}
     for kd in ("true", "false"):
         work = tmp_path / f"kd_{kd}"
