@@ -134,6 +134,7 @@ def teacher_dir(tmp_path_factory):
     return d
 
 
+@pytest.mark.slow          # three short training runs in-process (minutes on 2 cores)
 def test_cli_trains_with_and_without_kd_and_resumes(teacher_dir, tmp_path, capsys):
     from jaxar.distill.train import main
     common = ["--config", "experiments/cdkd_proxy.py", "--config.model.num_classes=5",
