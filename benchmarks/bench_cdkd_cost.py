@@ -13,7 +13,6 @@ the same run. Prints a markdown table; ``--json PATH`` writes the rows.
 from __future__ import annotations
 
 import argparse
-import json
 
 import jax
 import jax.numpy as jnp

@@ -16,7 +16,7 @@ from jaxar.distill.teacher import Teacher, feature_layer_of
 from jaxar.distill.train import create_student_state
 from jaxar.initialization import fast_compile_options
 from jaxar.losses import make_loss_fn
-from jaxar.models.cdkd import MODALITIES, tiny_backbone
+from jaxar.models.cdkd import tiny_backbone
 from jaxar.optim import sgd_torch
 from jaxar.registry import create_config
 from jaxar.train.state import create_train_state
