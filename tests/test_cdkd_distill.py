@@ -143,6 +143,10 @@ def test_cli_trains_with_and_without_kd_and_resumes(teacher_dir, tmp_path, capsy
               f"--config.data.synthetic_frames={T}", "--config.batch_size=4",
               "--config.eval_every=2", "--config.log_every=1", "--config.progress=false",
               "--config.checkpoint.async_save=false", "--config.optim.warmup_epochs=0"]
+    wrong = [a for a in common if "teacher_features" not in a] + ["--config.model.teacher_features=32"]
+    with pytest.raises(ValueError, match="set --config.model.teacher_features=64"):
+        main([*wrong, "--workdir", str(tmp_path / "bad"), f"--config.kd.teacher={teacher_dir}",
+              "--config.steps=2"])
     runs = {}
     for kd in ("true", "false"):
         work = tmp_path / f"kd_{kd}"
