@@ -54,3 +54,6 @@ VARIANTS: dict[str, Callable[[], object]] = {
     "arc_tsm_resnet18": arc_tsm_resnet18,
     "arc_tsm_resnet50": arc_tsm_resnet50,
 }
+
+from jaxar.models.cdkd import VARIANTS as _CDKD_VARIANTS  # noqa: E402  (compressed-domain students)
+VARIANTS.update(_CDKD_VARIANTS)
