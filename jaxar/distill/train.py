@@ -32,7 +32,8 @@ from jaxar.losses import make_loss_fn
 from jaxar.optim import cosine_schedule, schedule_values, sgd_torch
 from jaxar.train import data as data_lib
 from jaxar.train.config import model_config, to_json
-from jaxar.train.loop import (NonFiniteError, _check_resumable, _finish, _say, _write_atomic,
+from jaxar.runtime.files import atomic_write_text
+from jaxar.train.loop import (NonFiniteError, _check_resumable, _finish, _say,
                               evaluate_variables, make_plan)
 from jaxar.train.metric_writer import MetricWriter
 from jaxar.train.progress import Progress
@@ -106,7 +107,7 @@ def train_and_distill(cfg: ml_collections.ConfigDict, workdir: str | Path) -> di
         _say(f"resumed from {ckpt.directory}/{start}")
     if lead:
         workdir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(workdir / "config.json", to_json(cfg))
+        atomic_write_text(workdir / "config.json", to_json(cfg))
     writer = MetricWriter(workdir, resume_step=start, enabled=lead)
     info = {"devices": mesh.devices.size, "global_batch": cfg.batch_size, "kd": kd.enabled,
             "teacher": teacher.origin if teacher else None, "total_steps": plan.total_steps,
