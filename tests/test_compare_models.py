@@ -72,7 +72,7 @@ def test_demo_variables_cover_every_full_size_family():
     import jax
     from benchmarks.bench_synthetic_baselines import NARROW
     from jaxar.registry import model_family
-    from export.demo_variables import realistic_variables
+    from jaxar.demo_variables import realistic_variables
     from jaxar.registry import create_config
 
     families = {model_family(create_config(name)) for name in full_size_variants()}

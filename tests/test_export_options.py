@@ -101,7 +101,6 @@ def test_tensorrt_8_is_reported_with_the_jetpack_upgrade(monkeypatch):
 
 def test_parity_cli_names_the_file_it_cannot_read(tmp_path, capsys):
     from export import parity
-    from export.demo_variables import small_config
     from jaxar.bundle import InferenceBundle, write_bundle
     from jaxar.registry import create_config
     for missing in ("nothere", ""):
@@ -113,7 +112,7 @@ def test_parity_cli_names_the_file_it_cannot_read(tmp_path, capsys):
         assert info.value.code == 2
         assert (str(d) if missing else str(d / "manifest.json")) in capsys.readouterr().err
     d = tmp_path / "export"
-    cfg = small_config(create_config("x3d_ugt_tiny"))
+    cfg = create_config("x3d_ugt_tiny").small()
     write_bundle(InferenceBundle(cfg, {"params": {"w": np.zeros(2, np.float32)}}), d)
     (d / "manifest.json").write_text(json.dumps({"files": {}}))
     (d / "jax_variables.npz").write_bytes(b"PK\x03\x04 truncated")
