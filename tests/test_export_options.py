@@ -125,16 +125,13 @@ def test_parity_cli_names_the_file_it_cannot_read(tmp_path, capsys):
     assert str(d / "config.json") in capsys.readouterr().err
 
 
-def test_layout_reaches_the_deploy_form_only_when_not_default():
-    import inspect
-    from export.parity import deploy_kwargs
-    from export.pipeline import check_layout
-    from jaxar.deploy import DeployModel
-    assert deploy_kwargs("channels-major") == {} and deploy_kwargs(None) == {}
-    assert deploy_kwargs("frames-major") == {"layout": "frames-major"}
-    check_layout(ExportOptions())
-    if "layout" in inspect.signature(DeployModel.from_variables).parameters:
-        check_layout(ExportOptions(layout="frames-major"))
-    else:
-        with pytest.raises(ValueError, match="--layout frames-major"):
-            check_layout(ExportOptions(layout="frames-major"))
+@pytest.mark.parametrize("layout", ["channels-major", "frames-major"])
+def test_layout_reaches_the_deploy_form(layout, tmp_path):
+    from export.pipeline import Context, fold_deploy_form
+    from jaxar.bundle import InferenceBundle
+    from jaxar.demo_variables import realistic_variables
+    from jaxar.registry import create_config
+    cfg = create_config("x3d_ugt_tiny").small()
+    ctx = Context(ExportOptions(layout=layout), InferenceBundle(cfg, realistic_variables(cfg)), tmp_path,
+                  lambda msg: None)
+    assert fold_deploy_form(ctx, {})["deploy"].layout == layout
