@@ -226,7 +226,7 @@ def temporal(a: Act, w, b=None, act=_identity) -> Act:
     return a.replace(act(y), "seq")
 
 
-def shift_frames(a: Act, offsets: np.ndarray) -> Act:
+def shift_channels(a: Act, offsets: np.ndarray) -> Act:
     """Moves channel ``c`` by ``offsets[c]`` in {-1, 0, +1} frames
     (``y[c, t] = x[c, t + offsets[c]]``, zero filled); no arithmetic.
 

@@ -90,13 +90,6 @@ class FrameConsensusHead(nn.Module):
 
 
 # ---------------------------------------------------------------- deploy form
-def axis_slice(x: jax.Array, start: int, stop: int, axis: int) -> jax.Array:
-    """``x[..., start:stop, ...]`` on ``axis`` as one static ``Slice`` (none if whole)."""
-    if start == 0 and stop == x.shape[axis]:
-        return x
-    return lax.slice_in_dim(x, start, stop, axis=axis)
-
-
 def deploy_max_pool(a: dops.Act) -> dops.Act:
     """3x3 / stride 2 / pad 1 max-pool of every frame of a frames-major
     activation, as ``-inf`` Pad, nine strided Slices and eight elementwise Max

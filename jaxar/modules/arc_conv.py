@@ -30,13 +30,6 @@ from jaxar.modules.layers import conv_init
 from jaxar.ops import conv as ops
 
 
-def _axis_slice(x: jax.Array, start: int, stop: int, axis: int) -> jax.Array:
-    """``x[..., start:stop, ...]`` on ``axis`` as one static ``Slice`` (none if whole)."""
-    if start == 0 and stop == x.shape[axis]:
-        return x
-    return jax.lax.slice_in_dim(x, start, stop, axis=axis)
-
-
 def upsample_nearest(x: jax.Array, stride: int, height: int, width: int,
                      axes: tuple[int, int] = (2, 3)) -> jax.Array:
     """Repeats each pixel ``stride`` times along ``axes`` and crops to ``(height, width)``."""
@@ -146,7 +139,11 @@ def _upsample_4d(v: jax.Array, stride: int, height: int, width: int) -> jax.Arra
     v = v.reshape(b, c * hh, ww, 1)
     v = jnp.concatenate([v] * stride, axis=3).reshape(b, c * hh, 1, ww * stride)
     v = jnp.concatenate([v] * stride, axis=2).reshape(b, c, hh * stride, ww * stride)
-    return _axis_slice(_axis_slice(v, 0, height, axis=2), 0, width, axis=3)
+    if hh * stride != height:
+        v = jax.lax.slice_in_dim(v, 0, height, axis=2)
+    if ww * stride != width:
+        v = jax.lax.slice_in_dim(v, 0, width, axis=3)
+    return v
 
 
 def deploy_arc_conv(x: jax.Array, p: Mapping, stride: int, frames: int, steps: int,
