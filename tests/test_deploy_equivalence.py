@@ -15,12 +15,9 @@ from jaxar.deploy import LAYOUTS, DeployModel, reparameterize
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import bn_affine, fold_into_oihw
 from jaxar.demo_variables import realistic_variables
-from tests.model_fixtures import distinct_small_variants
 from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
-from jaxar.registry import create_config, list_variants
-
-# X3D-UGT and the X3D baselines (each with a small test config); TSM/ARC have their own tests.
-X3D_VARIANTS = [v for v in list_variants() if v.startswith("x3d_")]
+from jaxar.registry import create_config
+from tests.model_fixtures import distinct_small_variants
 
 ATOL = 1e-4
 
@@ -35,7 +32,7 @@ def _compare(cfg, batch=2, seed=0, layouts=LAYOUTS):
     return np.asarray(ref), outs, variables, x
 
 
-@pytest.mark.parametrize("variant", distinct_small_variants(X3D_VARIANTS))
+@pytest.mark.parametrize("variant", distinct_small_variants())   # every family
 def test_deploy_equals_training_form(variant):
     cfg = create_config(variant).small()
     ref, outs, _, _ = _compare(cfg)
