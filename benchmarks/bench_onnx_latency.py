@@ -56,15 +56,14 @@ def export_all_graphs(variant: str, frames: int, size: int, out: Path, log=print
     from export.onnx_tflite import export_via_tflite
     from export.savedmodel import write_savedmodel
     from jaxar.deploy import DeployModel
-    from export.demo_variables import realistic_variables
-    from jaxar.network import X3DUGT
+    from jaxar.demo_variables import realistic_variables
     from jaxar.registry import create_config
 
     cfg = create_config(variant, frames=frames, size=size)
     variables = jax.tree_util.tree_map(np.asarray, realistic_variables(cfg, seed=0))
     paths = {}
     t = time.time()
-    model3d = X3DUGT(cfg.replace(impl="conv3d"))
+    model3d = cfg.replace(impl="conv3d").build()
     sm3d = write_savedmodel(lambda x: model3d.apply(variables, x, train=False),
                             (1, frames, size, size, 3), out / "sm_conv3d")
     _, fixes = export_via_tflite(sm3d, out / "straight_conv3d.tflite.onnx")

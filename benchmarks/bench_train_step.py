@@ -51,7 +51,8 @@ def bench(impl: str, dtype: str, args) -> dict:
 
     from jaxar import parallel
     from jaxar.losses import make_loss_fn
-    from jaxar.network import X3DUGT
+    from jaxar.models.x3d_ugt import X3DUGT
+    from jaxar.ops import shifted
     from jaxar.optim import sgd_torch
     from jaxar.registry import create_config
     from jaxar.train.state import create_train_state
@@ -65,7 +66,7 @@ def bench(impl: str, dtype: str, args) -> dict:
     n = mesh.devices.size
     batch_size = args.batch or n * (2 if jax.default_backend() == "cpu" else 32)
     parallel.check_global_batch(batch_size, mesh)
-    model = X3DUGT(cfg)
+    model = cfg.build()
     tx = sgd_torch(1.0)
     train_step, _ = compile_steps(model, tx, make_loss_fn("poly1"), cfg.num_classes, mesh)
     state = parallel.replicate(create_train_state(model, tx, cfg.input_shape, 0), mesh)

@@ -6,7 +6,7 @@ out) at its own default input (frames x crop) and ``--num-classes``:
 * parameters (BN affines included, running statistics not) and multiply-adds
   (convs + linear layers), from shape tracing (:mod:`jaxar.complexity`);
 * the deploy form (:class:`jaxar.deploy.DeployModel`, BN folded) with
-  realistic random weights (:mod:`export.demo_variables`) exported
+  realistic random weights (:mod:`jaxar.demo_variables`) exported
   through jax2onnx with a dynamic batch; the file size with FP32 weights and
   with FP16 weights (every float32 initializer stored as float16 followed by a
   ``Cast`` to float32; the copy is run once and must agree in top-1);
@@ -87,7 +87,7 @@ def export_model(name: str, num_classes: int, out: Path) -> dict:
     from export.onnx_jax2onnx import export_jax2onnx
     from export.runtimes import OrtRunner
     from jaxar.deploy import DeployModel
-    from export.demo_variables import realistic_variables
+    from jaxar.demo_variables import realistic_variables
     from jaxar.complexity import profile
     from jaxar.registry import create_config, model_family
 

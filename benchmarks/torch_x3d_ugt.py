@@ -3,13 +3,13 @@
 The benchmark baseline for jaxar's CPU training step
 (``benchmarks/bench_torch_vs_jax.py``) and a check on the network's maths
 (``tests/test_torch_reference.py``: same weights -> same logits, loss,
-gradients and BN running statistics as :class:`jaxar.network.X3DUGT`).
+gradients and BN running statistics as :class:`jaxar.models.x3d_ugt.X3DUGT`).
 Torch is a benchmark-only dependency (``pip install -r requirements-bench.txt``);
 nothing in ``jaxar`` imports this file or torch.
 
     PYTHONPATH=. python benchmarks/torch_x3d_ugt.py --variant x3d_ugt_tiny   # build, load, compare
 
-The network is built from the same :class:`jaxar.config.ModelConfig` as the
+The network is built from the same :class:`jaxar.models.x3d_ugt.X3DUGTConfig` as the
 JAX model: ``nn.Conv3d`` (``groups`` = channels for the depthwise convs) and
 ``nn.BatchNorm3d`` (eps 1e-5, momentum 0.1: jaxar's BN follows PyTorch) on
 ``(N, C, T, H, W)`` tensors. Module names mirror jaxar's parameter tree

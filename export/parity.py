@@ -111,8 +111,9 @@ def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips
     x, desc = parity_clips(record, clips, num_clips)
     log(f"reference: JAX on {desc}")
     ref = jax_reference(record, x)
-    layout = doc.get("layout")
-    dm = DeployModel.from_variables(record.config, record.variables, **deploy_kwargs(layout))
+    from export.options import DEFAULT_LAYOUT
+    layout = doc.get("layout") or DEFAULT_LAYOUT        # manifests written before --layout existed
+    dm = DeployModel.from_variables(record.config, record.variables, layout=layout)
     k = int(doc.get("options", {}).get("xla_clips", len(x)))
     outputs = {"jax-deploy-form": (deploy_logits(dm, x[:k]), "fp32")}
     if (out / "saved_model" / "saved_model.pb").is_file():
@@ -131,13 +132,6 @@ def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips
     report = parity_report(ref, outputs, desc)
     write_report(report, out)
     return report
-
-
-def deploy_kwargs(layout: str | None) -> dict:
-    """Keyword arguments of ``DeployModel.from_variables`` for ``layout``
-    (nothing for the default layout)."""
-    from export.options import DEFAULT_LAYOUT
-    return {} if layout in (None, DEFAULT_LAYOUT) else {"layout": layout}
 
 
 def main(argv=None) -> int:

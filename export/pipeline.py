@@ -83,9 +83,8 @@ class Step:
 # steps
 
 def fold_deploy_form(ctx: Context, done: Mapping) -> dict:
-    from export.parity import deploy_kwargs
     from jaxar.deploy import DeployModel
-    dm = DeployModel.from_variables(ctx.record.config, ctx.record.variables, **deploy_kwargs(ctx.opts.layout))
+    dm = DeployModel.from_variables(ctx.record.config, ctx.record.variables, layout=ctx.opts.layout)
     return {"deploy": dm}
 
 
@@ -310,7 +309,6 @@ def export(record: ModelRecord, out_dir: str | os.PathLike, opts: ExportOptions 
     """
     out = Path(out_dir).absolute()
     check_clip_files(record, opts)
-    check_layout(opts)
     work = prepare_output(out, opts.overwrite)
     steps = [s for s in STEPS if s.when(opts)]
     ctx = Context(opts, record, work, log)
@@ -351,16 +349,6 @@ def check_clip_files(record: ModelRecord, opts: ExportOptions) -> None:
             if flag == "--calib-clips" and n < opts.trt_profile[1]:
                 raise ValueError(f"--calib-clips {path}: {n} clips, the INT8 calibrator needs at least "
                                  f"one batch of {opts.trt_profile[1]}")
-
-
-def check_layout(opts: ExportOptions) -> None:
-    """A non-default ``--layout`` needs a deploy form that offers it."""
-    import inspect
-    from export.parity import deploy_kwargs
-    from jaxar.deploy import DeployModel
-    if deploy_kwargs(opts.layout) and "layout" not in inspect.signature(DeployModel.from_variables).parameters:
-        raise ValueError(f"--layout {opts.layout}: this deploy form (jaxar.deploy.DeployModel) has only "
-                         "the channels-major layout")
 
 
 def _cpu_seconds() -> float:

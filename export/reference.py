@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from jaxar.model_record import ModelRecord
-from jaxar.config import ModelConfig
+from jaxar.models.base import ModelConfigBase
 
 
 def reference_impl() -> str:
@@ -23,7 +23,7 @@ def reference_impl() -> str:
     return resolve_impl("auto")
 
 
-def reference_config(config: ModelConfig) -> ModelConfig:
+def reference_config(config: ModelConfigBase) -> ModelConfigBase:
     return config.replace(impl=reference_impl(), dtype="float32")
 
 

@@ -5,7 +5,7 @@ Both return the one model record, :class:`jaxar.model_record.ModelRecord`:
 * :func:`from_checkpoint` -- :func:`jaxar.checkpoint.restore_inference` on a
   work directory or one checkpoint step directory;
 * :func:`from_variant` -- ``create_config(name)`` with
-  :func:`export.demo_variables.realistic_variables` (non-trivial BN statistics
+  :func:`jaxar.demo_variables.realistic_variables` (non-trivial BN statistics
   and TAda coefficients, so the export is a meaningful test).
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ def from_checkpoint(path: str | os.PathLike) -> ModelRecord:
 
 
 def from_variant(name: str, num_classes: int = 60, seed: int = 0, **overrides) -> ModelRecord:
-    from export.demo_variables import realistic_variables
+    from jaxar.demo_variables import realistic_variables
     from jaxar.registry import create_config
     config = create_config(name, num_classes=num_classes, **overrides)
     return ModelRecord(config=config, variables=realistic_variables(config, seed),

@@ -31,7 +31,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxar.model_record import ModelRecord, model_config_from_json, model_config_to_json  # noqa: F401
+from jaxar.model_record import ModelRecord
+from jaxar.registry import config_from_json
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_METRIC = "top1"
@@ -225,7 +226,7 @@ def restore_inference(path: str | Path) -> ModelRecord:
     for key in ("model_config", "step"):
         if key not in meta:
             raise ValueError(f"{step_dir}/meta: missing {key!r}; was it written by jaxar.train?")
-    config = model_config_from_json(meta["model_config"], where=str(step_dir))
+    config = config_from_json(meta["model_config"], where=str(step_dir))
     state = _restore_variables(step_dir / "state")
     verify_checksums(state, meta, step_dir / "state")
     variables = jax.tree.map(lambda x: np.asarray(x, np.float32), state)

@@ -37,7 +37,7 @@ def _group(path: tuple[str, ...]) -> str:
 def init_shapes(config, batch: int = 1):
     """``jax.eval_shape`` of ``model.init``; returns (variables, mac records).
 
-    ``config``: any model config (see :mod:`jaxar.config`)."""
+    ``config``: any model config (see :mod:`jaxar.models.base`)."""
     model = config.build()
     x = jax.ShapeDtypeStruct((batch, *config.input_shape), jnp.float32)
     with macs.counting() as records:

@@ -77,30 +77,6 @@ class ModelRecord:
 
 
 # ----------------------------------------------------------------------------
-# model config <-> JSON (the only codec)
-
-def model_config_to_json(cfg) -> dict:
-    """``{"class": config class name, "fields": {...}}`` (tuples become lists);
-    any registered model family (:func:`jaxar.registry.config_to_json`)."""
-    return registry.config_to_json(cfg)
-
-
-def model_config_from_json(d: Mapping, where: str = "checkpoint"):
-    """Inverse of :func:`model_config_to_json`; unknown classes, unknown or
-    invalid fields raise ``ValueError`` naming ``where``. A flat object of
-    fields (no ``class``) is read as an X3D-UGT :class:`~jaxar.config.ModelConfig`."""
-    if not isinstance(d, Mapping):
-        raise ValueError(f"{where}: model config must be a JSON object, got {type(d).__name__}")
-    if "class" not in d:
-        d = {"class": "ModelConfig", "fields": dict(d)}
-    try:
-        return registry.config_from_json(dict(d), where)
-    except (TypeError, ValueError) as e:
-        msg = str(e)
-        raise ValueError(msg if msg.startswith(where) else f"{where}: invalid model config: {e}") from e
-
-
-# ----------------------------------------------------------------------------
 # reading JSON (atomic writes: jaxar.runtime.files)
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -150,7 +126,7 @@ def write_record(record: ModelRecord, out_dir: str | os.PathLike) -> list[str]:
     """Writes ``record`` into ``out_dir`` (created); returns the file names written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", model_config_to_json(record.config))
+    atomic_write_json(out / "config.json", registry.config_to_json(record.config))
     save_variables(record.variables, out / "jax_variables.npz")
     atomic_write_json(out / "labels.json", record.labels)
     written = ["config.json", "jax_variables.npz", "labels.json"]
@@ -167,7 +143,7 @@ def read_record(out_dir: str | os.PathLike) -> ModelRecord:
     out = Path(out_dir)
     if not (out / "config.json").is_file():
         raise FileNotFoundError(f"{out}: not a model directory (no config.json)")
-    config = model_config_from_json(read_json(out / "config.json"), where=str(out / "config.json"))
+    config = registry.config_from_json(read_json(out / "config.json"), where=str(out / "config.json"))
     head = read_json(out / "record.json") if (out / "record.json").is_file() else {}
     if head and head.get("format") != FORMAT:
         raise ValueError(f"{out / 'record.json'}: format {head.get('format')!r}, expected {FORMAT!r}")

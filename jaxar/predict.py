@@ -29,7 +29,7 @@ class JaxBackend:
     def __init__(self, config, variables):
         import jax
         import jax.numpy as jnp
-        model = config.build()           # any model family (jaxar.config protocol)
+        model = config.build()           # any model family (jaxar.models.base protocol)
         self._fn = jax.jit(lambda v, x: model.apply(v, jnp.transpose(x, (0, 1, 3, 4, 2)), train=False))
         self.variables = variables
 

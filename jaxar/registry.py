@@ -6,16 +6,20 @@ fields replaced (e.g. ``num_classes``, ``frames``, ``size``, ``impl``);
 table :data:`jaxar.variants.VARIANTS`; every entry gets the same
 init/forward/grad tests (``tests/test_variants.py``).
 
-Configs travel through JSON (checkpoint metadata, run configs) as
-``config_to_json`` / ``config_from_json``: the config class name plus its
-fields, so a checkpoint rebuilds the same family.
+Configs travel through JSON (checkpoint metadata, run configs, export
+directories) by the one codec here, :func:`config_to_json` /
+:func:`config_from_json`: the config class name plus its fields, so a
+checkpoint rebuilds the same family.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 from jaxar.variants import VARIANTS
+
+# Class names written by earlier versions -> today's class name.
+LEGACY_CLASS_NAMES = {"ModelConfig": "X3DUGTConfig"}   # X3D-UGT's config before jaxar/models/x3d_ugt.py
 
 
 def list_variants() -> list[str]:
@@ -23,8 +27,8 @@ def list_variants() -> list[str]:
 
 
 def model_family(cfg) -> str:
-    """Model family of a config (its class's ``family``; X3D-UGT's ModelConfig has none)."""
-    return getattr(cfg, "family", "x3d_ugt")
+    """Model family of a config (its class's ``family``)."""
+    return cfg.family
 
 
 def create_config(name: str, **overrides) -> Any:
@@ -57,17 +61,23 @@ def config_to_json(cfg) -> dict:
             "fields": {f.name: _to_json(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}}
 
 
-def config_from_json(d: dict, where: str = "config") -> Any:
-    """Inverse of :func:`config_to_json`; raises naming ``where`` on an
-    unknown class or unknown fields."""
+def config_from_json(d: Mapping, where: str = "config") -> Any:
+    """Inverse of :func:`config_to_json`. An unknown class, unknown or invalid
+    fields, or anything but ``{"class": ..., "fields": {...}}`` raise
+    ``ValueError`` naming ``where`` (a file or checkpoint step)."""
+    if not isinstance(d, Mapping):
+        raise ValueError(f"{where}: model config must be a JSON object, got {type(d).__name__}")
     classes = config_classes()
-    name = d.get("class")
-    if name not in classes or not isinstance(d.get("fields"), dict):
-        raise ValueError(f"{where}: model config class {name!r} is not one of "
+    name = LEGACY_CLASS_NAMES.get(d.get("class"), d.get("class"))
+    if name not in classes or not isinstance(d.get("fields"), Mapping):
+        raise ValueError(f"{where}: model config class {d.get('class')!r} is not one of "
                          f"{sorted(classes)} (expected {{'class': ..., 'fields': {{...}}}})")
     cls = classes[name]
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d["fields"]) - known)
     if unknown:
         raise ValueError(f"{where}: {name} has no fields {unknown} in this jaxar")
-    return cls(**{k: _from_json(v) for k, v in d["fields"].items()})
+    try:
+        return cls(**{k: _from_json(v) for k, v in d["fields"].items()})
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: invalid model config: {e}") from e

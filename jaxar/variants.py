@@ -11,7 +11,7 @@ The baselines (``docs/baselines.md``) live in :mod:`jaxar.models`:
 inputs), ``tsm_resnet18`` / ``tsm_resnet50`` / ``tsm_mobilenetv2`` (TSM) and
 ``arc_tsm_resnet18`` / ``arc_tsm_resnet50`` (ARC around TSM-ResNet); each
 variant's default frames and crop are its paper input. Every config returned
-here follows the protocol described in :mod:`jaxar.config`. Nothing in
+here derives from :class:`jaxar.models.base.ModelConfigBase`. Nothing in
 :mod:`jaxar.models` imports the registry, so :mod:`jaxar.registry` can import
 this table without a cycle.
 """
@@ -19,29 +19,29 @@ from __future__ import annotations
 
 from typing import Callable
 
-from jaxar.config import ModelConfig
 from jaxar.models.arc import arc_tsm_resnet18, arc_tsm_resnet50
 from jaxar.models.tsm_mobilenetv2 import tsm_mobilenetv2
 from jaxar.models.tsm_resnet import tsm_resnet18, tsm_resnet50
 from jaxar.models.x3d import X3DConfig
+from jaxar.models.x3d_ugt import X3DUGTConfig
 
 
-def x3d_ugt() -> ModelConfig:
-    return ModelConfig()   # the defaults of ModelConfig are the paper's model
+def x3d_ugt() -> X3DUGTConfig:
+    return X3DUGTConfig()   # the defaults of X3DUGTConfig are the paper's model
 
 
-def x3d_ugt_tiny() -> ModelConfig:
+def x3d_ugt_tiny() -> X3DUGTConfig:
     """Same block structure at narrow widths and shallow depths."""
-    return ModelConfig(stem_width=8, widths=(8, 16, 24, 32), depths=(1, 1, 2, 2),
+    return X3DUGTConfig(stem_width=8, widths=(8, 16, 24, 32), depths=(1, 1, 2, 2),
                        head_width=64, tada_reduction=8.0, frames=8, size=32, dropout=0.2)
 
 
 VARIANTS: dict[str, Callable[[], object]] = {
     "x3d_ugt": x3d_ugt,
-    "x3d_ugt_tada_all": lambda: ModelConfig(tada_stages=(1, 2, 3, 4)),
-    "x3d_ugt_tada_s12": lambda: ModelConfig(tada_stages=(1, 2)),
-    "x3d_ugt_tada_s3": lambda: ModelConfig(tada_stages=(3,)),
-    "x3d_ugt_tada_s4": lambda: ModelConfig(tada_stages=(4,)),
+    "x3d_ugt_tada_all": lambda: X3DUGTConfig(tada_stages=(1, 2, 3, 4)),
+    "x3d_ugt_tada_s12": lambda: X3DUGTConfig(tada_stages=(1, 2)),
+    "x3d_ugt_tada_s3": lambda: X3DUGTConfig(tada_stages=(3,)),
+    "x3d_ugt_tada_s4": lambda: X3DUGTConfig(tada_stages=(4,)),
     "x3d_ugt_tiny": x3d_ugt_tiny,
     # X3D baselines (Feichtenhofer 2020): one network, the paper's three inputs.
     "x3d_xs": lambda: X3DConfig(frames=4, size=160),

@@ -33,12 +33,13 @@ def write_video(path: Path, num_frames: int, width: int = 64, height: int = 48, 
 
 def make_checkpoint(workdir: Path, clip_seconds: float | None = WINDOW_S) -> Path:
     """A checkpoint step directory with the tiny model at ``FRAMES x SIZE``."""
-    from jaxar.checkpoint import Checkpointer, model_config_to_json
-    from export.demo_variables import realistic_variables
+    from jaxar.checkpoint import Checkpointer
+    from jaxar.registry import config_to_json
+    from jaxar.demo_variables import realistic_variables
     from jaxar.registry import create_config
     cfg = create_config("x3d_ugt_tiny", num_classes=len(LABELS), frames=FRAMES, size=SIZE)
     variables = realistic_variables(cfg, seed=3)
-    meta = {"step": 7, "data": {"seed": 0, "next_step": 7}, "model_config": model_config_to_json(cfg),
+    meta = {"step": 7, "data": {"seed": 0, "next_step": 7}, "model_config": config_to_json(cfg),
             "class_names": LABELS, "train_config": {"data": {"frames": FRAMES, "size": SIZE}},
             "clip_seconds": {"seconds": clip_seconds, "source": "test fixture: 8 frames at 8 fps"}}
     ck = Checkpointer(workdir, async_save=False)

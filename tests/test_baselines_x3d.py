@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from export.demo_variables import realistic_variables, small_config
+from jaxar.demo_variables import realistic_variables
 from jaxar.complexity import init_shapes, profile
 from jaxar.deploy import LAYOUTS, DeployModel
 from jaxar.models.x3d import X3DConfig, depthwise3d
@@ -88,7 +88,7 @@ def test_depthwise3d_matches_direct_loop(impl, stride):
 
 
 def test_bad_input_and_config_are_named():
-    cfg = small_config(create_config("x3d_xs"))
+    cfg = create_config("x3d_xs").small()
     with pytest.raises(ValueError, match="N, T, H, W, 3"):
         cfg.build().init(jax.random.PRNGKey(0), jnp.ones((1, 4, 32, 32)))
     with pytest.raises(ValueError, match="unknown X3DConfig fields"):
@@ -110,7 +110,7 @@ def _deploy_pair(cfg, seed):
 def test_deploy_odd_frames_and_non_dividing_stride():
     """T=3 (every time tap reaches past an edge) and 36x36 input (stage 3 sees
     9x9 maps, stride 2 does not divide): both layouts equal the training form."""
-    cfg = small_config(create_config("x3d_s"), frames=3, size=36)
+    cfg = create_config("x3d_s").small(frames=3, size=36)
     variables, x, ref = _deploy_pair(cfg, seed=5)
     assert np.std(ref) > 0.05, "logits too flat for a meaningful comparison"
     for layout in LAYOUTS:
@@ -121,7 +121,7 @@ def test_deploy_odd_frames_and_non_dividing_stride():
 def test_deploy_folding_errors_are_visible():
     """The equivalence tests can fail: a dropped BN mean or time-reversed
     depthwise taps move the logits; variables of another config are named."""
-    cfg = small_config(create_config("x3d_xs"))
+    cfg = create_config("x3d_xs").small()
     variables, x, ref = _deploy_pair(cfg, seed=1)
     stats = jax.tree_util.tree_map(np.asarray, variables)
     stats["batch_stats"]["stage2"]["block0"]["conv_b_bn"]["mean"] = \

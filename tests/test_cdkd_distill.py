@@ -8,8 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from export.demo_variables import realistic_variables
-from jaxar.checkpoint import Checkpointer, model_config_to_json
+from jaxar.demo_variables import realistic_variables
+from jaxar.checkpoint import Checkpointer
+from jaxar.registry import config_to_json
 from jaxar.distill.proxy_data import proxy_compressed
 from jaxar.distill.step import KDSettings, make_distill_train_step
 from jaxar.distill.teacher import Teacher, feature_layer_of
@@ -128,7 +129,7 @@ def teacher_dir(tmp_path_factory):
     v = realistic_variables(cfg, seed=3)
     state = state.replace(params=v["params"], batch_stats=v["batch_stats"])
     ck = Checkpointer(d, async_save=False)
-    ck.save(1, state, {"step": 1, "model_config": model_config_to_json(cfg), "class_names": None,
+    ck.save(1, state, {"step": 1, "model_config": config_to_json(cfg), "class_names": None,
                        "data": {"seed": 0, "next_step": 1}})
     ck.close()
     return d

@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 from export.allowlist import validate_for_tensorrt
-from export.demo_variables import realistic_variables
+from jaxar.demo_variables import realistic_variables
 from export.multi_input import MultiInputOrtRunner, export_jax2onnx_inputs
 from export.parity import compare
 from jaxar.deploy import DeployModel

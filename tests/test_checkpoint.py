@@ -3,10 +3,9 @@ import jax
 import numpy as np
 import pytest
 
-from jaxar.checkpoint import (Checkpointer, model_config_from_json, model_config_to_json,
-                              restore_inference)
+from jaxar.checkpoint import Checkpointer, restore_inference
 from jaxar.optim import sgd_torch
-from jaxar.registry import create_config
+from jaxar.registry import config_from_json, config_to_json, create_config
 from jaxar.train.state import create_train_state
 
 CONFIG = create_config("x3d_ugt_tiny", num_classes=5, frames=4, size=16, widths=(8, 16),
@@ -25,7 +24,7 @@ def state():
 
 def meta(step):
     return {"step": step, "data": {"seed": 0, "next_step": step},
-            "model_config": model_config_to_json(CONFIG), "class_names": NAMES}
+            "model_config": config_to_json(CONFIG), "class_names": NAMES}
 
 
 def bump(state, k):
@@ -42,14 +41,19 @@ def assert_trees_equal(a, b):
 
 
 def test_model_config_json_round_trip():
-    d = model_config_to_json(CONFIG)
-    assert d["class"] == "ModelConfig" and isinstance(d["fields"]["widths"], list)
-    assert model_config_from_json(d) == CONFIG
-    assert model_config_from_json(d["fields"]) == CONFIG          # flat field dict: X3D-UGT
+    d = config_to_json(CONFIG)
+    assert d["class"] == "X3DUGTConfig" and isinstance(d["fields"]["widths"], list)
+    assert config_from_json(d) == CONFIG
+    # checkpoints written before X3D-UGT's config moved name its class "ModelConfig"
+    assert config_from_json({**d, "class": "ModelConfig"}) == CONFIG
+    with pytest.raises(ValueError, match="ckpt/7: model config class None"):
+        config_from_json(d["fields"], where="ckpt/7")            # a bare field dict names no family
     with pytest.raises(ValueError, match="no fields.*'nope'"):
-        model_config_from_json({**d, "fields": {**d["fields"], "nope": 1}})
+        config_from_json({**d, "fields": {**d["fields"], "nope": 1}})
     with pytest.raises(ValueError, match="'Nope' is not one of"):
-        model_config_from_json({**d, "class": "Nope"})
+        config_from_json({**d, "class": "Nope"})
+    with pytest.raises(ValueError, match="ckpt/7: invalid model config"):
+        config_from_json({**d, "fields": {**d["fields"], "widths": [8]}}, where="ckpt/7")
 
 
 def test_exact_restore_keep_and_best(tmp_path, state):

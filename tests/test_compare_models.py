@@ -70,20 +70,14 @@ def test_demo_variables_cover_every_full_size_family():
     family's parameter names get a value, and the BN affines / ARC matrices
     are moved off their initial values (else BN folding goes untested)."""
     import jax
-    from benchmarks.bench_synthetic_baselines import NARROW
-    from jaxar.registry import model_family
-    from export.demo_variables import realistic_variables
-    from jaxar.registry import create_config
+    from jaxar.demo_variables import realistic_variables
+    from jaxar.registry import create_config, model_family
 
-    families = {model_family(create_config(name)) for name in full_size_variants()}
-    assert {"x3d_ugt", "x3d", "tsm_resnet", "tsm_mobilenetv2", "arc_tsm_resnet"} <= families
     narrow = {}                                      # same parameter names, fast to trace
-    for name, overrides in NARROW.items():
-        narrow.setdefault(model_family(create_config(name)), (name, overrides))
-    assert families <= set(narrow)
-    for family in sorted(families):
-        name, overrides = narrow[family]
-        cfg = create_config(name, frames=2, size=32, **overrides)
+    for name in full_size_variants():
+        narrow.setdefault(model_family(create_config(name)), create_config(name).small(frames=2))
+    assert {"x3d_ugt", "x3d", "tsm_resnet", "tsm_mobilenetv2", "arc_tsm_resnet"} <= set(narrow)
+    for family, cfg in sorted(narrow.items()):
         leaves = {jax.tree_util.keystr(p): np.asarray(v)
                   for p, v in jax.tree_util.tree_leaves_with_path(realistic_variables(cfg))}
         scales = [v for k, v in leaves.items() if k.endswith("['scale']")]

@@ -1,7 +1,7 @@
 """Deploy form == training form (eval mode), for every registered variant.
 
 Variables are "realistic": perturbed BN statistics and affines, non-zero TAda
-``beta``, spread logits (``export.demo_variables``), so a folding bug
+``beta``, spread logits (:mod:`jaxar.demo_variables`), so a folding bug
 (wrong axis, dropped mean, TAda ignored) changes the logits by far more than
 the tolerance; ``test_tada_and_bn_changes_are_visible`` checks that.
 Shapes are tiny (T=4, 32x32, narrow widths) to keep the suite fast.
@@ -14,12 +14,10 @@ import pytest
 from jaxar.deploy import LAYOUTS, DeployModel, reparameterize
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import bn_affine, fold_into_oihw
-from export.demo_variables import distinct_small_variants, realistic_variables, small_config
+from jaxar.demo_variables import realistic_variables
 from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
-from jaxar.registry import create_config, list_variants
-
-# X3D-UGT and the X3D baselines (each with a small test config); TSM/ARC have their own tests.
-X3D_VARIANTS = [v for v in list_variants() if v.startswith("x3d_")]
+from jaxar.registry import create_config
+from tests.model_fixtures import distinct_small_variants
 
 ATOL = 1e-4
 
@@ -34,9 +32,9 @@ def _compare(cfg, batch=2, seed=0, layouts=LAYOUTS):
     return np.asarray(ref), outs, variables, x
 
 
-@pytest.mark.parametrize("variant", distinct_small_variants(X3D_VARIANTS))
+@pytest.mark.parametrize("variant", distinct_small_variants())   # every family
 def test_deploy_equals_training_form(variant):
-    cfg = small_config(create_config(variant))
+    cfg = create_config(variant).small()
     ref, outs, _, _ = _compare(cfg)
     assert np.std(ref) > 0.05, "logits too flat for a meaningful comparison"
     for layout, out in outs.items():
@@ -51,7 +49,7 @@ def test_deploy_equals_training_form(variant):
     dict(strides=(1, 2, 3, 2), size=36),          # a stride that does not divide the height
 ])
 def test_deploy_equals_training_form_other_paths(overrides):
-    cfg = small_config(create_config("x3d_ugt"), **overrides)
+    cfg = create_config("x3d_ugt").small(**overrides)
     ref, outs, *_ = _compare(cfg, batch=3, seed=3)
     for layout, out in outs.items():
         np.testing.assert_allclose(out, ref, atol=ATOL, rtol=1e-4, err_msg=layout)
@@ -74,14 +72,14 @@ def test_deploy_temporal_shift_is_bit_exact(layout):
 
 
 def test_unknown_layout_is_rejected():
-    cfg = small_config(create_config("x3d_ugt"))
+    cfg = create_config("x3d_ugt").small()
     with pytest.raises(ValueError, match="layout"):
         DeployModel.from_variables(cfg, realistic_variables(cfg), layout="nchw")
 
 
 def test_tada_and_bn_changes_are_visible():
     """The comparison above can fail: ignoring TAda or one BN's mean moves the logits."""
-    cfg = small_config(create_config("x3d_ugt"))
+    cfg = create_config("x3d_ugt").small()
     ref, outs, variables, x = _compare(cfg, layouts=("channels-major",))
     np.testing.assert_allclose(outs["channels-major"], ref, atol=ATOL, rtol=1e-4)
     tree = reparameterize(cfg, variables)
@@ -117,7 +115,7 @@ def test_deploy_graph_is_4d_without_3d_convs(layout):
     """Every intermediate of the deploy jaxpr has <= 4 dims; all convs are 2-D;
     channels-major has one transpose (the layout switch after the stem),
     frames-major none."""
-    cfg = small_config(create_config("x3d_ugt"))
+    cfg = create_config("x3d_ugt").small()
     dm = DeployModel.from_variables(cfg, realistic_variables(cfg), layout=layout)
     x = jnp.zeros((1, cfg.frames, 3, cfg.size, cfg.size))
     jaxpr = jax.make_jaxpr(dm.as_function())(x)
@@ -145,7 +143,7 @@ def test_deploy_graph_is_4d_without_3d_convs(layout):
 
 
 def test_bad_variables_name_the_missing_path():
-    cfg = small_config(create_config("x3d_ugt"))
+    cfg = create_config("x3d_ugt").small()
     variables = realistic_variables(cfg)
     params = dict(variables["params"])
     del params["head_proj"]
@@ -172,7 +170,7 @@ def test_expanded_width_is_padded_with_exact_zero_channels():
     every tensor indexed by the expanded channels is zero at the padded places."""
     from jaxar.modules.ghost import GhostPointwise
     from jaxar.modules.uib import CHANNEL_ALIGN
-    cfg = small_config(create_config("x3d_ugt"))
+    cfg = create_config("x3d_ugt").small()
     tree = reparameterize(cfg, realistic_variables(cfg))
     e = cfg.expanded(1)
     blk = tree["stage1"]["block0"]

@@ -12,14 +12,14 @@ from export.allowlist import op_histogram, validate_for_tensorrt
 from export.onnx_jax2onnx import export_jax2onnx
 from export.runtimes import OrtRunner
 from jaxar.deploy import LAYOUTS, DeployModel
-from export.demo_variables import realistic_variables, small_config
+from jaxar.demo_variables import realistic_variables
 from jaxar.registry import create_config
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """``(cfg, x, {layout: (DeployModel, onnx model, path)})``, each layout exported once."""
-    cfg = small_config(create_config("x3d_ugt"))
+    cfg = create_config("x3d_ugt").small()
     variables = jax.tree_util.tree_map(np.asarray, realistic_variables(cfg, seed=4))
     x = np.random.default_rng(5).normal(size=(1, cfg.frames, 3, cfg.size, cfg.size)).astype(np.float32)
     out = {}

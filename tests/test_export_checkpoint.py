@@ -11,18 +11,19 @@ import pytest
 from flax import traverse_util
 
 from export import to_trt
-from export.demo_variables import realistic_variables, small_config
+from jaxar.demo_variables import realistic_variables
 from jaxar import checkpoint as ckpt
+from jaxar import registry
 from jaxar.registry import create_config
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    cfg = small_config(create_config("x3d_ugt"), num_classes=3)
+    cfg = create_config("x3d_ugt").small(num_classes=3)
     variables = realistic_variables(cfg, seed=4)
     run = tmp_path_factory.mktemp("ckpt") / "run"
     saver = ckpt.Checkpointer(run, async_save=False)
-    meta = {"step": 12, "model_config": ckpt.model_config_to_json(cfg), "class_names": ["wave", "sit", "fall"],
+    meta = {"step": 12, "model_config": registry.config_to_json(cfg), "class_names": ["wave", "sit", "fall"],
             "train_config": {"lr": 0.1}}
     saver.save(12, {"params": variables["params"], "batch_stats": variables["batch_stats"],
                     "step": np.int32(12)}, meta)

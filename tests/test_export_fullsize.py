@@ -10,7 +10,7 @@ from export.reference import jax_reference
 from export.runtimes import OrtRunner
 from jaxar.model_record import ModelRecord
 from jaxar.deploy import DeployModel
-from export.demo_variables import realistic_variables
+from jaxar.demo_variables import realistic_variables
 from jaxar.registry import create_config
 
 pytestmark = pytest.mark.slow

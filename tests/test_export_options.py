@@ -101,7 +101,6 @@ def test_tensorrt_8_is_reported_with_the_jetpack_upgrade(monkeypatch):
 
 def test_parity_cli_names_the_file_it_cannot_read(tmp_path, capsys):
     from export import parity
-    from export.demo_variables import small_config
     from jaxar.model_record import ModelRecord, write_record
     from jaxar.registry import create_config
     for missing in ("nothere", ""):
@@ -113,7 +112,7 @@ def test_parity_cli_names_the_file_it_cannot_read(tmp_path, capsys):
         assert info.value.code == 2
         assert (str(d) if missing else str(d / "manifest.json")) in capsys.readouterr().err
     d = tmp_path / "export"
-    cfg = small_config(create_config("x3d_ugt_tiny"))
+    cfg = create_config("x3d_ugt_tiny").small()
     write_record(ModelRecord(cfg, {"params": {"w": np.zeros(2, np.float32)}}), d)
     (d / "manifest.json").write_text(json.dumps({"files": {}}))
     (d / "jax_variables.npz").write_bytes(b"PK\x03\x04 truncated")
@@ -126,16 +125,13 @@ def test_parity_cli_names_the_file_it_cannot_read(tmp_path, capsys):
     assert str(d / "config.json") in capsys.readouterr().err
 
 
-def test_layout_reaches_the_deploy_form_only_when_not_default():
-    import inspect
-    from export.parity import deploy_kwargs
-    from export.pipeline import check_layout
-    from jaxar.deploy import DeployModel
-    assert deploy_kwargs("channels-major") == {} and deploy_kwargs(None) == {}
-    assert deploy_kwargs("frames-major") == {"layout": "frames-major"}
-    check_layout(ExportOptions())
-    if "layout" in inspect.signature(DeployModel.from_variables).parameters:
-        check_layout(ExportOptions(layout="frames-major"))
-    else:
-        with pytest.raises(ValueError, match="--layout frames-major"):
-            check_layout(ExportOptions(layout="frames-major"))
+@pytest.mark.parametrize("layout", ["channels-major", "frames-major"])
+def test_layout_reaches_the_deploy_form(layout, tmp_path):
+    from export.pipeline import Context, fold_deploy_form
+    from jaxar.model_record import ModelRecord
+    from jaxar.demo_variables import realistic_variables
+    from jaxar.registry import create_config
+    cfg = create_config("x3d_ugt_tiny").small()
+    ctx = Context(ExportOptions(layout=layout), ModelRecord(cfg, realistic_variables(cfg)), tmp_path,
+                  lambda msg: None)
+    assert fold_deploy_form(ctx, {})["deploy"].layout == layout

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def dyn_onnx(tmp_path_factory):
     from export.onnx_jax2onnx import export_jax2onnx
     from jaxar.deploy import DeployModel
-    from export.demo_variables import realistic_variables, small_config
+    from jaxar.demo_variables import realistic_variables
     from jaxar.registry import create_config
-    cfg = small_config(create_config("x3d_ugt_tiny"))
+    cfg = create_config("x3d_ugt_tiny").small()
     dm = DeployModel.from_variables(cfg, realistic_variables(cfg))
     path = tmp_path_factory.mktemp("prof") / "dyn.onnx"
     export_jax2onnx(dm.as_function(), (None, cfg.frames, 3, cfg.size, cfg.size), path)

@@ -12,9 +12,9 @@ MISSING = tensorrt_status()
 def _tiny_onnx(tmp_path, dynamic=False):
     from export.onnx_jax2onnx import export_jax2onnx
     from jaxar.deploy import DeployModel
-    from export.demo_variables import realistic_variables, small_config
+    from jaxar.demo_variables import realistic_variables
     from jaxar.registry import create_config
-    cfg = small_config(create_config("x3d_ugt_tiny"))
+    cfg = create_config("x3d_ugt_tiny").small()
     dm = DeployModel.from_variables(cfg, realistic_variables(cfg))
     path = tmp_path / "m.onnx"
     export_jax2onnx(dm.as_function(), (None if dynamic else 1, cfg.frames, 3, cfg.size, cfg.size), path)

@@ -12,7 +12,8 @@ from export.onnx_jax2onnx import export_jax2onnx
 from export.parity import compare
 from export.runtimes import OrtRunner
 from jaxar.deploy import DeployModel
-from export.demo_variables import distinct_small_variants, realistic_variables, small_config
+from jaxar.demo_variables import realistic_variables
+from tests.model_fixtures import distinct_small_variants
 from jaxar.registry import create_config, list_variants
 
 # X3D-UGT and the X3D baselines (each with a small test config); TSM/ARC have their own tests.
@@ -26,7 +27,7 @@ def _reference(cfg, variables, x_ntchw):
 
 @pytest.mark.parametrize("variant", distinct_small_variants(X3D_VARIANTS))
 def test_variant_onnx_checker_allowlist_parity(variant, tmp_path):
-    cfg = small_config(create_config(variant))
+    cfg = create_config(variant).small()
     variables = realistic_variables(cfg, seed=1)
     dm = DeployModel.from_variables(cfg, variables)
     path = tmp_path / f"{variant}.onnx"
@@ -44,7 +45,7 @@ def test_variant_onnx_checker_allowlist_parity(variant, tmp_path):
 
 def test_dynamic_batch_export(tmp_path):
     """Dynamic batch through jax2onnx: one file serves batch 1 and batch 3."""
-    cfg = small_config(create_config("x3d_ugt"))
+    cfg = create_config("x3d_ugt").small()
     variables = realistic_variables(cfg, seed=2)
     dm = DeployModel.from_variables(cfg, variables)
     path = tmp_path / "dyn.onnx"

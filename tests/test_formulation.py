@@ -3,7 +3,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxar.config import ModelConfig
+from jaxar.models.x3d_ugt import X3DUGTConfig
 from jaxar.initialization import init_variables
 from jaxar.ops import conv as ops
 from jaxar.ops.formulation import AUTO_IMPL, IMPLS, resolve_impl
@@ -12,7 +12,7 @@ from jaxar.train.config import default_config, model_config
 
 
 def test_auto_is_the_default_everywhere_a_model_is_configured():
-    assert ModelConfig().impl == "auto"
+    assert X3DUGTConfig().impl == "auto"
     assert model_config(default_config()).impl == "auto"          # a run config's model section
 
 
@@ -32,7 +32,7 @@ def test_auto_uses_the_default_backend_and_explicit_choices_pass_through():
 
 def test_bad_impl_is_rejected_by_config_and_ops():
     with pytest.raises(ValueError, match="impl must be one of"):
-        ModelConfig(impl="fast")
+        X3DUGTConfig(impl="fast")
     with pytest.raises(ValueError, match="impl must be one of"):
         resolve_impl("Auto")
     with pytest.raises(ValueError, match="impl"):

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxar.config import ModelConfig
+from jaxar.models.x3d_ugt import X3DUGTConfig
 from jaxar.complexity import profile
 from jaxar.registry import create_config
 from tests.conftest import ROOT
@@ -32,11 +32,10 @@ def test_default_macs_match_paper():
 
 
 def test_profile_params_equal_a_real_init_and_macs_equal_hand_count():
-    cfg = ModelConfig(stem_width=4, widths=(4, 8, 8, 8), depths=(1, 1, 1, 1), head_width=8,
+    cfg = X3DUGTConfig(stem_width=4, widths=(4, 8, 8, 8), depths=(1, 1, 1, 1), head_width=8,
                       num_classes=3, frames=2, size=16)
     prof = profile(cfg)
-    from jaxar.network import X3DUGT
-    v = jax.eval_shape(X3DUGT(cfg).init, jax.random.PRNGKey(0), np.zeros((1, 2, 16, 16, 3), np.float32))
+    v = jax.eval_shape(cfg.build().init, jax.random.PRNGKey(0), np.zeros((1, 2, 16, 16, 3), np.float32))
     assert prof.params == sum(int(np.prod(l.shape)) for l in jax.tree_util.tree_leaves(v["params"]))
     stem = prof.rows[0]
     # stem: 1x3x3 conv 3->4, stride 2: 2 frames x 8 x 8 outputs x 4 channels x 27 MACs

@@ -3,7 +3,7 @@
 With the same weights (random, BN statistics and TAda's beta away from their
 initial values so every path matters): eval logits, the train-mode loss, every
 parameter gradient and the BN running statistics after one train-mode step agree
-with :class:`jaxar.network.X3DUGT`; the parameter counts are equal. These make
+with :class:`jaxar.models.x3d_ugt.X3DUGT`; the parameter counts are equal. These make
 the baseline of ``benchmarks/bench_torch_vs_jax.py`` trustworthy. jaxar runs its
 ``lowered`` formulation here (the quickest to compile); ``tests/test_ops.py`` and
 ``tests/test_train_formulations.py`` prove the others compute the same.

@@ -21,7 +21,8 @@ torch = pytest.importorskip(
 
 from tests import weights_torch_nets as tn  # noqa: E402
 from tests import weights_torch_ugt as ref  # noqa: E402
-from jaxar.checkpoint import Checkpointer, model_config_to_json  # noqa: E402
+from jaxar.checkpoint import Checkpointer  # noqa: E402
+from jaxar.registry import config_to_json  # noqa: E402
 from jaxar.initialization import fast_compile_options  # noqa: E402
 from jaxar.registry import create_config  # noqa: E402
 from jaxar.weights import import_weights  # noqa: E402
@@ -83,7 +84,7 @@ def test_to_torch_cli_round_trip_from_a_checkpoint(source, tmp_path, capsys):
     variables = import_weights(path, cfg).variables
     ckpt = Checkpointer(tmp_path / "run", keep=1, async_save=False)
     ckpt.save(3, jax.tree.map(jnp.asarray, variables),
-              {"step": 3, "model_config": model_config_to_json(cfg), "class_names": list("abcdef")})
+              {"step": 3, "model_config": config_to_json(cfg), "class_names": list("abcdef")})
     ckpt.close()
     out = tmp_path / "model.pt"
     assert weights_cli(["to-torch", "--checkpoint", str(tmp_path / "run"), "--out", str(out)]) == 0

@@ -1,54 +1,57 @@
 """Deploy form of a jaxar network (pytorchvideo's "deployable blocks" pattern).
 
-The training form (e.g. :class:`jaxar.network.X3DUGT`: BN, dropout,
+The training form (e.g. :class:`jaxar.models.x3d_ugt.X3DUGT`: BN, dropout,
 channels-last video) and the deploy form compute the same function::
 
     from jaxar.deploy import DeployModel
     dm = DeployModel.from_variables(config, variables)     # BN folded, TAda beta folded
     logits = dm(x_ntchw)                                    # (N, T, 3, H, W) -> (N, classes)
-    logits = dm.apply_channels_last(x)                      # (N, T, H, W, 3), like X3DUGT
+    logits = dm.apply_channels_last(x)                      # (N, T, H, W, 3), like the training form
     dm = DeployModel.from_variables(config, variables, layout="frames-major")
 
-It is what the exporters trace (``dm.as_function()``).
+It is what the exporters trace (``dm.as_function()``). Every model family
+provides it the same way:
 
-How a network provides its deploy form
---------------------------------------
 **Per block.** Next to each training module (a ``flax.linen.Module`` in
-``jaxar/modules`` or ``jaxar/models``) live two ``@nn.nowrap`` methods:
+``jaxar/modules`` or ``jaxar/models``: UIB-3D, Ghost, TAda, SE, the X3D
+bottleneck, the TSM basic/bottleneck block, the inverted residual, the ARC
+conv, the conv layers) live two ``@nn.nowrap`` methods:
 
 * ``deploy_params(self, v: Variables) -> dict`` -- folds the block's own
   trained variables (``v`` is :class:`jaxar.deploy.bn_fold.Variables`, the
   block's slice of ``{"params", "batch_stats"}``: ``v.conv_bn(conv, bn)``,
   ``v.bn(name)``, ``v.dense(name)``, ``v.child(name)``) into a nested dict of
-  float32 numpy arrays (OIHW kernels, BN folded, dead channels trimmed);
+  float32 numpy arrays (OIHW kernels, BN folded, dead channels trimmed); a
+  conv layer followed by a BN beside it takes ``(v_parent, bn_name)``;
 * ``deploy_apply(self, p: dict, x: Act) -> Act`` -- the block's forward on a
   :class:`jaxar.deploy.ops.Act` using only :mod:`jaxar.deploy.ops` (the
   channels-first 4-D op library; it handles both layouts, so blocks are
   written once).
 
 Both read the block's wiring (stride, sub-modules, shortcut rule, activation
-names, BN epsilon) from the same attributes and ``nowrap`` helpers the training
+names) from the same attributes and ``nowrap`` helpers the training
 ``__call__`` uses -- the module instance itself: an unbound copy made by the
-same factory as in training (e.g. :func:`jaxar.network.stage_blocks`), so
-nothing is restated. Sub-blocks are converted by calling their own methods
+same factory as in training (e.g. :func:`jaxar.models.x3d_ugt.stage_blocks`),
+so nothing is restated. Sub-blocks are converted by calling their own methods
 (``UIB3D`` calls ``GhostPointwise``, ``TAdaGate``, ``SqueezeExcite``).
 Parameter-free ops pair a training function with a deploy one in the same file
 (``temporal_shift``/``deploy_temporal_shift``, ``simam``/``deploy_simam``).
 
-**Per network (the family hook).** :func:`model_for` gives the network module
-for a config: ``config.build()`` when the config class has one (every model
-family's config), else :class:`jaxar.network.X3DUGT` for a
-:class:`jaxar.config.ModelConfig`. That module provides
+**Per network.** :func:`model_for` is ``config.build()``, the family's Flax
+module. It lists its parts in execution order (``deploy_parts()``, see
+:mod:`jaxar.deploy.network`) and inherits from
+:class:`jaxar.deploy.network.DeployNetwork` the two methods of the protocol:
 
-* ``deploy_params(self, variables) -> tree`` -- the walk over its blocks'
-  ``deploy_params`` (name the tree's keys after the training parameter tree);
+* ``deploy_params(self, variables) -> tree`` -- every part's
+  ``deploy_params`` (the tree's keys follow the training parameter tree);
 * ``deploy_apply(self, params, x, layout) -> logits`` -- ``x`` is
-  ``(N, T, 3, H, W)`` float32; run the stem per frame on ``(N*T, 3, H, W)``,
-  make an :class:`Act` with :func:`jaxar.deploy.ops.from_frames`, then walk
-  the blocks' ``deploy_apply``.
+  ``(N, T, 3, H, W)`` float32; the stem part runs per frame on
+  ``(N*T, 3, H, W)`` and makes the :class:`Act` of ``layout``, then every
+  block's ``deploy_apply``, then the head's.
 
 ``tests/test_deploy_equivalence.py`` checks deploy == training for every
-registered variant in both layouts; a new family adds its configs there.
+registered variant in both layouts (a new family is covered by registering
+its variants).
 """
 from __future__ import annotations
 
@@ -66,18 +69,13 @@ __all__ = ["DeployModel", "deploy_apply", "reparameterize", "count_params", "mod
 
 
 def model_for(config: Any):
-    """The network module of ``config`` (see the module docstring), checked to
+    """The network module of ``config`` (``config.build()``), checked to
     provide ``deploy_params`` and ``deploy_apply``."""
     build = getattr(config, "build", None)
-    if callable(build):
-        model = build()
-    else:
-        from jaxar.config import ModelConfig
-        if not isinstance(config, ModelConfig):
-            raise TypeError(f"no deploy form for config type {type(config).__name__}: it has no "
-                            f"build() and is not a jaxar.config.ModelConfig")
-        from jaxar.network import X3DUGT
-        model = X3DUGT(config)
+    if not callable(build):
+        raise TypeError(f"no deploy form for config type {type(config).__name__}: it has no build() "
+                        f"(model configs derive from jaxar.models.base.ModelConfigBase)")
+    model = build()
     for name in ("deploy_params", "deploy_apply"):
         if not callable(getattr(model, name, None)):
             raise TypeError(f"{type(model).__name__} has no {name}(); see jaxar.deploy for the "

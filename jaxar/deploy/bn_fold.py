@@ -8,7 +8,8 @@ per-channel affine map ``y = s * x + b`` with::
 so a linear op followed by BN equals the same op with its output channels
 multiplied by ``s``, plus the bias ``b``. The arithmetic is done in float64
 and rounded once to float32, so folding adds no error beyond one rounding.
-``eps`` is the training BN's (:data:`jaxar.modules.layers.BN_EPS`).
+``eps`` is :data:`BN_EPS`, which the training BN
+(:class:`jaxar.modules.layers.BatchNorm`) reads from here.
 
 Kernel layouts: the training model stores convs as in
 :mod:`jaxar.ops.conv` (HWIO / ``(C_in, C_out)`` / ``(k_t, C)``); the deploy
@@ -20,7 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
-from jaxar.modules.layers import BN_EPS
+BN_EPS = 1e-5          # PyTorch's BatchNorm default; the training BN and the folding share it
 
 
 def bn_affine(params: Mapping, stats: Mapping, eps: float = BN_EPS) -> tuple[np.ndarray, np.ndarray]:

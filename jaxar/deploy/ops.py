@@ -178,19 +178,29 @@ def depthwise(a: Act, w, b=None, stride: int = 1, act=_identity) -> Act:
     return a.replace(y, "seq", channels=c * m, height=ho, width=wo)
 
 
-def _time_shift(x: jax.Array, offset: int) -> jax.Array:
-    """``y[:, t] = x[:, t + offset]`` on axis 1, zero outside the clip."""
-    t = x.shape[1]
+def shift_time(x: jax.Array, offset: int, axis: int = 1) -> jax.Array:
+    """The deploy form's one time shift: ``y[t] = x[t + offset]`` along ``axis``
+    (time), zero outside the clip, as a static ``Slice`` + ``Pad`` (no
+    arithmetic, so bit-exact). The training form's shift is
+    :func:`jaxar.modules.temporal_shift.temporal_shift`."""
+    t = x.shape[axis]
     if offset == 0:
         return x
     if abs(offset) >= t:
         return jnp.zeros_like(x)
     pads = [(0, 0)] * x.ndim
     if offset > 0:
-        pads[1] = (0, offset)
-        return jnp.pad(lax.slice_in_dim(x, offset, t, axis=1), pads)
-    pads[1] = (-offset, 0)
-    return jnp.pad(lax.slice_in_dim(x, 0, t + offset, axis=1), pads)
+        pads[axis] = (0, offset)
+        return jnp.pad(lax.slice_in_dim(x, offset, t, axis=axis), pads)
+    pads[axis] = (-offset, 0)
+    return jnp.pad(lax.slice_in_dim(x, 0, t + offset, axis=axis), pads)
+
+
+def shift_act(a: Act, offset: int) -> Act:
+    """:func:`shift_time` of a whole activation, on its seq view
+    (``(N, C, T, S)`` channels-major, ``(N, T, C, S)`` frames-major)."""
+    axis = 2 if a.layout == "channels-major" else 1
+    return a.replace(shift_time(a.view_as("seq"), offset, axis), "seq")
 
 
 def temporal(a: Act, w, b=None, act=_identity) -> Act:
@@ -209,14 +219,14 @@ def temporal(a: Act, w, b=None, act=_identity) -> Act:
     x = a.view_as("seq")
     y = None
     for j in range(k):
-        term = _time_shift(x, j - p) * jnp.asarray(w[j], x.dtype).reshape(1, 1, c, 1)
+        term = shift_time(x, j - p) * jnp.asarray(w[j], x.dtype).reshape(1, 1, c, 1)
         y = term if y is None else y + term
     if b is not None:
         y = y + jnp.asarray(b, x.dtype).reshape(1, 1, c, 1)
     return a.replace(act(y), "seq")
 
 
-def shift_frames(a: Act, offsets: np.ndarray) -> Act:
+def shift_channels(a: Act, offsets: np.ndarray) -> Act:
     """Moves channel ``c`` by ``offsets[c]`` in {-1, 0, +1} frames
     (``y[c, t] = x[c, t + offsets[c]]``, zero filled); no arithmetic.
 
@@ -231,7 +241,7 @@ def shift_frames(a: Act, offsets: np.ndarray) -> Act:
     x = a.view_as("seq")
     parts, start = [], 0
     for stop in list(np.flatnonzero(np.diff(offsets)) + 1) + [a.channels]:
-        parts.append(_time_shift(lax.slice_in_dim(x, start, int(stop), axis=2), int(offsets[start])))
+        parts.append(shift_time(lax.slice_in_dim(x, start, int(stop), axis=2), int(offsets[start])))
         start = int(stop)
     return a.replace(parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=2), "seq")
 

@@ -6,7 +6,7 @@ whose family keeps the time axis up to a known per-frame feature layer:
 * TSM-ResNet (``tsm_resnet*``, ARC excluded): the output of the last stage,
   ``(N, T, h, w, 4 x width)`` (2048 channels for ResNet-50);
 * TSM-MobileNetV2: the output of ``head_proj`` (``last_width`` channels);
-* X3D-UGT (:class:`jaxar.config.ModelConfig`): the output of ``head_proj``,
+* X3D-UGT (:class:`jaxar.models.x3d_ugt.X3DUGTConfig`): the output of ``head_proj``,
   the Ghost projection to ``head_width`` before the spatio-temporal pooling
   (no temporal stride in X3D-UGT, so one map per input frame).
 
@@ -39,16 +39,15 @@ import jax.numpy as jnp
 
 def feature_layer_of(config: Any) -> str:
     """Name of the top-level module of ``config``'s network that gives per-frame maps."""
-    from jaxar.config import ModelConfig
     from jaxar.models.cdkd import feature_layer
-    if isinstance(config, ModelConfig):
+    family = config.family
+    if family == "x3d_ugt":
         return "head_proj"
-    family = getattr(config, "family", "")
     if family in ("tsm_resnet", "tsm_mobilenetv2"):
         return feature_layer(config)
     raise ValueError(f"a CD-KD teacher must keep one feature map per frame (TSM-ResNet, "
                      f"TSM-MobileNetV2 or X3D-UGT); {type(config).__name__} (family "
-                     f"{family or 'x3d_ugt'!r}) has no such layer here")
+                     f"{family!r}) has no such layer here")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -63,8 +62,8 @@ class Teacher:
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> "Teacher":
         from jaxar.checkpoint import restore_inference
-        bundle = restore_inference(path)
-        return cls(bundle.config, bundle.variables, bundle.origin)
+        record = restore_inference(path)
+        return cls(record.config, record.variables, record.origin)
 
     @property
     def module(self):

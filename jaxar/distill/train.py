@@ -22,7 +22,8 @@ import ml_collections
 import numpy as np
 
 from jaxar import parallel
-from jaxar.checkpoint import Checkpointer, model_config_to_json
+from jaxar.checkpoint import Checkpointer
+from jaxar.registry import config_to_json
 from jaxar.distill import proxy_data  # noqa: F401  (registers "compressed_proxy")
 from jaxar.distill.config import validate_kd
 from jaxar.distill.step import KDSettings, compile_distill_steps
@@ -76,7 +77,7 @@ def train_and_distill(cfg: ml_collections.ConfigDict, workdir: str | Path) -> di
     mesh = parallel.make_mesh(cfg.num_devices)
     host_batch = parallel.check_global_batch(cfg.batch_size, mesh)
     model_cfg = model_config(cfg)
-    if getattr(model_cfg, "family", "") != "cdkd":
+    if model_cfg.family != "cdkd":
         raise ValueError(f"model.variant={cfg.model.variant!r} is not a CD-KD student (cdkd_*)")
     kd = KDSettings.from_section(cfg.kd)
     t0 = time.time()
@@ -118,7 +119,7 @@ def train_and_distill(cfg: ml_collections.ConfigDict, workdir: str | Path) -> di
 
     def meta_for(step: int) -> dict:
         return {"step": step, "data": {"seed": cfg.seed, "next_step": step},
-                "model_config": model_config_to_json(model_cfg), "class_names": source.class_names,
+                "model_config": config_to_json(model_cfg), "class_names": source.class_names,
                 "variant": cfg.model.variant, "train_config": json.loads(to_json(cfg)),
                 "clip_seconds": source.clip_seconds}
 

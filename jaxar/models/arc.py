@@ -1,7 +1,7 @@
 """ARC: Adaptive Recursive Circle (Lin, Zhao and Wu), a wrapper around TSM-ResNet.
 
 Every non-pointwise conv of a TSM-ResNet (the 7x7 stem and every 3x3 conv)
-becomes an :class:`ARCConv`: its ``c`` output channels are produced in ``n``
+becomes an :class:`jaxar.modules.arc_conv.ARCConv`: its ``c`` output channels are produced in ``n``
 steps of ``g = c/n`` channels, and before each step after the first the
 layer input evolves (the paper's Eqs. 2-5)::
 
@@ -35,103 +35,22 @@ Implementation choices where the paper is silent (``docs/baselines.md``):
 The BN after an ARC conv is not folded into it in the deploy form: the
 recursion reads the raw conv outputs, and a max-pool does not commute with a
 negative BN scale; it stays a per-channel Mul + Add after the Concat.
+
+The network is :class:`jaxar.models.tsm_resnet.TSMResNet`: its blocks build
+an ARC conv where :attr:`ARCTSMResNetConfig.arc` says so; the layer, with its
+deploy form, lives in :mod:`jaxar.modules.arc_conv`.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
-import flax.linen as nn
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from jaxar import macs
-from jaxar.deploy import ops as dops
-from jaxar.deploy.bn_fold import bn_affine, f32, hwio_to_oihw
-from jaxar.models.tsm_common import axis_slice
-from jaxar.models.tsm_resnet import TSMResNetConfig, lookup
-from jaxar.modules.layers import conv_init
-from jaxar.ops import conv as ops
-
-
-def upsample_nearest(x: jax.Array, stride: int, height: int, width: int,
-                     axes: tuple[int, int] = (2, 3)) -> jax.Array:
-    """Repeats each pixel ``stride`` times along ``axes`` and crops to ``(height, width)``."""
-    if stride == 1:
-        return x
-    for ax, size in zip(axes, (height, width)):
-        x = jax.lax.slice_in_dim(jnp.repeat(x, stride, axis=ax), 0, size, axis=ax)
-    return x
-
-
-def _linear_init(fan_in: int):
-    """PyTorch's default linear-layer init: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``."""
-    bound = 1.0 / np.sqrt(max(fan_in, 1))
-
-    def init(key, shape, dtype=jnp.float32):
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-    return init
-
-
-class ARCConv(nn.Module):
-    """ARC-augmented ``kxk`` conv on ``(N, T, H, W, C_in)`` -> ``(N, T, H', W', features)``.
-
-    Parameters: ``kernel (k, k, C_in, c)`` (the wrapped conv, HWIO), ``embed``
-    ``We (C_in, C_in)``, ``attention`` ``Wa (c - g, C_in)``, ``fusion`` ``Wf (c - g, C_in)``
-    (row ``m`` belongs to output channel ``m``; these are the transposes of the
-    paper's ``C_in x c`` matrices).
-    """
-    features: int
-    kernel_size: int = 3
-    stride: int = 1
-    steps: int = 4
-    negative_slope: float = 0.01
-    impl: str = "lowered"
-
-    @nn.compact
-    def __call__(self, x):
-        n_, t, h, w, cin = x.shape
-        c, n, k = self.features, self.steps, self.kernel_size
-        if n < 1 or c % n:
-            raise ValueError(f"{'/'.join(self.scope.path)}: {c} output channels cannot be made "
-                             f"in {n} equal steps")
-        g = c // n
-        used = c - g
-        kernel = self.param("kernel", conv_init, (k, k, cin, c), jnp.float32)
-        embed = self.param("embed", nn.initializers.zeros, (cin, cin), jnp.float32)
-        attention = self.param("attention", _linear_init(used), (used, cin), jnp.float32)
-        fusion = self.param("fusion", nn.initializers.zeros, (used, cin), jnp.float32)
-        dt = x.dtype
-        phi = lambda v: nn.leaky_relu(v, self.negative_slope)           # noqa: E731
-        base = x + ops.pointwise(x, embed.astype(dt))                    # X + We X, once
-        outs, a_space, a_time, fused = [], 0.0, 0.0, 0.0
-        for i in range(n):
-            if i:
-                f = outs[-1]                                             # the g newest channels
-                rows = slice((i - 1) * g, i * g)
-                wa, wf = attention[rows].astype(dt), fusion[rows].astype(dt)
-                a_space = a_space + jnp.max(f, axis=(2, 3), keepdims=True) @ wa   # (N, T, 1, 1, C_in)
-                a_time = a_time + jnp.max(f, axis=1, keepdims=True) @ wa          # (N, 1, H', W', C_in)
-                fused = fused + ops.pointwise(f, wf)                               # (N, T, H', W', C_in)
-                up = lambda v: upsample_nearest(v, self.stride, h, w)              # noqa: E731
-                state = phi(phi(base + a_space + up(a_time)) + up(fused))
-            else:
-                state = x
-            outs.append(ops.spatial_conv(state, kernel[..., i * g:(i + 1) * g].astype(dt),
-                                         self.stride, 1, self.impl))
-        y = jnp.concatenate(outs, axis=-1)
-        ho, wo = y.shape[2], y.shape[3]
-        macs.record(self.scope.path, n_ * t * ho * wo * c * k * k * cin      # the conv
-                    + n_ * t * h * w * cin * cin                             # We X
-                    + n_ * (t + ho * wo) * used * cin                        # Wa on pooled F
-                    + n_ * t * ho * wo * used * cin)                         # Wf F
-        return y
+from jaxar.models.tsm_resnet import TSMResNetConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class ARCTSMResNetConfig(TSMResNetConfig):
-    """A :class:`TSMResNetConfig` whose non-pointwise convs are :class:`ARCConv`."""
+    """A :class:`TSMResNetConfig` whose non-pointwise convs are ARC convs."""
     family: ClassVar[str] = "arc_tsm_resnet"
     steps: int = 4
     negative_slope: float = 0.01
@@ -144,83 +63,14 @@ class ARCTSMResNetConfig(TSMResNetConfig):
         if bad:
             raise ValueError(f"ARC needs conv widths divisible by steps={self.steps}; {bad} are not")
 
-    def conv_layer(self, features: int, kernel_size: int, stride: int, name: str) -> nn.Module:
-        return ARCConv(features, kernel_size, stride, self.steps, self.negative_slope, self.impl,
-                       name=name)
+    @property
+    def arc(self) -> tuple[int, float]:
+        return (self.steps, self.negative_slope)
 
-    def convert_conv(self, params: Mapping, stats: Mapping, conv: str, bn: str) -> dict:
-        return convert_arc_conv(params, stats, conv, bn)
-
-    def deploy_conv(self, x: jax.Array, p: Mapping, stride: int) -> jax.Array:
-        return deploy_arc_conv(x, p, stride, self.frames, self.steps, self.negative_slope)
-
-
-# ---------------------------------------------------------------- deploy form
-def convert_arc_conv(params: Mapping, stats: Mapping, conv: str, bn: str) -> dict:
-    """Deploy params of ``ARCConv`` + BN::
-
-        w (c, C_in, k, k) raw conv;  embed (C_in, C_in, 1, 1) = I + We;
-        attention (C_in, c - g, 1, 1), fusion (C_in, c - g, 1, 1);
-        scale, shift (c,): the BN as a per-channel affine
-    """
-    p = lookup(params, conv)
-    embed = np.asarray(lookup(p, "embed"), np.float64)
-    cin = embed.shape[0]
-    s, b = bn_affine(lookup(params, bn), lookup(stats, bn))
-    return {"w": f32(hwio_to_oihw(lookup(p, "kernel"))),
-            "embed": f32((np.eye(cin) + embed).T[:, :, None, None]),
-            "attention": f32(np.asarray(lookup(p, "attention")).T[:, :, None, None]),
-            "fusion": f32(np.asarray(lookup(p, "fusion")).T[:, :, None, None]),
-            "scale": f32(s), "shift": f32(b)}
-
-
-def _upsample_4d(v: jax.Array, stride: int, height: int, width: int) -> jax.Array:
-    """Nearest upsampling of ``(B, C, H', W')`` with Reshape + Concat only (all 4-D)."""
-    if stride == 1:
-        return v
-    b, c, hh, ww = v.shape
-    v = v.reshape(b, c * hh, ww, 1)
-    v = jnp.concatenate([v] * stride, axis=3).reshape(b, c * hh, 1, ww * stride)
-    v = jnp.concatenate([v] * stride, axis=2).reshape(b, c, hh * stride, ww * stride)
-    return axis_slice(axis_slice(v, 0, height, axis=2), 0, width, axis=3)
-
-
-def deploy_arc_conv(x: jax.Array, p: Mapping, stride: int, frames: int, steps: int,
-                    negative_slope: float) -> jax.Array:
-    """ARC conv + BN on frames-major ``(N*T, C_in, H, W)`` -> ``(N*T, c, H', W')``."""
-    bt, cin, h, w = x.shape
-    c, k = p["w"].shape[0], p["w"].shape[-1]
-    g = c // steps
-    pad = ((k // 2, k // 2),) * 2
-    phi = lambda v: jax.nn.leaky_relu(v, negative_slope)               # noqa: E731
-    base = dops.conv(x, p["embed"])                                     # (I + We) X
-    outs = []
-    a_space = a_time = fused = None
-    for i in range(steps):
-        if i:
-            f = outs[-1]                                                # (N*T, g, H', W')
-            _, _, ho, wo = f.shape
-            cols = slice((i - 1) * g, i * g)
-            wa, wf = p["attention"][:, cols], p["fusion"][:, cols]
-            ps = dops.conv(jnp.max(f, axis=(2, 3), keepdims=True), wa)  # (N*T, C_in, 1, 1)
-            pt = jnp.max(f.reshape(-1, frames, g, ho * wo), axis=1)      # (N, g, H'W')
-            pt = dops.conv(pt.reshape(-1, g, ho, wo), wa)                # (N, C_in, H', W')
-            fu = dops.conv(f, wf)                                       # (N*T, C_in, H', W')
-            a_space = ps if a_space is None else a_space + ps
-            a_time = pt if a_time is None else a_time + pt
-            fused = fu if fused is None else fused + fu
-            # (N, T, C_in, H'W'): time pool repeated over frames by a Concat, space pool
-            # broadcast; a two-sided broadcast Add gets a wrong inferred shape from
-            # jax2onnx when the batch is dynamic
-            att = (jnp.concatenate([a_time.reshape(-1, 1, cin, ho * wo)] * frames, axis=1)
-                   + a_space.reshape(-1, frames, cin, 1))
-            att = _upsample_4d(att.reshape(bt, cin, ho, wo), stride, h, w)
-            state = phi(phi(base + att) + _upsample_4d(fused, stride, h, w))
-        else:
-            state = x
-        outs.append(dops.conv(state, p["w"][i * g:(i + 1) * g], None, (stride, stride), pad))
-    y = jnp.concatenate(outs, axis=1)
-    return y * jnp.asarray(p["scale"]).reshape(1, -1, 1, 1) + jnp.asarray(p["shift"]).reshape(1, -1, 1, 1)
+    def small(self, frames: int = 4, size: int = 32, num_classes: int = 7, **overrides) -> "ARCTSMResNetConfig":
+        """One stage (width 8, depth 1) after the strided ARC stem: an ARC layer with
+        4 steps compiles slowly, so the smallest copy with a strided and a plain ARC conv."""
+        return super().small(frames, size, num_classes, **{"widths": (8,), "depths": (1,), **overrides})
 
 
 def arc_tsm_resnet18() -> ARCTSMResNetConfig:

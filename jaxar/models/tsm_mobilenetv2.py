@@ -17,26 +17,28 @@ A block is residual when its stride is 1 and C_in == c. Parameter tree:
 ``stem``, ``stem_bn``, ``stage{s}/block{b}/{expand, expand_bn, dw, dw_bn,
 project, project_bn}``, ``head_proj/{conv, bn}``, ``head/fc``.
 
-Deploy form (:func:`convert` + :func:`deploy_apply`): frames-major
-``(N*T, C, H, W)``, BN folded, depthwise convs as 2-D grouped Convs, ReLU6
-as a clip; no Transpose.
+Deploy form (:meth:`InvertedResidual.deploy_params` /
+:meth:`InvertedResidual.deploy_apply`, walked by
+:meth:`TSMMobileNetV2.deploy_parts`): frames-major ``(N*T, C, H, W)``, BN
+folded, depthwise convs as 2-D grouped Convs, ReLU6 as a clip; no Transpose.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxar.config import DTYPES
 from jaxar.deploy import ops as dops
-from jaxar.deploy.bn_fold import f32
+from jaxar.deploy.bn_fold import Variables
+from jaxar.deploy.network import DeployNetwork, Part, StemConv
 from jaxar.models import tsm_common as common
-from jaxar.models.tsm_resnet import conv_bn_params, lookup
+from jaxar.models.base import DTYPES
+from jaxar.models.stages import stage_parts
 from jaxar.modules.layers import Pointwise, SpatialConv, batch_norm
-from jaxar.modules.temporal_shift import temporal_shift
+from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
 
 # torchvision's inverted-residual settings (t, c, n, s)
 MOBILENETV2_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -76,12 +78,14 @@ class TSMMobileNetV2Config(common.FrameNetConfig):
     def build(self) -> nn.Module:
         return TSMMobileNetV2(self)
 
-    # -- deploy form (module functions below), used by common.FrameNetDeploy
-    def deploy_convert(self, variables: Mapping) -> dict:
-        return convert(self, variables)
-
-    def deploy_forward(self, params: Mapping, x: jax.Array) -> jax.Array:
-        return deploy_apply(self, params, x)
+    def small(self, frames: int = 4, size: int = 32, num_classes: int = 7,
+              **overrides) -> "TSMMobileNetV2Config":
+        """Stem 8, a non-expanding block then two expanding ones (strided, then
+        residual with the shift), last width 32; for fast CPU tests."""
+        small = dict(stem_width=8, blocks=((1, 8, 1, 1), (6, 8, 2, 2)), last_width=32,
+                     frames=frames, size=size, num_classes=num_classes)
+        small.update(overrides)
+        return self.replace(**small)
 
 
 def relu6(x):
@@ -97,16 +101,36 @@ class InvertedResidual(nn.Module):
     impl: str = "lowered"
     train: bool = False
 
+    @nn.nowrap
+    def dw(self) -> SpatialConv:
+        return SpatialConv(self.hidden, 3, self.stride, depthwise=True, impl=self.impl, name="dw")
+
     @nn.compact
     def __call__(self, x):
         bn = lambda name: batch_norm(self.train, x.dtype, name=name)  # noqa: E731
         h = temporal_shift(x, self.shift_div) if self.residual else x
         if self.hidden != x.shape[-1]:
             h = relu6(bn("expand_bn")(Pointwise(self.hidden, name="expand")(h)))
-        h = relu6(bn("dw_bn")(SpatialConv(self.hidden, 3, self.stride, depthwise=True,
-                                          impl=self.impl, name="dw")(h)))
+        h = relu6(bn("dw_bn")(self.dw()(h)))
         h = bn("project_bn")(Pointwise(self.cout, name="project")(h))
         return x + h if self.residual else h
+
+    @nn.nowrap
+    def deploy_params(self, v: Variables) -> dict:
+        """``{[expand], dw (hidden, 1, 3, 3), project}``, each BN folded ``{w, b}``."""
+        out = {"expand": v.conv_bn("expand", "expand_bn")} if v.has("expand") else {}
+        out["dw"] = self.dw().deploy_params(v, "dw_bn")
+        out["project"] = v.conv_bn("project", "project_bn")
+        return out
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, a: dops.Act) -> dops.Act:
+        r = deploy_temporal_shift(a, self.shift_div) if self.residual else a
+        if "expand" in p:
+            r = dops.pointwise(r, p["expand"]["w"], p["expand"]["b"], act=relu6)
+        r = self.dw().deploy_apply(p["dw"], r, relu6)
+        r = dops.pointwise(r, p["project"]["w"], p["project"]["b"])
+        return dops.add(a, r) if self.residual else r
 
 
 class HeadProjection(nn.Module):
@@ -118,83 +142,63 @@ class HeadProjection(nn.Module):
         x = Pointwise(self.features, name="conv")(x)
         return relu6(batch_norm(self.train, x.dtype, name="bn")(x))
 
+    @nn.nowrap
+    def deploy_params(self, v: Variables) -> dict:
+        return v.conv_bn("conv", "bn")
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, a: dops.Act) -> dops.Act:
+        return dops.pointwise(a, p["w"], p["b"], act=relu6)
+
+
+def stage_blocks(cfg: TSMMobileNetV2Config, s: int, train: bool = False) -> list[InvertedResidual]:
+    """The inverted residuals of 1-based stage ``s`` (named ``block{b}``)."""
+    return [InvertedResidual(cout, hidden, stride, residual, cfg.shift_div, cfg.impl, train,
+                             name=f"block{b}")
+            for s_, b, _, cout, hidden, stride, residual in cfg.layout() if s_ == s]
+
 
 class MBStage(nn.Module):
-    """The blocks of one ``blocks`` entry: ``specs`` are ``(C_out, hidden, stride, residual)``."""
-    specs: tuple[tuple[int, int, int, bool], ...]
-    shift_div: int = 8
-    impl: str = "lowered"
+    """The blocks of one ``blocks`` entry."""
+    config: TSMMobileNetV2Config
+    index: int                      # 1-based
     train: bool = False
 
     @nn.compact
     def __call__(self, x):
-        for b, (cout, hidden, stride, residual) in enumerate(self.specs):
-            x = InvertedResidual(cout, hidden, stride, residual, self.shift_div, self.impl,
-                                 self.train, name=f"block{b}")(x)
+        for blk in stage_blocks(self.config, self.index, self.train):
+            x = blk(x)
         return x
 
 
-class TSMMobileNetV2(common.FrameNetDeploy, nn.Module):
+class TSMMobileNetV2(DeployNetwork, nn.Module):
     config: TSMMobileNetV2Config
+
+    @nn.nowrap
+    def stem(self) -> SpatialConv:
+        return SpatialConv(self.config.stem_width, 3, 2, impl=self.config.impl, name="stem")
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
         common.check_clip(x, type(self).__name__)
         dtype = DTYPES[cfg.dtype]
-        x = SpatialConv(cfg.stem_width, 3, 2, impl=cfg.impl, name="stem")(x.astype(dtype))
+        x = self.stem()(x.astype(dtype))
         x = relu6(batch_norm(train, dtype, name="stem_bn")(x))
-        specs: dict[int, list] = {}
-        for s, _, _, cout, hidden, stride, residual in cfg.layout():
-            specs.setdefault(s, []).append((cout, hidden, stride, residual))
-        for s, spec in specs.items():
-            x = MBStage(tuple(spec), cfg.shift_div, cfg.impl, train, name=f"stage{s}")(x)
+        for s in range(1, len(cfg.blocks) + 1):
+            x = MBStage(cfg, s, train, name=f"stage{s}")(x)
         x = HeadProjection(cfg.last_width, train, name="head_proj")(x)
         return common.FrameConsensusHead(cfg.num_classes, cfg.dropout, train, name="head")(x)
 
-
-# ---------------------------------------------------------------- deploy form
-def convert(config: TSMMobileNetV2Config, variables: Mapping) -> dict:
-    """Trained ``{"params", "batch_stats"}`` -> deploy tree (numpy float32, OIHW, BN folded)::
-
-        stem;  stage{s}/block{b}: {[expand], dw (hidden, 1, 3, 3), project};
-        head_proj;  fc: {w, b}          (each conv {w, b})
-    """
-    if not isinstance(variables, Mapping) or "params" not in variables:
-        raise ValueError("variables must be a mapping with 'params' and 'batch_stats'")
-    params, stats = variables["params"], variables.get("batch_stats", {})
-    tree: dict = {"stem": conv_bn_params(params, stats, "stem", "stem_bn")}
-    for s, b, cin, _, hidden, _, _ in config.layout():
-        pre = f"stage{s}/block{b}"
-        p, st = lookup(params, pre), lookup(stats, pre)
-        blk = {}
-        if hidden != cin:
-            blk["expand"] = conv_bn_params(p, st, "expand", "expand_bn")
-        blk["dw"] = conv_bn_params(p, st, "dw", "dw_bn")
-        blk["project"] = conv_bn_params(p, st, "project", "project_bn")
-        tree.setdefault(f"stage{s}", {})[f"block{b}"] = blk
-    tree["head_proj"] = conv_bn_params(params, stats, "head_proj/conv", "head_proj/bn")
-    tree["fc"] = {"w": f32(lookup(params, "head/fc/kernel")), "b": f32(lookup(params, "head/fc/bias"))}
-    return tree
-
-
-def deploy_apply(config: TSMMobileNetV2Config, params: Mapping, x: jax.Array) -> jax.Array:
-    """Deploy-form forward: ``(N, T, 3, H, W)`` -> logits ``(N, num_classes)``."""
-    t = config.frames
-    h = common.frames_first(x, t)
-    p = params["stem"]
-    h = relu6(dops.conv(h, p["w"], p["b"], (2, 2), ((1, 1), (1, 1))))
-    for s, b, cin, _, hidden, stride, residual in config.layout():
-        p = params[f"stage{s}"][f"block{b}"]
-        r = common.shift_frames(h, t, config.shift_div) if residual else h
-        if "expand" in p:
-            r = relu6(dops.conv(r, p["expand"]["w"], p["expand"]["b"]))
-        r = relu6(dops.conv(r, p["dw"]["w"], p["dw"]["b"], (stride, stride), ((1, 1), (1, 1)),
-                            groups=hidden))
-        r = dops.conv(r, p["project"]["w"], p["project"]["b"])
-        h = h + r if residual else r
-    h = relu6(dops.conv(h, params["head_proj"]["w"], params["head_proj"]["b"]))
-    return common.deploy_head(h, t, params["fc"]["w"], params["fc"]["b"])
+    @nn.nowrap
+    def deploy_parts(self) -> list[Part]:
+        """``stem``, ``stage{s}/block{b}`` (:meth:`InvertedResidual.deploy_params`),
+        ``head_proj``, ``fc {w, b}`` (the head's classifier)."""
+        cfg = self.config
+        return [Part(("stem",), StemConv(self.stem(), "stem_bn", relu6, frames_only=True), scope=()),
+                *stage_parts(len(cfg.blocks), lambda s: stage_blocks(cfg, s)),
+                Part(("head_proj",), HeadProjection(cfg.last_width)),
+                Part(("fc",), common.FrameConsensusHead(cfg.num_classes, cfg.dropout), scope=("head",))]
 
 
 def tsm_mobilenetv2() -> TSMMobileNetV2Config:

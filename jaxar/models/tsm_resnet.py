@@ -19,28 +19,31 @@ the block's first conv only; the shortcut sees the unshifted input.
 
 Parameter tree: ``stem``, ``stem_bn``, ``stage{s}/block{b}/{conv1,bn1,conv2,
 bn2[,conv3,bn3][,downsample,downsample_bn]}``, ``head/fc``. The non-pointwise
-convs (stem, every 3x3) come from :meth:`TSMResNetConfig.conv_layer`, which
-the ARC wrapper (:mod:`jaxar.models.arc`) overrides.
+convs (stem, every 3x3) are :class:`~jaxar.modules.layers.SpatialConv`, or
+:class:`~jaxar.modules.arc_conv.ARCConv` when the config's ``arc`` says so
+(the ARC wrapper, :mod:`jaxar.models.arc`).
 
-Deploy form (:func:`convert` + :func:`deploy_apply`): frames-major
-``(N*T, C, H, W)``, BN folded into every conv, the shift as Slice/Pad/Concat,
-MaxPool, GEMM head; no Transpose.
+Deploy form (:meth:`ResBlock.deploy_params` / :meth:`ResBlock.deploy_apply`,
+walked by :meth:`TSMResNet.deploy_parts`): frames-major ``(N*T, C, H, W)``,
+BN folded into every conv, the shift as Slice/Pad/Concat, max-pool as Slices
+and Max, GEMM head; no Transpose.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import flax.linen as nn
-import jax
-import numpy as np
 
-from jaxar.config import DTYPES
 from jaxar.deploy import ops as dops
-from jaxar.deploy.bn_fold import bn_affine, f32, fold_into_oihw, hwio_to_oihw, pointwise_to_oihw
+from jaxar.deploy.bn_fold import Variables
+from jaxar.deploy.network import DeployNetwork, Op, Part, StemConv
 from jaxar.models import tsm_common as common
-from jaxar.modules.layers import Pointwise, SpatialConv, batch_norm
-from jaxar.modules.temporal_shift import temporal_shift
+from jaxar.models.base import DTYPES
+from jaxar.models.stages import stage_parts
+from jaxar.modules.arc_conv import ARCConv
+from jaxar.modules.layers import Pointwise, SpatialConv, activation, batch_norm
+from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
 
 BLOCKS = {"basic": 1, "bottleneck": 4}          # block kind -> output expansion
 
@@ -68,6 +71,12 @@ class TSMResNetConfig(common.FrameNetConfig):
     def expansion(self) -> int:
         return BLOCKS[self.block]
 
+    @property
+    def arc(self) -> tuple[int, float] | None:
+        """``(steps, negative_slope)`` of ARC convs in place of the non-pointwise
+        convs, or None for plain convs (:mod:`jaxar.models.arc` sets it)."""
+        return None
+
     def out_width(self, stage: int) -> int:
         """Output channels of 1-based ``stage``."""
         return self.widths[stage - 1] * self.expansion
@@ -78,51 +87,95 @@ class TSMResNetConfig(common.FrameNetConfig):
     def build(self) -> nn.Module:
         return TSMResNet(self)
 
-    # -- deploy form (module functions below), used by common.FrameNetDeploy
-    def deploy_convert(self, variables: Mapping) -> dict:
-        return convert(self, variables)
+    def small(self, frames: int = 4, size: int = 32, num_classes: int = 7, **overrides) -> "TSMResNetConfig":
+        """Two stages (widths 8/16, depths 2/1: an identity and a strided block),
+        stem 8, for fast CPU tests; same block kind and shift rule."""
+        small = dict(stem_width=8, widths=(8, 16), depths=(2, 1), frames=frames, size=size,
+                     num_classes=num_classes)
+        small.update(overrides)
+        return self.replace(**small)
 
-    def deploy_forward(self, params: Mapping, x: jax.Array) -> jax.Array:
-        return deploy_apply(self, params, x)
 
-    # -- the non-pointwise conv: a plain conv here, an ARC layer in jaxar.models.arc
-    def conv_layer(self, features: int, kernel_size: int, stride: int, name: str) -> nn.Module:
-        return SpatialConv(features, kernel_size, stride, impl=self.impl, name=name)
-
-    def convert_conv(self, params: Mapping, stats: Mapping, conv: str, bn: str) -> dict:
-        """Deploy params of ``conv`` followed by ``bn`` (BN folded): ``{w (O,I,k,k), b}``."""
-        return conv_bn_params(params, stats, conv, bn)
-
-    def deploy_conv(self, x: jax.Array, p: Mapping, stride: int) -> jax.Array:
-        """``conv + BN`` on ``(N*T, C, H, W)`` from :meth:`convert_conv`'s params."""
-        k = p["w"].shape[-1]
-        return dops.conv(x, p["w"], p["b"], (stride, stride), ((k // 2, k // 2),) * 2)
+def spatial_conv(features: int, kernel_size: int, stride: int, impl: str,
+                 arc: tuple[int, float] | None, name: str) -> nn.Module:
+    """A network's non-pointwise conv: plain, or ARC with ``arc = (steps, slope)``."""
+    if arc is None:
+        return SpatialConv(features, kernel_size, stride, impl=impl, name=name)
+    return ARCConv(features, kernel_size, stride, arc[0], arc[1], impl, name=name)
 
 
 class ResBlock(nn.Module):
     """One basic or bottleneck block, shift on the residual branch (see module doc)."""
-    config: TSMResNetConfig
+    block: str                      # "basic" | "bottleneck"
     width: int
     stride: int
+    shift_div: int = 8
+    impl: str = "auto"
+    arc: tuple[int, float] | None = None
     train: bool = False
+
+    @nn.nowrap
+    def conv(self, stride: int, name: str) -> nn.Module:
+        """The block's 3x3 conv ``name`` (plain or ARC)."""
+        return spatial_conv(self.width, 3, stride, self.impl, self.arc, name)
+
+    @nn.nowrap
+    def out_channels(self) -> int:
+        return self.width * BLOCKS[self.block]
 
     @nn.compact
     def __call__(self, x):
-        cfg = self.config
         dtype = x.dtype
         bn = lambda name: batch_norm(self.train, dtype, name=name)  # noqa: E731
-        out = self.width * cfg.expansion
-        h = temporal_shift(x, cfg.shift_div)
-        if cfg.block == "basic":
-            h = nn.relu(bn("bn1")(cfg.conv_layer(self.width, 3, self.stride, "conv1")(h)))
-            h = bn("bn2")(cfg.conv_layer(self.width, 3, 1, "conv2")(h))
+        out = self.out_channels()
+        h = temporal_shift(x, self.shift_div)
+        if self.block == "basic":
+            h = nn.relu(bn("bn1")(self.conv(self.stride, "conv1")(h)))
+            h = bn("bn2")(self.conv(1, "conv2")(h))
         else:
             h = nn.relu(bn("bn1")(Pointwise(self.width, name="conv1")(h)))
-            h = nn.relu(bn("bn2")(cfg.conv_layer(self.width, 3, self.stride, "conv2")(h)))
+            h = nn.relu(bn("bn2")(self.conv(self.stride, "conv2")(h)))
             h = bn("bn3")(Pointwise(out, name="conv3")(h))
         if self.stride != 1 or x.shape[-1] != out:
             x = bn("downsample_bn")(Pointwise(out, self.stride, name="downsample")(x))
         return nn.relu(x + h)
+
+    @nn.nowrap
+    def deploy_params(self, v: Variables) -> dict:
+        """``{conv1, conv2[, conv3][, downsample]}``, each BN folded ``{w, b}``
+        (an ARC conv: its :meth:`ARCConv.deploy_params`)."""
+        if self.block == "basic":
+            out = {"conv1": self.conv(self.stride, "conv1").deploy_params(v, "bn1"),
+                   "conv2": self.conv(1, "conv2").deploy_params(v, "bn2")}
+        else:
+            out = {"conv1": v.conv_bn("conv1", "bn1"),
+                   "conv2": self.conv(self.stride, "conv2").deploy_params(v, "bn2"),
+                   "conv3": v.conv_bn("conv3", "bn3")}
+        if v.has("downsample"):
+            out["downsample"] = v.conv_bn("downsample", "downsample_bn")
+        return out
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, a: dops.Act) -> dops.Act:
+        relu = activation("relu")
+        r = deploy_temporal_shift(a, self.shift_div)
+        if self.block == "basic":
+            r = dops.apply(self.conv(self.stride, "conv1").deploy_apply(p["conv1"], r), relu)
+            r = self.conv(1, "conv2").deploy_apply(p["conv2"], r)
+        else:
+            r = dops.pointwise(r, p["conv1"]["w"], p["conv1"]["b"], act=relu)
+            r = dops.apply(self.conv(self.stride, "conv2").deploy_apply(p["conv2"], r), relu)
+            r = dops.pointwise(r, p["conv3"]["w"], p["conv3"]["b"])
+        if "downsample" in p:
+            a = dops.pointwise(a, p["downsample"]["w"], p["downsample"]["b"], stride=self.stride)
+        return dops.apply(dops.add(a, r), relu)
+
+
+def stage_blocks(cfg: TSMResNetConfig, s: int, train: bool = False) -> list[ResBlock]:
+    """The blocks of 1-based stage ``s`` (named ``block{b}``); training and deploy
+    forms both build them here."""
+    return [ResBlock(cfg.block, cfg.widths[s - 1], cfg.stride(s, b), cfg.shift_div, cfg.impl, cfg.arc,
+                     train, name=f"block{b}") for b in range(cfg.depths[s - 1])]
 
 
 class ResStage(nn.Module):
@@ -132,103 +185,41 @@ class ResStage(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        cfg, s = self.config, self.index
-        for b in range(cfg.depths[s - 1]):
-            x = ResBlock(cfg, cfg.widths[s - 1], cfg.stride(s, b), self.train, name=f"block{b}")(x)
+        for blk in stage_blocks(self.config, self.index, self.train):
+            x = blk(x)
         return x
 
 
-class TSMResNet(common.FrameNetDeploy, nn.Module):
+class TSMResNet(DeployNetwork, nn.Module):
     config: TSMResNetConfig
+
+    @nn.nowrap
+    def stem(self) -> nn.Module:
+        cfg = self.config
+        return spatial_conv(cfg.stem_width, 7, 2, cfg.impl, cfg.arc, "stem")
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
         common.check_clip(x, type(self).__name__)
         dtype = DTYPES[cfg.dtype]
-        x = cfg.conv_layer(cfg.stem_width, 7, 2, "stem")(x.astype(dtype))
+        x = self.stem()(x.astype(dtype))
         x = nn.relu(batch_norm(train, dtype, name="stem_bn")(x))
         x = common.max_pool_3x3_s2(x)
         for s in range(1, len(cfg.widths) + 1):
             x = ResStage(cfg, s, train, name=f"stage{s}")(x)
         return common.FrameConsensusHead(cfg.num_classes, cfg.dropout, train, name="head")(x)
 
-
-# ---------------------------------------------------------------- deploy form
-def lookup(tree: Mapping, path: str):
-    node = tree
-    for key in path.split("/"):
-        if not isinstance(node, Mapping) or key not in node:
-            raise KeyError(f"variables lack {path!r} (missing {key!r}); do they belong to this "
-                           f"model config?")
-        node = node[key]
-    return node
-
-
-def conv_bn_params(params: Mapping, stats: Mapping, conv: str, bn: str) -> dict:
-    kernel = np.asarray(lookup(params, f"{conv}/kernel"))
-    w = pointwise_to_oihw(kernel) if kernel.ndim == 2 else hwio_to_oihw(kernel)
-    s, b = bn_affine(lookup(params, bn), lookup(stats, bn))
-    w, b = fold_into_oihw(w, s, b)
-    return {"w": f32(w), "b": f32(b)}
-
-
-def convert(config: TSMResNetConfig, variables: Mapping) -> dict:
-    """Trained ``{"params", "batch_stats"}`` -> deploy tree (numpy float32, OIHW)::
-
-        stem: conv;  stage{s}/block{b}: {conv1, conv2[, conv3][, downsample]};  fc: {w, b}
-    """
-    if not isinstance(variables, Mapping) or "params" not in variables:
-        raise ValueError("variables must be a mapping with 'params' and 'batch_stats'")
-    params, stats = variables["params"], variables.get("batch_stats", {})
-    tree: dict = {"stem": config.convert_conv(params, stats, "stem", "stem_bn")}
-    cin = config.stem_width
-    for s in range(1, len(config.widths) + 1):
-        for b in range(config.depths[s - 1]):
-            pre = f"stage{s}/block{b}"
-            p, st = lookup(params, pre), lookup(stats, pre)
-            blk = {}
-            if config.block == "basic":
-                blk["conv1"] = config.convert_conv(p, st, "conv1", "bn1")
-                blk["conv2"] = config.convert_conv(p, st, "conv2", "bn2")
-            else:
-                blk["conv1"] = conv_bn_params(p, st, "conv1", "bn1")
-                blk["conv2"] = config.convert_conv(p, st, "conv2", "bn2")
-                blk["conv3"] = conv_bn_params(p, st, "conv3", "bn3")
-            if config.stride(s, b) != 1 or cin != config.out_width(s):
-                blk["downsample"] = conv_bn_params(p, st, "downsample", "downsample_bn")
-            tree.setdefault(f"stage{s}", {})[f"block{b}"] = blk
-            cin = config.out_width(s)
-    tree["fc"] = {"w": f32(lookup(params, "head/fc/kernel")), "b": f32(lookup(params, "head/fc/bias"))}
-    return tree
-
-
-def _pointwise(x, p, stride=1):
-    return dops.conv(x, p["w"], p["b"], (stride, stride))
-
-
-def deploy_apply(config: TSMResNetConfig, params: Mapping, x: jax.Array) -> jax.Array:
-    """Deploy-form forward: ``(N, T, 3, H, W)`` -> logits ``(N, num_classes)``."""
-    t = config.frames
-    relu = lambda v: jax.nn.relu(v)                    # noqa: E731  (looked up at trace time)
-    h = common.frames_first(x, t)
-    h = common.deploy_max_pool(relu(config.deploy_conv(h, params["stem"], 2)))
-    for s in range(1, len(config.widths) + 1):
-        for b in range(config.depths[s - 1]):
-            p = params[f"stage{s}"][f"block{b}"]
-            stride = config.stride(s, b)
-            r = common.shift_frames(h, t, config.shift_div)
-            if config.block == "basic":
-                r = relu(config.deploy_conv(r, p["conv1"], stride))
-                r = config.deploy_conv(r, p["conv2"], 1)
-            else:
-                r = relu(_pointwise(r, p["conv1"]))
-                r = relu(config.deploy_conv(r, p["conv2"], stride))
-                r = _pointwise(r, p["conv3"])
-            if "downsample" in p:
-                h = _pointwise(h, p["downsample"], stride)
-            h = relu(h + r)
-    return common.deploy_head(h, t, params["fc"]["w"], params["fc"]["b"])
+    @nn.nowrap
+    def deploy_parts(self) -> list[Part]:
+        """``stem`` (conv + BN folded, or ARC), max-pool, ``stage{s}/block{b}``
+        (:meth:`ResBlock.deploy_params`), ``fc {w, b}`` (the head's classifier)."""
+        cfg = self.config
+        return [Part(("stem",), StemConv(self.stem(), "stem_bn", activation("relu"), frames_only=True),
+                     scope=()),
+                Part(None, Op(common.deploy_max_pool)),
+                *stage_parts(len(cfg.widths), lambda s: stage_blocks(cfg, s)),
+                Part(("fc",), common.FrameConsensusHead(cfg.num_classes, cfg.dropout), scope=("head",))]
 
 
 def tsm_resnet18() -> TSMResNetConfig:

@@ -35,9 +35,11 @@ from jax import lax
 import numpy as np
 
 from jaxar import macs
-from jaxar.config import DTYPES
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32, hwio_to_oihw
+from jaxar.deploy.network import DeployNetwork, Part
+from jaxar.models.base import DTYPES, ModelConfigBase
+from jaxar.models.stages import stage_parts
 from jaxar.modules.layers import (Dense, Pointwise, SpatialConv, TemporalDepthwise, activation,
                                   batch_norm, conv_init)
 from jaxar.modules.squeeze_excite import SqueezeExcite, make_divisible
@@ -45,13 +47,9 @@ from jaxar.ops import conv as ops
 
 
 @dataclasses.dataclass(frozen=True)
-class X3DConfig:
+class X3DConfig(ModelConfigBase):
     """One X3D network; the registered variants fix the paper's inputs."""
     family: ClassVar[str] = "x3d"
-    # task and input
-    num_classes: int = 60
-    frames: int = 16
-    size: int = 224
     # backbone (the expanded widths of X3D: base widths x width factor 2.0)
     stem_width: int = 24
     stem_temporal_kernel: int = 5
@@ -68,35 +66,16 @@ class X3DConfig:
     head_width: int = 432
     head_hidden: int = 2048
     dropout: float = 0.5
-    # execution
-    impl: str = "auto"                            # "auto" | "lowered" | "conv3d" | "shifted" (same maths)
-    dtype: str = "float32"
 
     def __post_init__(self):
+        super().__post_init__()
         n = len(self.widths)
         if not (len(self.depths) == len(self.strides) == n):
             raise ValueError(f"widths/depths/strides must have equal lengths, got "
                              f"{self.widths}/{self.depths}/{self.strides}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
-        ops.check_impl(self.impl)
-        if self.num_classes < 1 or self.frames < 1 or self.size < 1:
-            raise ValueError(f"num_classes/frames/size must be positive, got "
-                             f"{self.num_classes}/{self.frames}/{self.size}")
         for name in ("kernel_size", "temporal_kernel", "stem_temporal_kernel"):
             if getattr(self, name) % 2 != 1:
                 raise ValueError(f"{name} must be odd, got {getattr(self, name)}")
-
-    def replace(self, **kw: Any) -> "X3DConfig":
-        unknown = set(kw) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f"unknown X3DConfig fields: {sorted(unknown)}")
-        return dataclasses.replace(self, **kw)
-
-    @property
-    def input_shape(self) -> tuple[int, int, int, int]:
-        """Per-clip input shape ``(T, H, W, 3)``."""
-        return (self.frames, self.size, self.size, 3)
 
     def inner(self, stage: int) -> int:
         """Bottleneck (depthwise) width of 1-based ``stage``."""
@@ -164,25 +143,6 @@ class DepthwiseConv3D(nn.Module):
         return y
 
 
-def _shift_time(a: dops.Act, d: int) -> dops.Act:
-    """Deploy-form time shift ``y[t] = x[t + d]``, zero outside the clip (Slice + Pad)."""
-    x = a.view_as("seq")
-    axis = 2 if a.layout == "channels-major" else 1          # (N, C, T, S) / (N, T, C, S)
-    t = a.frames
-    if d == 0:
-        return a.to("seq")
-    if abs(d) >= t:
-        return a.replace(jnp.zeros_like(x), "seq")
-    pads = [(0, 0)] * 4
-    if d > 0:
-        pads[axis] = (0, d)
-        y = jnp.pad(lax.slice_in_dim(x, d, t, axis=axis), pads)
-    else:
-        pads[axis] = (-d, 0)
-        y = jnp.pad(lax.slice_in_dim(x, 0, t + d, axis=axis), pads)
-    return a.replace(y, "seq")
-
-
 def deploy_depthwise3d(a: dops.Act, w, b, stride: int = 1) -> dops.Act:
     """Deploy form of :func:`depthwise3d`: kernel ``(C, k_t, k, k)``, bias ``(C,)``.
 
@@ -197,11 +157,11 @@ def deploy_depthwise3d(a: dops.Act, w, b, stride: int = 1) -> dops.Act:
     if a.layout == "frames-major":
         y = None
         for j in range(kt):
-            term = dops.depthwise(_shift_time(a, j - kt // 2), w[:, j:j + 1],
+            term = dops.depthwise(dops.shift_act(a, j - kt // 2), w[:, j:j + 1],
                                   b if j == kt - 1 else None, stride)
             y = term if y is None else dops.add(y, term)
         return y
-    taps = [_shift_time(a, j - kt // 2).data for j in range(kt)]        # each (N, C, T, S)
+    taps = [dops.shift_act(a, j - kt // 2).data for j in range(kt)]        # each (N, C, T, S)
     v = jnp.concatenate(taps, axis=3).reshape(-1, c * t * kt, a.height, a.width)
     pad = ops.same_pad(k)
     y = dops.conv(v, dops.plane_kernel(w, t), None if b is None else dops.plane_kernel(b, t),
@@ -389,9 +349,9 @@ class X3DStage(nn.Module):
         return x
 
 
-class X3D(nn.Module):
+class X3D(DeployNetwork, nn.Module):
     """``(N, T, H, W, 3)`` clips -> float32 logits ``(N, num_classes)``; deploy
-    form via :meth:`deploy_params` / :meth:`deploy_apply` (:mod:`jaxar.deploy`)."""
+    form from :meth:`deploy_parts` (:mod:`jaxar.deploy.network`)."""
     config: X3DConfig
 
     @nn.compact
@@ -405,27 +365,10 @@ class X3D(nn.Module):
         return head_of(cfg, train)(x).astype(jnp.float32)
 
     @nn.nowrap
-    def deploy_params(self, variables) -> dict:
-        """Folded tree: ``stem`` (:meth:`X3DStem.deploy_params`),
-        ``stage{s}/block{b}`` (:meth:`X3DBlock.deploy_params`), ``head``."""
-        cfg, v = self.config, Variables.of(variables)
-        tree = {"stem": stem_of(cfg).deploy_params(v.child("stem"))}
-        for s in range(1, len(cfg.widths) + 1):
-            vs = v.child(f"stage{s}")
-            tree[f"stage{s}"] = {blk.name: blk.deploy_params(vs.child(blk.name))
-                                 for blk in stage_blocks(cfg, s)}
-        tree["head"] = head_of(cfg).deploy_params(v.child("head"))
-        return tree
-
-    @nn.nowrap
-    def deploy_apply(self, params, x: jax.Array, layout: str = "channels-major") -> jax.Array:
-        """``(N, T, 3, H, W)`` float32 -> logits ``(N, num_classes)``, in either layout."""
+    def deploy_parts(self) -> list[Part]:
+        """``stem`` (:meth:`X3DStem.deploy_params`), ``stage{s}/block{b}``
+        (:meth:`X3DBlock.deploy_params`), ``head`` (:meth:`X3DHead.deploy_params`)."""
         cfg = self.config
-        if x.ndim != 5 or x.shape[2] != 3 or x.shape[1] != cfg.frames:
-            raise ValueError(f"X3D deploy form expects (N, {cfg.frames}, 3, H, W) clips "
-                             f"(channels-first frames), got shape {x.shape}")
-        a = stem_of(cfg).deploy_apply(params["stem"], x.astype(jnp.float32), dops.check_layout(layout))
-        for s in range(1, len(cfg.widths) + 1):
-            for blk in stage_blocks(cfg, s):
-                a = blk.deploy_apply(params[f"stage{s}"][blk.name], a)
-        return head_of(cfg).deploy_apply(params["head"], a)
+        return [Part(("stem",), stem_of(cfg)),
+                *stage_parts(len(cfg.widths), lambda s: stage_blocks(cfg, s)),
+                Part(("head",), head_of(cfg))]

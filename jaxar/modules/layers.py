@@ -15,11 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxar import macs
+from jaxar.deploy import ops as dops
+from jaxar.deploy.bn_fold import BN_EPS, Variables, f32  # noqa: F401  (BN_EPS: one value for both forms)
 from jaxar.ops import conv as ops
 
 Dtype = Any
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
-BN_EPS = 1e-5          # PyTorch's BatchNorm default; the deploy form folds with the same value
 BN_MOMENTUM = 0.1      # PyTorch convention: new = (1 - momentum) * old + momentum * batch
 
 
@@ -79,6 +80,26 @@ class SpatialConv(nn.Module):
         macs.record(self.scope.path, _numel(y.shape) * k * k * (cin // groups))
         return y
 
+    @nn.nowrap
+    def deploy_params(self, v: Variables, bn: str) -> dict:
+        """This conv (``self.name`` in the parent's slice ``v``) followed by the
+        BN ``bn`` beside it, folded: ``{w (C_out, C_in/groups, k, k), b}``."""
+        return v.conv_bn(self.name, bn)
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, a: dops.Act, act=None) -> dops.Act:
+        """Conv + folded BN (+ ``act``) on a deploy activation; a dense (not
+        depthwise) conv runs per frame, so it needs the frames-major layout."""
+        act = act or _identity
+        if self.depthwise:
+            return dops.depthwise(a, p["w"], p["b"], self.stride, act)
+        if a.layout != "frames-major":
+            raise ValueError(f"{self.name}: a dense {self.kernel_size}x{self.kernel_size} conv runs on "
+                             f"frames-major activations, got {a.layout}")
+        pad = ops.same_pad(p["w"].shape[-1])
+        y = act(dops.conv(a.view_as("planes"), p["w"], p["b"], (self.stride, self.stride), (pad, pad)))
+        return a.replace(y, "planes", channels=y.shape[1], height=y.shape[2], width=y.shape[3])
+
 
 class TemporalDepthwise(nn.Module):
     """Depthwise ``kx1x1`` temporal conv, kernel ``(k, C)``, zero padded in time."""
@@ -112,6 +133,16 @@ class Dense(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32).astype(y.dtype)
         return y
+
+    @nn.nowrap
+    def deploy_params(self, v: Variables) -> dict:
+        """``{w (C_in, features), b (features,) or None}`` float32."""
+        return {"w": f32(v.param("kernel")), "b": f32(v.param("bias")) if self.use_bias else None}
+
+    @nn.nowrap
+    def deploy_apply(self, p: dict, x):
+        """``(B, C_in)`` -> ``(B, features)``: one GEMM."""
+        return dops.dense(x, p["w"], p["b"])
 
 
 class BatchNorm(nn.Module):

@@ -14,7 +14,7 @@ are used, so the op traces, differentiates and exports (ONNX ``Slice``,
 ``Pad``, ``Concat``) without in-place indexing.  No parameters.
 
 Deploy form (:func:`deploy_temporal_shift`): the per-channel frame offsets of
-:func:`shift_offsets` applied by :func:`jaxar.deploy.ops.shift_frames` (a
+:func:`shift_offsets` applied by :func:`jaxar.deploy.ops.shift_channels` (a
 one-hot depthwise temporal Conv in the channels-major layout).
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ def deploy_temporal_shift(x: dops.Act, shift_div: int = 8) -> dops.Act:
     """:func:`temporal_shift` on a deploy activation (either layout)."""
     if shift_fold(x.channels, shift_div) == 0:
         return x
-    return dops.shift_frames(x, shift_offsets(x.channels, shift_div))
+    return dops.shift_channels(x, shift_offsets(x.channels, shift_div))
 
 
 def temporal_shift(x: jax.Array, shift_div: int = 8) -> jax.Array:

@@ -3,7 +3,7 @@
 Every formulation of :mod:`jaxar.ops.conv` computes the same maths on the
 same parameters; they differ only in the XLA ops they emit, and which one is
 fastest depends on the backend's compiler.  ``impl="auto"`` (the default of
-:class:`jaxar.config.ModelConfig`) picks, per backend, the formulation that
+:class:`jaxar.models.base.ModelConfigBase`) picks, per backend, the formulation that
 measured fastest there (``docs/training.md``, "Formulations"):
 
 * ``cpu`` -> ``"shifted"``: XLA's CPU grouped convolutions (2-D and 3-D) are
@@ -27,7 +27,7 @@ IMPLS = ("lowered", "conv3d", "shifted")
 """Concrete formulations (see :mod:`jaxar.ops.conv`)."""
 
 IMPL_CHOICES = ("auto",) + IMPLS
-"""Everything ``ModelConfig.impl`` accepts."""
+"""Everything a model config's ``impl`` accepts."""
 
 AUTO_IMPL = {"cpu": "shifted", "gpu": "lowered", "tpu": "lowered"}
 """``impl="auto"``: backend -> formulation measured fastest there."""

@@ -63,7 +63,7 @@ def validate(section: ml_collections.ConfigDict) -> None:
 
 
 def _family(model_cfg) -> str:
-    return getattr(model_cfg, "family", "x3d_ugt")
+    return model_cfg.family
 
 
 def param_labels(params, model_cfg) -> Any:

@@ -21,7 +21,8 @@ import ml_collections
 import numpy as np
 
 from jaxar import parallel
-from jaxar.checkpoint import Checkpointer, model_config_to_json
+from jaxar.checkpoint import Checkpointer
+from jaxar.registry import config_to_json
 from jaxar.losses import make_loss_fn
 from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch
 from jaxar.runtime.files import atomic_open, atomic_write_json, atomic_write_text
@@ -151,7 +152,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
 
     def meta_for(step: int) -> dict:
         return {"step": step, "data": {"seed": cfg.seed, "next_step": step},
-                "model_config": model_config_to_json(model_cfg),
+                "model_config": config_to_json(model_cfg),
                 "class_names": source.class_names, "variant": cfg.model.variant,
                 "train_config": json.loads(to_json(cfg)), "clip_seconds": source.clip_seconds}
 

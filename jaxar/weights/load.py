@@ -42,7 +42,7 @@ def model_shapes(config) -> dict:
 
 
 def family_of(config) -> str:
-    return getattr(config, "family", "x3d_ugt")
+    return config.family
 
 
 def entries_for(config, fmt: str, shapes: Mapping | None = None):

@@ -1,4 +1,5 @@
-"""Random variables that look trained, for folding tests and the export demo.
+"""Random variables that look trained, for folding tests, the export demo and
+benchmarks (any model family).
 
 A fresh ``model.init`` has BN mean 0, var 1, scale 1, bias 0 and every TAda
 ``beta`` = 0: folding bugs (a wrong axis, a forgotten mean, TAda dropped)
@@ -13,8 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxar.config import ModelConfig
-from jaxar.network import X3DUGT
 
 
 def _value(path: tuple[str, ...], shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
@@ -38,8 +37,8 @@ def _value(path: tuple[str, ...], shape: tuple[int, ...], rng: np.random.Generat
     raise ValueError(f"no demo initialiser for variable {'/'.join(path)}")
 
 
-def realistic_variables(config: ModelConfig, seed: int = 0) -> dict:
-    """``{"params", "batch_stats"}`` for ``X3DUGT(config)`` (or ``config.build()``) with non-trivial
+def realistic_variables(config, seed: int = 0) -> dict:
+    """``{"params", "batch_stats"}`` for ``config.build()`` (any family) with non-trivial
     BN statistics/affines, non-zero TAda ``beta`` and spread logits.
 
     Shapes come from ``jax.eval_shape`` of ``model.init`` (tracing only: a
@@ -49,7 +48,7 @@ def realistic_variables(config: ModelConfig, seed: int = 0) -> dict:
     TAda ``|beta|`` in ``[0.3, 0.9]``, ARC's ``embed``/``attention``/``fusion``
     ``N(0, 0.25/C_in)``. Deterministic in ``seed``.
     """
-    model = config.build() if hasattr(config, "build") else X3DUGT(config)
+    model = config.build()
     x = jax.ShapeDtypeStruct((1, *config.input_shape), jnp.float32)
     shapes = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, train=False), x)
     rng = np.random.default_rng(seed)
@@ -59,36 +58,3 @@ def realistic_variables(config: ModelConfig, seed: int = 0) -> dict:
         return jnp.asarray(_value(keys, tuple(leaf.shape), rng), jnp.float32)
 
     return jax.tree_util.tree_map_with_path(visit, dict(shapes))
-
-
-def small_config(config: ModelConfig, frames: int = 4, size: int = 32, num_classes: int = 7,
-                 **overrides) -> ModelConfig:
-    """A narrow, shallow copy of ``config`` that keeps its block structure
-    (TAda/SE/SimAM stages, strides, pre-depthwise rule, Ghost ratio), for fast
-    CPU tests of any variant: widths 8/16/24/32, depths 1/1/2/2, head 64.
-    Other model families provide their own ``small()`` (same arguments)."""
-    if not isinstance(config, ModelConfig):
-        return config.small(frames=frames, size=size, num_classes=num_classes, **overrides)
-    n = len(config.widths)
-    small = dict(stem_width=8, widths=(8, 16, 24, 32)[:n] if n <= 4 else config.widths,
-                 depths=(1, 1, 2, 2)[:n] if n <= 4 else config.depths, head_width=64,
-                 tada_reduction=min(config.tada_reduction, 8.0), frames=frames, size=size,
-                 num_classes=num_classes)
-    small.update(overrides)
-    return config.replace(**small)
-
-
-def distinct_small_variants(names, small=None) -> list[str]:
-    """The first of ``names`` for each distinct small config (``small(name) ->
-    config``; default :func:`small_config` of the registered variant). Variants
-    that differ only in their input (X3D-XS/S/M) share one small config, so
-    per-variant tests run it once."""
-    from jaxar.registry import create_config
-    small = small or (lambda name: small_config(create_config(name)))
-    seen, out = [], []
-    for name in names:
-        cfg = small(name)
-        if cfg not in seen:
-            seen.append(cfg)
-            out.append(name)
-    return out
