@@ -46,7 +46,7 @@ def log(msg: str) -> None:
 def full_size_variants() -> list[str]:
     from jaxar.registry import create_config, list_variants
     return [n for n in list_variants() if not n.endswith("_tiny")
-            and getattr(create_config(n), "input_domain", "raw") == "raw"]   # raw-frame clips only
+            and create_config(n).input_domain == "rgb"]   # one RGB clip as input
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:

@@ -14,12 +14,18 @@ def small(name: str, **overrides):
     return create_config(name).small(**overrides)
 
 
+def rgb_variants() -> list[str]:
+    """Registered variants whose input is one RGB clip (``input_domain == "rgb"``;
+    the compressed-domain CD-KD students have their own tests, tests/test_cdkd_*.py)."""
+    return [n for n in list_variants() if create_config(n).input_domain == "rgb"]
+
+
 def distinct_small_variants(names=None, **overrides) -> list[str]:
-    """The first of ``names`` (default: every registered variant) for each
+    """The first of ``names`` (default: every registered RGB-input variant) for each
     distinct small config: variants that differ only in their input (X3D-XS/S/M)
     or only in what ``small()`` overrides share one, so per-variant tests run it once."""
     seen, out = [], []
-    for name in list_variants() if names is None else names:
+    for name in rgb_variants() if names is None else names:
         cfg = small(name, **overrides)
         if cfg not in seen:
             seen.append(cfg)

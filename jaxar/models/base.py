@@ -8,6 +8,12 @@ A family config is a frozen dataclass deriving from :class:`ModelConfigBase`:
   float32), validated here;
 * ``family`` -- a class variable naming the family (``"x3d_ugt"``, ``"x3d"``,
   ``"tsm_resnet"``, ...), read by the registry, summaries and export;
+* ``input_domain`` -- a class variable: ``"rgb"`` (the default) for a network
+  whose input is one decoded RGB clip ``(N, T, H, W, 3)``, ``"compressed"``
+  for the CD-KD students, whose input is a dict of I-frames, motion vectors
+  and residuals (:mod:`jaxar.models.cdkd`); tools and generic tests that feed
+  a single RGB clip (training on raw clips, the per-variant tests, the
+  Table-3 comparison) take the ``"rgb"`` families, the others have their own;
 * ``replace(**fields)`` -- a copy with fields replaced, unknown names rejected;
 * ``input_shape`` -- the per-clip input ``(T, H, W, 3)``;
 * ``small(**overrides)`` -- a narrow, shallow copy with the same block
@@ -33,6 +39,7 @@ DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 @dataclasses.dataclass(frozen=True)
 class ModelConfigBase:
     family: ClassVar[str] = ""
+    input_domain: ClassVar[str] = "rgb"
 
     num_classes: int = 60
     frames: int = 16
