@@ -54,3 +54,6 @@ VARIANTS: dict[str, Callable[[], object]] = {
     "arc_tsm_resnet18": arc_tsm_resnet18,
     "arc_tsm_resnet50": arc_tsm_resnet50,
 }
+
+from jaxar.models.ean import VARIANTS as _EAN_VARIANTS  # noqa: E402  (EAN family, docs/ean.md)
+VARIANTS.update(_EAN_VARIANTS)

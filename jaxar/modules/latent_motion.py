@@ -4,8 +4,8 @@ Per segment ``S_t`` of ``F`` adjacent frames (``(N, S, F, H, W, 3)``, paper: F=5
 
     d_i = S_t[i] - S_t[i-1]                      i = 2..F  (RGB differences, Eq. 7)
     v_i = H_e(patches_P(d_i))                    P x P x 3 patches -> latent L (linear, Eq. 8)
-    c   = v + H_m(v)                             H_m: grouped 3x3x3 conv, BN, ReLU,
-                                                 grouped 3x3x3 conv, BN (over i, patch grid; Eq. 9)
+    c   = v + H_m(v)                             H_m: grouped 3x3x3 conv, ReLU, grouped
+                                                 3x3x3 conv (bias-free; over i and the patch grid; Eq. 9)
     m_i = unpatch(H_d(c_i))                      linear L -> (C1/(F-1)) x (P/4) x (P/4) (Eq. 10)
     m_t = [m_2; ...; m_F]                        stacked on channels: (H/4, W/4, C1)  (Eq. 11)
 
@@ -14,8 +14,9 @@ ResNet stem's width at stride 4). ``m_t`` is added to the stem features of
 the segment's anchor frame (Eq. 12; the network does that). ``H_d`` is
 zero-initialised, so LMC adds exactly nothing at initialisation; a constant
 segment gives ``d = 0`` and, the encoder and decoder being bias-free and
-``H_m`` residual, ``m = H_d(H_m(0))`` -- zero once the BN shifts are zero
-(exactly zero at init, and ``tests/test_ean_identities.py`` checks it).
+``H_m`` bias-free (no BN: the paper names none, and a BN shift would make a
+still segment move), ``m = 0`` exactly for ANY weights
+(``tests/test_ean_identities.py``).
 
 Deploy form: the differences on a ``(N*S, F, 3*H*W)`` view, the patch
 encoder as one ``P x P`` stride-``P`` Conv, ``H_m`` as per-tap 2-D convs,
@@ -35,7 +36,7 @@ from jax import lax
 
 from jaxar.deploy.bn_fold import Variables, f32
 from jaxar.modules import ean_layers as el
-from jaxar.modules.layers import Dense, batch_norm
+from jaxar.modules.layers import Dense
 
 
 class LatentMotionCode(nn.Module):
@@ -76,9 +77,7 @@ class LatentMotionCode(nn.Module):
         patches = d.transpose(0, 1, 2, 4, 3, 5, 6).reshape(n * s, nd, gh, gw, p * p * 3)
         v = Dense(self.latent, use_bias=False, name="encode")(patches)        # (NS, nd, gh, gw, L)
         c1, c2 = self.motion_convs()
-        h = nn.relu(batch_norm(self.train, self.dtype, name="motion_bn1")(c1(v)))
-        h = batch_norm(self.train, self.dtype, name="motion_bn2")(c2(h))
-        c = v + h
+        c = v + c2(nn.relu(c1(v)))
         m = Dense(q * q * co, use_bias=False, kernel_init=nn.initializers.zeros, name="decode")(c)
         m = m.reshape(n * s, nd, gh, gw, q, q, co).transpose(0, 2, 4, 3, 5, 1, 6)
         return m.reshape(n, s, gh * q, gw * q, nd * co)
@@ -92,8 +91,8 @@ class LatentMotionCode(nn.Module):
         dec = v.child("decode").param("kernel")                              # (L, q*q*co)
         c1, c2 = self.motion_convs()
         return {"encode": f32(enc), "decode": f32(dec.T[:, :, None, None]),
-                "motion1": c1.deploy_params(v.child("motion1"), v.child("motion_bn1")),
-                "motion2": c2.deploy_params(v.child("motion2"), v.child("motion_bn2"))}
+                "motion1": c1.deploy_params(v.child("motion1")),
+                "motion2": c2.deploy_params(v.child("motion2"))}
 
     @nn.nowrap
     def deploy_apply(self, p: dict, x: jax.Array, frames: int) -> jax.Array:
@@ -105,8 +104,8 @@ class LatentMotionCode(nn.Module):
         d = lax.slice_in_dim(seg, 1, frames, axis=1) - lax.slice_in_dim(seg, 0, frames - 1, axis=1)
         d = d.reshape(-1, 3, hh, ww)                                          # (NS*nd, 3, H, W)
         v = el.dops.conv(d, p["encode"], None, (self.patch, self.patch))      # (NS*nd, L, gh, gw)
-        h = jax.nn.relu(el.deploy_conv3d(v, nd, p["motion1"]["w"], p["motion1"]["b"], groups=self.groups)[0])
-        h, _ = el.deploy_conv3d(h, nd, p["motion2"]["w"], p["motion2"]["b"], groups=self.groups)
+        h = jax.nn.relu(el.deploy_conv3d(v, nd, p["motion1"]["w"], None, groups=self.groups)[0])
+        h, _ = el.deploy_conv3d(h, nd, p["motion2"]["w"], None, groups=self.groups)
         y = el.dops.conv(v + h, p["decode"])                                  # (NS*nd, q*q*co, gh, gw)
         return pixel_interleave(y, q, co).reshape(-1, nd * co, gh * q, gw * q)
 
