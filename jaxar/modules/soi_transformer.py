@@ -172,7 +172,7 @@ class TransformerBlock(nn.Module):
         """``(N, K, c)`` tokens -> same shape (attention as in the module docstring)."""
         n, k, c = x.shape
         d = c // self.heads
-        lin = lambda z, q: jnp.dot(z, jnp.asarray(q["w"])) + jnp.asarray(q["b"])  # noqa: E731
+        lin = lambda z, q: _linear(z, q["w"], q["b"])  # noqa: E731
         ln = self.norm == "layer"
         h = _layer_norm(x) if ln else x
         qkv = lin(h, p["qkv"])                                               # (N, K, 3c)
@@ -188,6 +188,13 @@ class TransformerBlock(nn.Module):
         h = lin(h, p["ffn2"])
         h = jax.nn.relu(el.affine(_layer_norm(h), p["ffn_norm2"]["s"], p["ffn_norm2"]["b"], -1) if ln else h)
         return x + lin(h, p["ffn3"])
+
+
+def _linear(x: jax.Array, w, b) -> jax.Array:
+    """``x @ w + b`` on the last axis of ``(N, K, C)`` as a 2-D GEMM (a rank-3
+    dot becomes an ONNX Einsum, which the TensorRT allow-list forbids)."""
+    y = jnp.dot(x.reshape(-1, x.shape[-1]), jnp.asarray(w)) + jnp.asarray(b)
+    return y.reshape(*x.shape[:-1], y.shape[-1])
 
 
 def _layer_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
