@@ -58,3 +58,14 @@ def eval_fn(cfg):
     """Jitted eval-mode forward of ``cfg`` (cheap XLA settings: compiled once, run a few times)."""
     model = cfg.build()
     return jax.jit(lambda v, x: model.apply(v, x, train=False), compiler_options=fast_compile_options())
+
+
+def perturbed_module_variables(module, x, seed=0, **kwargs):
+    """:func:`perturbed_variables` for a single module applied to ``x``."""
+    rng = np.random.default_rng(seed)
+    shapes = jax.eval_shape(lambda x: module.init(jax.random.PRNGKey(0), x, **kwargs), x)
+
+    def visit(path, leaf):
+        keys = tuple(str(getattr(p, "key", p)) for p in path)
+        return jnp.asarray(_value(keys, tuple(leaf.shape), rng), jnp.float32)
+    return jax.tree_util.tree_map_with_path(visit, dict(shapes))
