@@ -53,12 +53,12 @@ def get_config(arg: str = "ean_r50,ntu60_xsub"):
     if model.family != "ean":
         raise ValueError(f"experiments/ean.py: {variant!r} is not an EAN variant")
     if protocol == "synthetic":
-        small = model.small(num_classes=10, frames=4 * model.segment_frames, size=64)
+        small = model.small(num_classes=10, frames=8 * model.segment_frames, size=64)
         fields = {f: getattr(small, f) for f in ("num_classes", "frames", "size", "depths", "widths",
                                                  "stem_width", "soitr_heads", "me_reduction",
                                                  "lmc_latent", "lmc_groups")}
         c = default_config(variant, **fields)
-        apply_recipe(c, epochs=14.0, decay_epochs=(8.0, 10.0, 12.0))   # the recipe, time-compressed
+        apply_recipe(c, epochs=10.0, decay_epochs=(6.0, 8.0, 9.0))     # the recipe, time-compressed
         c.data.source = "synthetic"
         c.data.crop_area = (1.0, 1.0)
         c.data.synthetic_frames = small.frames
@@ -71,7 +71,7 @@ def get_config(arg: str = "ean_r50,ntu60_xsub"):
         c.model.impl = "lowered"
         c.checkpoint.every_steps = 200
         c.checkpoint.keep = 1
-        c.eval_every = 125
+        c.eval_every = 124
         c.log_every = 25
         return c
     c = load_config(EXPERIMENTS / f"{protocol}.py")
