@@ -69,3 +69,11 @@ def perturbed_module_variables(module, x, seed=0, **kwargs):
         keys = tuple(str(getattr(p, "key", p)) for p in path)
         return jnp.asarray(_value(keys, tuple(leaf.shape), rng), jnp.float32)
     return jax.tree_util.tree_map_with_path(visit, dict(shapes))
+
+
+@functools.lru_cache(maxsize=None)
+def deploy_fn(cfg, layout="frames-major"):
+    """Jitted deploy-form forward ``(params, x (N, T, 3, H, W)) -> logits`` of ``cfg``
+    (cheap XLA settings, like :func:`eval_fn`)."""
+    model = cfg.build()
+    return jax.jit(lambda p, x: model.deploy_apply(p, x, layout), compiler_options=fast_compile_options())
