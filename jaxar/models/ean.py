@@ -37,7 +37,6 @@ from typing import Any, ClassVar, Mapping
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32
@@ -249,10 +248,9 @@ class EAN(nn.Module):
                               name="soitr")
 
     @nn.nowrap
-    def lmc_module(self, train: bool = False) -> LatentMotionCode:
+    def lmc_module(self) -> LatentMotionCode:
         c = self.config
-        return LatentMotionCode(c.stem_width, c.lmc_patch, c.lmc_latent, c.lmc_groups, 4, train,
-                                DTYPES[c.dtype], name="lmc")
+        return LatentMotionCode(c.stem_width, c.lmc_patch, c.lmc_latent, c.lmc_groups, 4, name="lmc")
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -267,7 +265,7 @@ class EAN(nn.Module):
         h = SpatialConv(cfg.stem_width, 7, 2, impl=cfg.impl, name="conv1")(segs[:, :, cfg.lmc_anchor])
         h = el.stem_max_pool(nn.relu(batch_norm(train, dtype, name="bn1")(h)))
         if cfg.lmc:
-            h = h + self.lmc_module(train)(segs).astype(h.dtype)
+            h = h + self.lmc_module()(segs).astype(h.dtype)
         for stage in STAGES:
             if stage > 1:
                 h = Layer(cfg, stage - 1, train, name=f"layer{stage - 1}")(h)

@@ -26,14 +26,13 @@ output is one input times 1 plus zeros) -- no Transpose, no rank > 4.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32
 from jaxar.modules import ean_layers as el
 from jaxar.modules.layers import Dense
@@ -46,8 +45,6 @@ class LatentMotionCode(nn.Module):
     latent: int = 128
     groups: int = 16
     stem_stride: int = 4
-    train: bool = False
-    dtype: Any = jnp.float32
 
     @nn.nowrap
     def geometry(self, frames: int, h: int, w: int) -> tuple[int, int, int, int, int]:
@@ -103,10 +100,10 @@ class LatentMotionCode(nn.Module):
         seg = x.reshape(-1, frames, 3 * hh * ww)
         d = lax.slice_in_dim(seg, 1, frames, axis=1) - lax.slice_in_dim(seg, 0, frames - 1, axis=1)
         d = d.reshape(-1, 3, hh, ww)                                          # (NS*nd, 3, H, W)
-        v = el.dops.conv(d, p["encode"], None, (self.patch, self.patch))      # (NS*nd, L, gh, gw)
+        v = dops.conv(d, p["encode"], None, (self.patch, self.patch))      # (NS*nd, L, gh, gw)
         h = jax.nn.relu(el.deploy_conv3d(v, nd, p["motion1"]["w"], None, groups=self.groups)[0])
         h, _ = el.deploy_conv3d(h, nd, p["motion2"]["w"], None, groups=self.groups)
-        y = el.dops.conv(v + h, p["decode"])                                  # (NS*nd, q*q*co, gh, gw)
+        y = dops.conv(v + h, p["decode"])                                  # (NS*nd, q*q*co, gh, gw)
         return pixel_interleave(y, q, co).reshape(-1, nd * co, gh * q, gw * q)
 
 
