@@ -1,7 +1,11 @@
-"""EAN runs: ``get_config("VARIANT,PROTOCOL")``.
+"""python -m jaxar.train --config experiments/ean.py --workdir runs/ean_r50_ntu60_xsub --config.data.data_dir=/data/tfds
 
-    python -m jaxar.train --config experiments/ean.py:ean_r50,ntu60_xsub --workdir runs/ean_r50_ntu60_xsub --config.data.data_dir=/data/tfds
-    python -m jaxar.train --config experiments/ean.py:ean_r50,synthetic --workdir runs/ean_synth
+EAN runs: ``get_config("VARIANT,PROTOCOL")`` (default ``"ean_r50,ntu60_xsub"``,
+what the command above trains). Other pairs, once ``jaxar.train`` passes a
+``FILE:ARG`` argument (ml_collections style) or from Python::
+
+    get_config("ean_r50_lmc,ntu120_xsub")        # RGB+LMC on NTU-120 cross-subject
+    get_config("ean_r50,synthetic")               # the CPU learning check (benchmarks/ean_synthetic.py)
 
 VARIANT: an EAN variant (``ean_r50``, ``ean_r50_lmc``, ``ean_r50_base``, ...).
 PROTOCOL: ``ntu60_xsub``, ``ntu60_xview``, ``ntu120_xsub``, ``ntu120_xset``
