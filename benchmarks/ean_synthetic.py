@@ -3,8 +3,8 @@
     OMP_NUM_THREADS=1 python benchmarks/ean_synthetic.py [--variant ean_r50] [--workdir runs/ean_synth]
 
 Trains ``experiments/ean.py:VARIANT,synthetic`` (the variant's ``small()``
-widths, 8 segments of 64x64, 10 motion classes in time-reversed pairs, the
-paper's recipe compressed to 10 epochs) through the project's training loop
+widths, 8 segments of 32x32, 10 motion classes in time-reversed pairs, the
+paper's recipe compressed to 6 epochs) through the project's training loop
 and prints the held-out top-1 / top-5 after every evaluation (chance: 10 %;
 a network that ignores time is capped near 50 %). Writes
 ``<workdir>/ean_synthetic.json`` atomically.
