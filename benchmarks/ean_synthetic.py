@@ -4,7 +4,7 @@
 
 Trains ``experiments/ean.py:VARIANT,synthetic`` (the variant's ``small()``
 widths, 8 segments of 32x32, 10 motion classes in time-reversed pairs, the
-paper's recipe compressed to 6 epochs) through the project's training loop
+step schedule over 10 epochs at the synthetic demo's lr 0.1, batch 32, one warm-up epoch) through the project's training loop
 and prints the held-out top-1 / top-5 after every evaluation (chance: 10 %;
 a network that ignores time is capped near 50 %). Writes
 ``<workdir>/ean_synthetic.json`` atomically.

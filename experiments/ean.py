@@ -58,27 +58,28 @@ def get_config(arg: str = "ean_r50,ntu60_xsub"):
         raise ValueError(f"experiments/ean.py: {variant!r} is not an EAN variant")
     if protocol == "synthetic":
         # small() widths, 8 segments of 32x32 (the set's native size; the stage-5 map is
-        # then 1x1, so SOI-Tr's saliency is trivial here), the recipe compressed to 6 epochs
+        # then 1x1, so SOI-Tr's saliency is trivial here), the step schedule over 10 epochs
         small = model.small(num_classes=10, frames=8 * model.segment_frames, size=32, lmc_patch=16)
         fields = {f: getattr(small, f) for f in ("num_classes", "frames", "size", "depths", "widths",
                                                  "stem_width", "soitr_heads", "me_reduction",
                                                  "lmc_latent", "lmc_groups", "lmc_patch")}
         c = default_config(variant, **fields)
-        apply_recipe(c, epochs=6.0, decay_epochs=(4.0, 5.0))
+        apply_recipe(c, epochs=10.0, decay_epochs=(6.0, 8.0, 9.0))
         c.data.source = "synthetic"
         c.data.crop_area = (1.0, 1.0)
         c.data.synthetic_frames = small.frames
         c.data.synthetic_size = small.size
-        c.data.synthetic_train = 800
-        c.data.synthetic_test = 300
-        c.optim.lr = 0.02
-        c.batch_size = 16
-        c.optim.base_batch = 16
+        c.data.synthetic_train = 2000
+        c.data.synthetic_test = 500
+        c.optim.lr = 0.1                   # the project's synthetic-demo scale (batch 32, 1 warm-up epoch)
+        c.optim.warmup_epochs = 1.0
+        c.batch_size = 32
+        c.optim.base_batch = 32
         c.model.impl = "lowered"
-        c.checkpoint.every_steps = 100
+        c.checkpoint.every_steps = 124
         c.checkpoint.keep = 1
-        c.eval_every = 100
-        c.log_every = 25
+        c.eval_every = 124
+        c.log_every = 31
         return c
     c = load_config(EXPERIMENTS / f"{protocol}.py")
     c.model = model_section(variant, num_classes=c.model.num_classes, frames=model.frames,
