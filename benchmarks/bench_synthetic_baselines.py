@@ -43,6 +43,12 @@ NARROW = {
     "tsm_mobilenetv2": dict(stem_width=16, blocks=((1, 8, 1, 1), (6, 16, 2, 2), (6, 24, 2, 2),
                                                    (6, 32, 2, 2)), last_width=128, dropout=0.2),
 }
+# EAN (docs/ean.md): its small() widths; the LMC variant needs 5-frame segments (40
+# frames), which the 8-frame demo input cannot give: benchmarks/ean_synthetic.py runs it.
+_EAN = dict(depths=(1, 1, 1, 1), widths=(8, 16, 16, 32), stem_width=16, soitr_heads=4, me_reduction=4,
+            dropout=0.2)
+NARROW.update({name: _EAN for name in ("ean_r50", "ean_r50_base", "ean_r50_eab", "ean_r50_soitr",
+                                       "ean_r50_eab5")})
 DEFAULT = ["x3d_ugt_tiny", "x3d_xs", "tsm_resnet18", "tsm_mobilenetv2", "arc_tsm_resnet18"]
 # --set KEY=VALUE: run-level fields of the recipe a diagnostic run may change.
 SETTABLE = {"lr": ("optim", "lr", float), "warmup_epochs": ("optim", "warmup_epochs", float),

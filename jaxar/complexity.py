@@ -31,7 +31,8 @@ def _group(path: tuple[str, ...]) -> str:
     top = path[0] if path else "?"
     if top.startswith("stage"):
         return top
-    return {"stem": "stem", "stem_bn": "stem", "head_proj": "head", "classifier": "head"}.get(top, top)
+    return {"stem": "stem", "stem_bn": "stem", "head_proj": "head", "classifier": "head",
+            "bn1": "conv1"}.get(top, top)            # bn1: torchvision-named stems (EAN)
 
 
 def init_shapes(config, batch: int = 1):

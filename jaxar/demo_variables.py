@@ -21,12 +21,15 @@ def _value(path: tuple[str, ...], shape: tuple[int, ...], rng: np.random.Generat
     parent = path[-2] if len(path) > 1 else ""
     if path[0] == "batch_stats":
         return rng.normal(0.0, 0.3, shape) if name == "mean" else rng.uniform(0.5, 2.0, shape)
-    if parent.endswith("_bn") or parent.rstrip("0123456789") == "bn":     # x_bn, bn, bn1 (TSM)
+    stem = parent.rstrip("0123456789")
+    if parent.endswith("_bn") or stem in ("bn", "norm") or stem.endswith("_norm"):  # x_bn, bn1, norm1 (EAN)
         return rng.uniform(0.6, 1.3, shape) if name == "scale" else rng.normal(0.0, 0.2, shape)
     if name == "beta":                                   # TAda blend: non-zero, either sign
         return np.asarray(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.9))
     if name in ("embed", "attention", "fusion"):         # ARC's (C_in, c) matrices, zero at init
         return rng.normal(0.0, 0.5 / np.sqrt(shape[0]), shape)
+    if name == "pos_embedding":                          # EAN SOI-Tr positional embedding
+        return rng.normal(0.0, 0.5, shape)
     if name == "bias":                                   # dense / TAda temporal biases
         return rng.normal(0.0, 0.1, shape)
     if name == "kernel":

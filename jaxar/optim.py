@@ -57,6 +57,23 @@ def cosine_schedule(peak_lr: float, total_steps: int, warmup_steps: int = 0,
     return optax.join_schedules([warmup, cosine], [warmup_steps])
 
 
+def step_schedule(peak_lr: float, boundaries: list[int], factor: float = 0.1,
+                  warmup_steps: int = 0) -> optax.Schedule:
+    """Optional linear warmup ``0 -> peak_lr``, then ``peak_lr`` multiplied by
+    ``factor`` at every step in ``boundaries`` (PyTorch's ``MultiStepLR``;
+    ``optax.piecewise_constant_schedule``). EAN/TSN's recipe: lr 0.01, x0.1 at
+    epochs 40, 50, 60 of 70."""
+    if any(b <= 0 for b in boundaries) or list(boundaries) != sorted(boundaries):
+        raise ValueError(f"step-schedule boundaries must be increasing positive steps, got {boundaries}")
+    if not 0.0 < factor <= 1.0:
+        raise ValueError(f"step-schedule factor must be in (0, 1], got {factor}")
+    steps = optax.piecewise_constant_schedule(peak_lr, {int(b): factor for b in boundaries})
+    if warmup_steps == 0:
+        return steps
+    warmup = optax.linear_schedule(0.0, peak_lr, warmup_steps)
+    return optax.join_schedules([warmup, lambda n: steps(n + warmup_steps)], [warmup_steps])
+
+
 def _decay_mask(params, decay_all: bool):
     """True for parameters that get weight decay: all (PyTorch default) or
     only tensors with ndim > 1 (conv/dense kernels)."""

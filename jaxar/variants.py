@@ -57,3 +57,5 @@ VARIANTS: dict[str, Callable[[], object]] = {
 
 from jaxar.models.cdkd import VARIANTS as _CDKD_VARIANTS  # noqa: E402  (compressed-domain students)
 VARIANTS.update(_CDKD_VARIANTS)
+from jaxar.models.ean import VARIANTS as _EAN_VARIANTS  # noqa: E402  (EAN family, docs/ean.md)
+VARIANTS.update(_EAN_VARIANTS)

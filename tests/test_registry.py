@@ -20,8 +20,9 @@ def test_variant_follows_the_config_protocol(name):
         cfg.num_classes = 3
     for field in ("num_classes", "frames", "size", "impl", "dtype"):
         assert field in {f.name for f in dataclasses.fields(cfg)}, field
-    small = cfg.replace(num_classes=7, frames=4, size=32)
-    assert small.input_shape == (4, 32, 32, 3) and small.num_classes == 7
+    t = 4 * getattr(cfg, "segment_frames", 1)          # EAN RGB+LMC reads 5-frame segments
+    small = cfg.replace(num_classes=7, frames=t, size=32)
+    assert small.input_shape == (t, 32, 32, 3) and small.num_classes == 7
     with pytest.raises(ValueError, match="nope"):
         cfg.replace(nope=1)
     assert isinstance(small.build(), nn.Module)

@@ -106,6 +106,9 @@ def default_config(variant: str = "x3d_ugt", **model_fields: Any) -> ml_collecti
     c.optim.decay_all = True                # False: no weight decay on 1-D params (BN, biases)
     c.optim.warmup_epochs = 0.0
     c.optim.end_lr = 0.0
+    c.optim.schedule = "cosine"             # "cosine" | "step" (x decay_factor at each of decay_epochs)
+    c.optim.decay_epochs = ()               # step schedule: epochs at which the lr is multiplied ...
+    c.optim.decay_factor = 0.1              # ... by this factor (EAN: (40, 50, 60), 0.1)
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "poly1"                   # "poly1" | "ce"

@@ -24,7 +24,7 @@ from jaxar import parallel
 from jaxar.checkpoint import Checkpointer
 from jaxar.registry import config_to_json
 from jaxar.losses import make_loss_fn
-from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch
+from jaxar.optim import cosine_schedule, scaled_lr, schedule_values, sgd_torch, step_schedule
 from jaxar.runtime.files import atomic_open, atomic_write_json, atomic_write_text
 from jaxar.train import data as data_lib
 from jaxar.train import init_from, plots
@@ -65,6 +65,18 @@ def make_plan(cfg: TrainConfig, num_train: int) -> Plan:
     warmup = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
     return Plan(total, steps_per_epoch, scaled_lr(cfg.optim.lr, cfg.batch_size, cfg.optim.base_batch),
                 warmup)
+
+
+def lr_schedule(cfg: TrainConfig, plan: Plan):
+    """``cfg.optim.schedule``: ``"cosine"`` (default) or ``"step"`` (multi-step decay at
+    ``optim.decay_epochs``, converted to steps with the plan's steps per epoch)."""
+    if cfg.optim.get("schedule", "cosine") == "step":
+        bounds = [int(round(e * plan.steps_per_epoch)) for e in cfg.optim.decay_epochs]
+        return step_schedule(plan.peak_lr, bounds, cfg.optim.decay_factor,
+                             plan.warmup_steps)
+    if cfg.optim.get("schedule", "cosine") != "cosine":
+        raise ValueError(f"optim.schedule must be 'cosine' or 'step', got {cfg.optim.schedule!r}")
+    return cosine_schedule(plan.peak_lr, plan.total_steps, plan.warmup_steps, cfg.optim.end_lr)
 
 
 def evaluate_variables(eval_step, variables, batches, mesh) -> dict:
@@ -112,8 +124,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
 
     # -- model, optimizer, steps
     model = model_cfg.build()
-    lrs = schedule_values(cosine_schedule(plan.peak_lr, plan.total_steps, plan.warmup_steps,
-                                          cfg.optim.end_lr), plan.total_steps)
+    lrs = schedule_values(lr_schedule(cfg, plan), plan.total_steps)
     tx = sgd_torch(1.0, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.nesterov,
                    cfg.optim.decay_all)        # the step scales the update by lrs[step]
     loss_fn = make_loss_fn(cfg.loss.name, cfg.loss.epsilon, cfg.loss.label_smoothing)
