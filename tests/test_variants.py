@@ -36,7 +36,10 @@ def test_every_config_gives_the_base_protocol(name):
     cfg = create_config(name)
     small = cfg.small(num_classes=NUM_CLASSES)
     assert type(small) is type(cfg) and cfg.family and small.family == cfg.family
-    assert small.input_shape == (4, 32, 32, 3) and small.num_classes == NUM_CLASSES
+    # tiny: a few frames (EAN RGB+LMC: 4 segments of 5) at <= 64^2 (EAN keeps a 2x2 map after 32x
+    # downsampling for its object maps); X3D/TSM/ARC/X3D-UGT/CD-KD at the common 4x32^2
+    assert small.frames <= 20 and small.size <= 64 and small.num_classes == NUM_CLASSES
+    assert small.input_shape == (small.frames, small.size, small.size, 3)
     assert callable(getattr(cfg.build(), "deploy_params")) and callable(getattr(cfg.build(), "deploy_apply"))
 
 
@@ -88,9 +91,9 @@ def test_variant_init_forward_grad(name):
     gates = {jax.tree_util.keystr(p).split("['tada']")[0] for p, _ in flat if "['tada']" in jax.tree_util.keystr(p)}
     betas = [p for p, _ in flat if jax.tree_util.keystr(p).endswith("['tada']['beta']")]
     assert len(betas) == len(gates)                       # one blend coefficient per TAda gate
-    # the classifier learns
+    # the classifier (the one kernel with an output per class) learns
     classifier = [g for path, g in flat if jax.tree_util.keystr(path).endswith("['kernel']")
-                  and ("'classifier'" in jax.tree_util.keystr(path) or "'fc'" in jax.tree_util.keystr(path))]
+                  and g.ndim == 2 and g.shape[-1] == NUM_CLASSES]
     assert len(classifier) == 1 and float(jnp.abs(classifier[0]).max()) > 0
 
 
@@ -107,5 +110,5 @@ def test_bf16_compute_keeps_float32_params_and_logits():
 @pytest.mark.parametrize("name", distinct_small_variants())
 def test_bad_input_shape_is_named(name):
     cfg = create_config(name).small()
-    with pytest.raises(ValueError, match="N, T, H, W, 3"):
+    with pytest.raises(ValueError, match=r"expects \(N, \w+, H, W, 3\)"):
         cfg.build().init(jax.random.PRNGKey(0), jnp.ones((1, 4, 32, 32)))
