@@ -75,7 +75,7 @@ def test_demo_variables_cover_every_full_size_family():
 
     narrow = {}                                      # same parameter names, fast to trace
     for name in full_size_variants():
-        narrow.setdefault(model_family(create_config(name)), create_config(name).small(frames=2))
+        narrow.setdefault(model_family(create_config(name)), create_config(name).small())
     assert {"x3d_ugt", "x3d", "tsm_resnet", "tsm_mobilenetv2", "arc_tsm_resnet"} <= set(narrow)
     for family, cfg in sorted(narrow.items()):
         leaves = {jax.tree_util.keystr(p): np.asarray(v)
