@@ -11,7 +11,7 @@ jaxar's jitted ``value_and_grad`` from ``bench_formulations.build`` (``--impls``
 takes its formulation names: ``shifted``, ``lowered``, ``conv3d``, ``auto``,
 ``shifted-original`` = the ``shifted`` step before the chunk-summed kernel
 gradients and the shift order change, ...) against
-``benchmarks/torch_x3d_ugt.py`` (PyTorch eager, NCTHW, grouped ``nn.Conv3d``,
+``jaxar/weights/torch_x3d_ugt.py`` (PyTorch eager, NCTHW, grouped ``nn.Conv3d``,
 ``nn.BatchNorm3d``; ``zero_grad``, forward, ``cross_entropy``, ``backward``, no
 optimiser step on either side) loaded with jaxar's initial weights.
 ``--eval`` adds the inference forward of one clip (1x16x224^2 by default,
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     import jax
     import torch
 
-    import torch_x3d_ugt as tref          # sibling module: run as a script from benchmarks/
+    from jaxar.weights import torch_x3d_ugt as tref
     from bench_formulations import VARIANTS
     bad = [i for i in args.impls if i not in VARIANTS]
     if bad:
@@ -136,7 +136,7 @@ def run_shape(args, mode: str, batch: int, size: int) -> tuple[list[dict], dict]
     import torch
     import torch.nn.functional as F
 
-    import torch_x3d_ugt as tref          # sibling module: run as a script from benchmarks/
+    from jaxar.weights import torch_x3d_ugt as tref
     from bench_formulations import build, pairwise_ratios, time_interleaved
     from jaxar.registry import create_config
 
@@ -211,7 +211,7 @@ def agreement(args, mode, cfg, model, variables, x, y, first_built) -> dict:
     import torch
     import torch.nn.functional as F
 
-    import torch_x3d_ugt as tref          # sibling module: run as a script from benchmarks/
+    from jaxar.weights import torch_x3d_ugt as tref
     from jaxar.initialization import fast_compile_options
 
     xt = tref.to_ncthw(x)

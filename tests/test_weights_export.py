@@ -1,7 +1,6 @@
 """X3D-UGT <-> the project's PyTorch reference: import, reverse export, round trip.
 
-The reference network (``tests/weights_torch_ugt.py``, a copy of
-``benchmarks/torch_x3d_ugt.py``'s model) with randomised BN statistics and a TAda
+The reference network (``jaxar/weights/torch_x3d_ugt.py``) with randomised BN statistics and a TAda
 gate far from 1 is saved as a state dict; jaxar imports it (format
 ``jaxar-torch``) and computes the same logits; ``python -m jaxar.weights
 to-torch`` on a jaxar checkpoint of those variables writes a state dict that
@@ -20,7 +19,7 @@ torch = pytest.importorskip(
                     "(pip install -r requirements-bench.txt)")
 
 from tests import weights_torch_nets as tn  # noqa: E402
-from tests import weights_torch_ugt as ref  # noqa: E402
+from jaxar.weights import torch_x3d_ugt as ref  # noqa: E402
 from jaxar.checkpoint import Checkpointer  # noqa: E402
 from jaxar.registry import config_to_json  # noqa: E402
 from jaxar.initialization import fast_compile_options  # noqa: E402

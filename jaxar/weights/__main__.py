@@ -6,7 +6,7 @@
         report against that model (or every missing/unexpected/mismatched key).
     python -m jaxar.weights to-torch --checkpoint RUN --out model.pt|model.safetensors
         an X3D-UGT training run (work directory or step directory) as a state dict
-        for the project's PyTorch reference (benchmarks/torch_x3d_ugt.py):
+        for the project's PyTorch reference (jaxar/weights/torch_x3d_ugt.py):
         ``X3DUGT(cfg).load_state_dict(torch.load("model.pt"))``.
 """
 from __future__ import annotations
@@ -54,12 +54,12 @@ def _to_torch(a) -> int:
     family = model_family(bundle.config)
     if family != "x3d_ugt":
         raise SystemExit(f"to-torch: {a.checkpoint} holds a {family} model; the PyTorch export "
-                         f"covers X3D-UGT (the project's reference benchmarks/torch_x3d_ugt.py)")
+                         f"covers X3D-UGT (the project's reference jaxar/weights/torch_x3d_ugt.py)")
     state = export_state_dict(bundle.variables)
     path = write_state_dict(state, a.out)
     n = sum(int(np.prod(v.shape)) for k, v in state.items() if not k.endswith("num_batches_tracked"))
     print(f"wrote {path}: {len(state)} tensors ({n:,} values) from {bundle.origin} (step {bundle.step}); "
-          f"load with benchmarks/torch_x3d_ugt.py X3DUGT(cfg).load_state_dict(...)")
+          f"load with jaxar/weights/torch_x3d_ugt.py X3DUGT(cfg).load_state_dict(...)")
     return 0
 
 

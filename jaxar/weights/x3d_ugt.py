@@ -1,4 +1,4 @@
-"""X3D-UGT <-> the project's PyTorch reference (``benchmarks/torch_x3d_ugt.py``).
+"""X3D-UGT <-> the project's PyTorch reference (``jaxar/weights/torch_x3d_ugt.py``).
 
 The reference names its modules after jaxar's parameter tree, so the key map
 is derived from the tree itself: a module path ``a/b/c`` is the torch name

@@ -1,13 +1,15 @@
 """X3D-UGT in PyTorch (eager, NCTHW): the training form, as a PyTorch user writes it.
 
-The benchmark baseline for jaxar's CPU training step
-(``benchmarks/bench_torch_vs_jax.py``) and a check on the network's maths
-(``tests/test_torch_reference.py``: same weights -> same logits, loss,
-gradients and BN running statistics as :class:`jaxar.models.x3d_ugt.X3DUGT`).
-Torch is a benchmark-only dependency (``pip install -r requirements-bench.txt``);
-nothing in ``jaxar`` imports this file or torch.
+The model a PyTorch user loads the state dict of ``python -m jaxar.weights
+to-torch`` into (``X3DUGT(cfg).load_state_dict(...)``), the benchmark baseline
+for jaxar's CPU training step (``benchmarks/bench_torch_vs_jax.py``) and a
+check on the network's maths (``tests/test_torch_reference.py``: same weights
+-> same logits, loss, gradients and BN running statistics as
+:class:`jaxar.models.x3d_ugt.X3DUGT`). This module imports torch (the optional
+extra ``pip install 'jaxar[torch]'``, or ``requirements-bench.txt``); nothing
+else in ``jaxar`` imports it, so jaxar itself never needs torch.
 
-    PYTHONPATH=. python benchmarks/torch_x3d_ugt.py --variant x3d_ugt_tiny   # build, load, compare
+    python -m jaxar.weights.torch_x3d_ugt --variant x3d_ugt_tiny   # build, load, compare
 
 The network is built from the same :class:`jaxar.models.x3d_ugt.X3DUGTConfig` as the
 JAX model: ``nn.Conv3d`` (``groups`` = channels for the depthwise convs) and
