@@ -34,7 +34,6 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", default="runs/ean_synth")
     ap.add_argument("--epochs", type=float, default=None, help="shorten the run (decays scale along)")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     from jaxar.runtime.files import atomic_write_json
     from jaxar.train.loop import train_and_evaluate
     cfg = load_experiment().get_config(f"{args.variant},synthetic")

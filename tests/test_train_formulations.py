@@ -142,7 +142,10 @@ def test_chunked_kernel_gradients_equal_per_tap_and_lowered(frames, height):
         chunked = shifted._chunks(g.shape[axis]) >= shifted.MIN_CHUNKS
         assert chunked == (g.shape[axis] != 17)
         got = jax.jit(shifted.tap_sums, static_argnums=2)(windows, g, axis)
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+        # the same products summed in another order: float32 rounding of sums whose
+        # terms reach ~|want|.max() (a lost or doubled chunk is off by O(1) or more)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5,
+                                   atol=1e-5 * max(1.0, float(np.abs(want).max())))
         hlo = jax.jit(shifted.tap_sums, static_argnums=2).lower(windows, g, axis).as_text()
         assert ("stablehlo.slice" in hlo) == chunked    # chunks are slices; per tap has none
         assert "stablehlo.slice" not in jax.jit(shifted.tap_sums_per_tap).lower(windows, g).as_text()

@@ -119,7 +119,7 @@ def encode_isolated(path: Path, **kwargs) -> Path:
     import subprocess
     import sys
     root = Path(__file__).resolve().parents[1]
-    code = (f"import json, sys; sys.path.insert(0, {str(root)!r}); from tests.video_files import encode; "
+    code = ("import json; from tests.video_files import encode; "       # python -c: the cwd is on the path
             f"encode({str(path)!r}, **json.loads({json.dumps(json.dumps(kwargs))}))")
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120, cwd=root)
     return path
