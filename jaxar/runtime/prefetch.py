@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, TypeVar
 T = TypeVar("T")
 
 _DONE = object()
+JOIN_TIMEOUT_S = 5.0       # a producer blocked longer (a stalled stream) is left behind, as a daemon
 
 
 def prefetch_in_thread(items: Iterable[T], size: int) -> Iterator[T]:
@@ -49,7 +50,8 @@ def prefetch_in_thread(items: Iterable[T], size: int) -> Iterator[T]:
             return
         put(_DONE)
 
-    threading.Thread(target=work, daemon=True).start()
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
     try:
         while True:
             item = q.get()
@@ -60,3 +62,8 @@ def prefetch_in_thread(items: Iterable[T], size: int) -> Iterator[T]:
             yield item
     finally:
         stop.set()
+        # the producer stops after the item it is making; wait for that (bounded),
+        # so a caller that then releases what the producer reads from (a video
+        # capture) never does so while the producer is still inside it
+        if thread is not threading.current_thread():
+            thread.join(timeout=JOIN_TIMEOUT_S)

@@ -92,12 +92,13 @@ class JsonlWriter:
         return self.path.with_name(self.path.name + ".partial") if self.path is not None else None
 
     def write(self, row: dict) -> None:
-        self.rows.append(row)
+        line = json.dumps(row)
         if self._f is not None:
-            self._f.write(json.dumps(row) + "\n")
+            self._f.write(line + "\n")
             self._f.flush()
         else:
-            print(json.dumps(row), flush=True)
+            print(line, flush=True)
+        self.rows.append(row)
 
     def _publish(self, target: Path) -> None:
         self._f.close()
@@ -117,11 +118,16 @@ class JsonlWriter:
         left untouched. Returns the partial file's path or ``None``."""
         if self._f is None or self._f.closed:
             return None
-        if not self.rows:
+        # count the rows in the file itself: an interrupt (SIGINT/SIGTERM raise
+        # KeyboardInterrupt between any two bytecodes) can fall between a row's
+        # write and its bookkeeping, so len(self.rows) may be one short or long
+        self._f.flush()
+        with open(self._tmp, "rb") as f:
+            n = sum(1 for _ in f)
+        if n == 0:
             self._f.close()
             Path(self._tmp).unlink(missing_ok=True)
             return None
-        n = len(self.rows)
         self.write({"incomplete": True, "reason": reason, "rows": n})
         self._publish(self.partial_path)
         return self.partial_path
