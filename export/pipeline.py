@@ -94,7 +94,8 @@ def write_model_record(ctx: Context, done: Mapping) -> dict:
     from jaxar.model_record import write_record
     c = ctx.record.config
     record = ctx.record.replace(preprocessing=preprocess.spec(
-        c.frames, c.size, ctx.opts.static_batch, ctx.record.metadata.get("train_config")))
+        c.frames, c.size, ctx.opts.static_batch, ctx.record.metadata.get("train_config"),
+        sampling=c.clip_sampling.to_json()))
     write_record(record, ctx.work)
     return {"record": record}
 

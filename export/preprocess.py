@@ -39,10 +39,14 @@ def training_crop(train_config: dict | None, size: int) -> str:
     return f"as prepared for {source or '?'} {name}, resized to {size}x{size}"
 
 
-def spec(frames: int, size: int, batch: int | None, train_config: dict | None = None) -> dict:
+def spec(frames: int, size: int, batch: int | None, train_config: dict | None = None,
+         sampling: dict | None = None) -> dict:
     """The ``preprocessing.json`` content; ``train_config`` (the checkpoint's
-    run config) says how the training clips were cropped."""
-    return {
+    run config) says how the training clips were cropped; ``sampling``
+    (``SegmentSpec.to_json()`` of the model config's ``clip_sampling``) how
+    its frames are drawn, stored under ``"sampling"`` (the runtime reads it;
+    absent: one frame per segment)."""
+    out = {
         "input_name": "clip", "output_name": "logits",
         "input_shape": [batch if batch else "N", frames, 3, size, size],
         "layout": "NTCHW (batch, frame, RGB channel, height, width), float32",
@@ -59,6 +63,16 @@ def spec(frames: int, size: int, batch: int | None, train_config: dict | None = 
                               "--boxes (any detector) / --skeleton (NTU); docs/predict.md",
         "output": "logits (N, num_classes); softmax for probabilities; labels.json maps index -> name",
     }
+    if sampling is not None and int(sampling.get("segment_frames", 1)) > 1:
+        n, run = int(sampling["segments"]), int(sampling["segment_frames"])
+        out["frame_sampling"] = (f"{n} segments of {run} adjacent frames ({frames} frames, segment-major): "
+                                 f"the window is cut into {n} equal groups and the run centred in each "
+                                 "is taken (runtime/segments.py); windows as metadata.json says, or "
+                                 "--whole-video; a window too short repeats frames")
+    if sampling is not None:
+        out["sampling"] = {"segments": int(sampling["segments"]),
+                           "segment_frames": int(sampling.get("segment_frames", 1))}
+    return out
 
 
 def preprocess(frames_uint8: np.ndarray) -> np.ndarray:

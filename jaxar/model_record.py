@@ -13,7 +13,13 @@ Directory form (every file written atomically: temporary file + rename)::
     jax_variables.npz    {"params", "batch_stats"} flattened to "params/stage1/.../kernel" keys
     labels.json          class index -> name (``class_<i>`` names when the model has none)
     preprocessing.json   input contract (only when the record has one)
-    record.json          {"format", "step", "origin", "metadata"}
+    record.json          {"format", "step", "origin", "metadata", "sampling"}
+
+``sampling`` is the config's ``clip_sampling`` (``{"segments": N,
+"segment_frames": L}``, :mod:`jaxar.runtime.segments`), written so a reader
+without jaxar knows how the model's frames are drawn; records written before
+it existed lack it and mean one frame per segment (it is checked against
+config.json when present).
 
 Every read error is a ``ValueError`` / ``FileNotFoundError`` naming the file.
 """
@@ -134,7 +140,8 @@ def write_record(record: ModelRecord, out_dir: str | os.PathLike) -> list[str]:
         atomic_write_json(out / "preprocessing.json", record.preprocessing)
         written.append("preprocessing.json")
     atomic_write_json(out / "record.json", {"format": FORMAT, "step": record.step, "origin": record.origin,
-                                            "metadata": record.metadata})
+                                            "metadata": record.metadata,
+                                            "sampling": record.config.clip_sampling.to_json()})
     return written + ["record.json"]
 
 
@@ -147,6 +154,12 @@ def read_record(out_dir: str | os.PathLike) -> ModelRecord:
     head = read_json(out / "record.json") if (out / "record.json").is_file() else {}
     if head and head.get("format") != FORMAT:
         raise ValueError(f"{out / 'record.json'}: format {head.get('format')!r}, expected {FORMAT!r}")
+    if head.get("sampling") is not None:
+        from jaxar.runtime.segments import SegmentSpec
+        where = f"{out / 'record.json'}: sampling"
+        if SegmentSpec.from_json(head["sampling"], config.frames, where=where) != config.clip_sampling:
+            raise ValueError(f"{where} {head['sampling']} disagrees with config.json "
+                             f"({config.clip_sampling.to_json()})")
     labels = read_json(out / "labels.json") if (out / "labels.json").is_file() else None
     if labels is not None and (not isinstance(labels, list) or len(labels) != config.num_classes):
         raise ValueError(f"{out / 'labels.json'}: expected a list of {config.num_classes} class names")

@@ -48,7 +48,8 @@ def load_checkpoint_model(path: str) -> app.Model:
         raise InputError(f"--checkpoint {path}: {e}") from None
     cfg = record.config
     window, source = record.clip_seconds()
-    return app.Model(JaxBackend(cfg, record.variables), record.labels, Preprocessing(cfg.frames, cfg.size),
+    prep = Preprocessing(cfg.frames, cfg.size, segment_frames=cfg.clip_sampling.segment_frames)
+    return app.Model(JaxBackend(cfg, record.variables), record.labels, prep,
                      window, source, f"JAX checkpoint {record.metadata['checkpoint']} (step {record.step})")
 
 

@@ -16,6 +16,11 @@ A family config is a frozen dataclass deriving from :class:`ModelConfigBase`:
   Table-3 comparison) take the ``"rgb"`` families, the others have their own;
 * ``replace(**fields)`` -- a copy with fields replaced, unknown names rejected;
 * ``input_shape`` -- the per-clip input ``(T, H, W, 3)``;
+* ``clip_sampling`` -- how the ``T`` frames are drawn from a span of video
+  (:class:`jaxar.runtime.segments.SegmentSpec`: ``T / L`` segments of ``L``
+  adjacent frames, ``L`` the config's ``segment_frames`` field when the family
+  has one -- EAN -- else 1); the data sources, ``jaxar.predict`` and the
+  bundle runtime all sample with it (docs/ean.md, "Sampling");
 * ``small(**overrides)`` -- a narrow, shallow copy with the same block
   structure, for tests (every family gives one);
 * ``build()`` -- the family's ``flax.linen.Module`` (input ``(N, T, H, W, 3)``,
@@ -32,6 +37,7 @@ from typing import Any, ClassVar
 import jax.numpy as jnp
 
 from jaxar.ops.formulation import IMPL_CHOICES
+from jaxar.runtime.segments import SegmentSpec
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -68,6 +74,13 @@ class ModelConfigBase:
     def input_shape(self) -> tuple[int, int, int, int]:
         """Per-clip input shape ``(T, H, W, 3)``."""
         return (self.frames, self.size, self.size, 3)
+
+    @property
+    def clip_sampling(self) -> SegmentSpec:
+        """``SegmentSpec(T / L, L)``: ``L = segment_frames`` when the family
+        declares that field (EAN: 1 for RGB, 5 for RGB+LMC), else 1."""
+        run = int(getattr(self, "segment_frames", 1))
+        return SegmentSpec(self.frames // run, run)
 
     def small(self, **overrides: Any):
         """A narrow, shallow copy with the same block structure (tests)."""

@@ -124,6 +124,9 @@ def build_parser(prog: str, description: str, backends: tuple[str, ...]) -> argp
     p.add_argument("--window", type=float, help="window length in seconds "
                    "(default: the training clip duration stored with the model)")
     p.add_argument("--stride", type=float, help="seconds between window starts (default: window / 2)")
+    p.add_argument("--whole-video", action="store_true",
+                   help="one prediction per video file: its segments spread over the whole file "
+                        "(the TSN evaluation protocol) instead of sliding windows")
     p.add_argument("--topk", type=int, default=5, help="classes per row (default 5)")
     p.add_argument("--crop", choices=boxes_lib.CROP_MODES, default="center",
                    help="center: centre square, as evaluation (default); full: whole frame")
@@ -166,6 +169,12 @@ def check_args(a) -> None:
         raise InputError("--boxes/--skeleton describe one video file: give exactly one VIDEO")
     if a.render and (live or a.realtime):
         raise InputError("--render needs video files (not live input)")
+    if getattr(a, "whole_video", False):
+        if live or a.realtime:
+            raise InputError("--whole-video needs video files (a live stream has no whole; "
+                             "it is sampled in sliding windows)")
+        if a.window is not None or a.stride is not None:
+            raise InputError("--whole-video samples the whole file: give it without --window/--stride")
     check_outputs(a, [] if live else [v for v in a.videos if not is_url(v)])
 
 
@@ -205,13 +214,17 @@ def _frame_boxes(a, cap) -> boxes_lib.FrameBoxes:
 
 def run(a, model: Model, log: Callable[[str], None]) -> int:
     """Processes the inputs of parsed args ``a`` with ``model``; returns 0."""
-    window = a.window or model.window_s
-    if window is None:
+    whole = getattr(a, "whole_video", False)
+    window = None if whole else a.window or model.window_s
+    if window is None and not whole:
         raise InputError("the model records no training clip duration; pass --window SECONDS")
-    stride = a.stride or window / 2
-    log(f"model: {model.description}; {model.prep.frames} frames x {model.prep.size}^2, "
-        f"{len(model.labels)} classes; window {window:g} s"
-        + ("" if a.window else f" ({model.window_source})") + f", stride {stride:g} s")
+    stride = None if whole else a.stride or window / 2
+    spec = model.prep.sampling
+    frames_desc = (f"{spec.segments} segments x {spec.segment_frames} adjacent frames"
+                   if spec.segment_frames > 1 else f"{model.prep.frames} frames")
+    log(f"model: {model.description}; {frames_desc} x {model.prep.size}^2, {len(model.labels)} classes; "
+        + ("one window over each whole video (--whole-video)" if whole else f"window {window:g} s"
+           + ("" if a.window else f" ({model.window_source})") + f", stride {stride:g} s"))
     live_capture = None
     if a.url:
         live_capture = _open_url_input(a, log)
@@ -298,11 +311,12 @@ def _run_file(a, model, video: str, window, stride, writer, log, suffix: str, ta
     name = _display_name(video)
     with (cap if cap is not None else open_input(video, a.timeout)) as cap:
         fb = _frame_boxes(a, cap)
-        clips = FileClips(cap, fb, model.prep.frames, model.prep.size, window, stride, fps=a.fps, warn=log)
+        clips = FileClips(cap, fb, model.prep.sampling, model.prep.size, window, stride, fps=a.fps, warn=log)
         probs, starts, ends, last_print = [], [], [], t0
         for w, clip in clips:
             p = model.probs(clip)
-            writer.write(window_row(video, w, p, model.labels, a.topk, model.prep.frames))
+            writer.write(_segment_fields(window_row(video, w, p, model.labels, a.topk, model.prep.frames),
+                                         model))
             probs.append(p)
             starts.append(w.start_s)
             ends.append(w.end_s)
@@ -312,6 +326,8 @@ def _run_file(a, model, video: str, window, stride, writer, log, suffix: str, ta
         fps = clips.fps
     extra = {"frames_read": clips.frames_read, "fps": round(fps, 3), "truncated": clips.truncated,
              "crop": fb.kind, "window_s": window, "stride_s": stride}
+    if window is None:
+        extra.update(whole_video=True, window_s=round(clips.window_s, 4), stride_s=None)
     if clips.bad_frames:
         extra["bad_frames"] = clips.bad_frames
     if clips.rate.source != "container":
@@ -337,6 +353,14 @@ def _run_file(a, model, video: str, window, stride, writer, log, suffix: str, ta
         top = [(model.labels[int(np.argmax(p))], float(np.max(p))) for p in probs]
         render_video(video, suffixed(a.render, suffix, bool(suffix)), np.array(ends), top, fps,
                      use_timestamps=clips.rate.use_timestamps)
+
+
+def _segment_fields(row: dict, model: Model) -> dict:
+    """A model that takes runs of adjacent frames (EAN with LMC) gets
+    ``"segment_frames": L`` in its rows: ``frames`` is then ``N`` runs of ``L``."""
+    if model.prep.segment_frames > 1:
+        row["segment_frames"] = model.prep.segment_frames
+    return row
 
 
 @contextlib.contextmanager
@@ -415,7 +439,7 @@ def _run_live(a, model, window, stride, writer, log, stop: threading.Event, cap=
             raise
 
     def on_window(w, p, latency_ms):
-        row = window_row(name, w, p, model.labels, a.topk, model.prep.frames)
+        row = _segment_fields(window_row(name, w, p, model.labels, a.topk, model.prep.frames), model)
         row["latency_ms"] = round(latency_ms, 1)
         writer.write(row)
         probs.append(p)
@@ -425,7 +449,7 @@ def _run_live(a, model, window, stride, writer, log, stop: threading.Event, cap=
     with cap:
         fb = boxes_lib.fixed(a.crop, cap.width, cap.height)
         log(f"live: {name} ({cap.width}x{cap.height}); Ctrl-C or SIGTERM stops and writes the results")
-        stats = run_live(cap, fb, model.prep.frames, model.prep.size, model.probs, window, stride,
+        stats = run_live(cap, fb, model.prep.sampling, model.prep.size, model.probs, window, stride,
                          on_window, realtime_fps=realtime_fps, max_seconds=a.max_seconds,
                          log=log if not a.quiet else (lambda m: None), stop=stop)
     log(format_stats(stats))

@@ -12,6 +12,10 @@ after their end is decoded; when the stream ends, the tail window (or the
 single short-video window) is formed from the frames kept. Only frames some
 window samples are converted, cropped and resized; the rest are only
 grabbed. Memory is bounded by about one window of resized frames.
+
+``window_s=None`` gives one window over the whole file (``--whole-video``,
+the TSN evaluation protocol): its frames are predicted from the container's
+frame count while reading and re-read when the count was wrong.
 """
 from __future__ import annotations
 
@@ -55,10 +59,13 @@ class FileClips:
     thread).
     """
 
-    def __init__(self, capture: Capture, boxes: FrameBoxes, num_frames: int, size: int,
-                 window_s: float, stride_s: float, fps: float | None = None,
+    def __init__(self, capture: Capture, boxes: FrameBoxes, num_frames, size: int,
+                 window_s: float | None, stride_s: float | None, fps: float | None = None,
                  warn: Callable[[str], None] = print, queue_size: int = 32):
+        # num_frames: T, or a segments.SegmentSpec (runs of adjacent frames per segment);
+        # window_s None: one window over the whole file (``--whole-video``)
         self.cap, self.boxes, self.t, self.size = capture, boxes, num_frames, size
+        self.whole = window_s is None
         rate = check_frame_rate(capture.name, capture.fps, capture.header_frames, fps,
                                 path=getattr(capture, "path", None))
         self.rate = rate
@@ -66,8 +73,12 @@ class FileClips:
         for w in rate.warnings:
             warn(w)
         self.window_s, self.stride_s = window_s, stride_s
-        self.span = sampling.window_span(window_s, self.fps)
-        self._offsets = (np.arange(num_frames, dtype=np.float64) + sampling.EVAL_OFFSET) * self.span / num_frames
+        if self.whole:       # the header's frame count predicts the frames read; corrected at the end
+            self.span = max(capture.header_frames, 1)
+            self.window_s = self.stride_s = self.span / self.fps
+        else:
+            self.span = sampling.window_span(window_s, self.fps)
+        self._offsets = sampling.window_instants(0.0, self.span, num_frames)
         self.warn, self.queue_size = warn, queue_size
         self.frames_read, self.bad_frames, self.truncated, self.decode_s = 0, 0, False, 0.0
         self.variable_rate, self.timestamps, self.duration_s = False, 0, 0.0
@@ -91,6 +102,8 @@ class FileClips:
         import time
         header = self.cap.header_frames
         tail_from = header - self.span - 1 if header > 0 else 0
+        if self.whole:
+            tail_from = float("inf")
         src = FrameSource(self.cap.cap, self.fps, header, self.rate.use_timestamps)
         self._source = src
         state = {"k": 0, "gap": 1.0, "last": None}
@@ -101,6 +114,8 @@ class FileClips:
             state["last"] = pos
             if slot >= tail_from:
                 return True
+            if self.whole and header <= 0:       # no count to predict from: decoded again at the end
+                return False
             gap = state["gap"]
             while self._grid_first(state["k"]) + self.span <= pos - 1e-9:
                 state["k"] += 1
@@ -159,7 +174,7 @@ class FileClips:
                 positions.append(pos)
                 if small is not None:
                     kept[slot] = small
-                while next_first + self.span <= pos + 1e-9:
+                while not self.whole and next_first + self.span <= pos + 1e-9:
                     base = max(bisect.bisect_right(positions, next_first + 1e-9) - 1, 0)
                     w = sampling.timed_window(len(emitted), float(next_first), float(self.span),
                                               np.array(slots[base:]), np.array(positions[base:]),
@@ -206,8 +221,13 @@ class FileClips:
                       "(truncated video?); processed up to the last decodable frame")
         elif header <= 0:
             self.boxes.check_count(total)
-        plan = sampling.plan_timed_windows(slots, positions, end, self.fps, self.t, self.window_s,
-                                           self.stride_s)
+        if self.whole:
+            plan = [sampling.timed_window(0, 0.0, float(end), np.asarray(slots), np.asarray(positions),
+                                          self.fps, self.t)]
+            self.window_s = self.stride_s = end / self.fps
+        else:
+            plan = sampling.plan_timed_windows(slots, positions, end, self.fps, self.t, self.window_s,
+                                               self.stride_s)
         for w in plan[len(emitted):]:
             w = dataclasses.replace(w, index=len(emitted))
             emitted.append(w)

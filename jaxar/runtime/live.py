@@ -83,7 +83,7 @@ def _pct(values, q):
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run_live(capture: Capture, boxes: FrameBoxes, num_frames: int, size: int, infer: Callable,
+def run_live(capture: Capture, boxes: FrameBoxes, num_frames, size: int, infer: Callable,
              window_s: float, stride_s: float, on_window: Callable, realtime_fps: float | None = None,
              max_seconds: float | None = None, log: Callable[[str], None] = print,
              report_every_s: float = 2.0, stop: threading.Event | None = None) -> dict:
@@ -94,13 +94,15 @@ def run_live(capture: Capture, boxes: FrameBoxes, num_frames: int, size: int, in
     for the next one), so a signal handler that sets it stops the run after at
     most one inference, with every written window counted in the statistics.
 
+    ``num_frames``: ``T`` or a :class:`.segments.SegmentSpec` (runs of
+    adjacent frames per segment, sampled with the same rule as files).
     ``infer(clip uint8 (T, S, S, 3)) -> probs (C,)``; ``on_window(window,
     probs, latency_ms)`` receives each result (``window`` a
     :class:`.sampling.Window` whose frame indices are capture sequence numbers).
     Returns the statistics dict (also printed every ``report_every_s``).
     """
     nominal_fps = realtime_fps or capture.fps or 30.0
-    capacity = int(np.ceil(window_s * nominal_fps * 1.5)) + num_frames + 8
+    capacity = int(np.ceil(window_s * nominal_fps * 1.5)) + sampling.as_spec(num_frames).frames + 8
     cap = CaptureThread(capture, boxes, size, capacity, realtime_fps)
     stats = {"windows": 0, "windows_dropped": 0, "frames_captured": 0, "frames_dropped": 0,
              "latency_ms": [], "infer_ms": []}
@@ -115,7 +117,7 @@ def run_live(capture: Capture, boxes: FrameBoxes, num_frames: int, size: int, in
         nonlocal last_covered
         newest = frames[-1]
         span = [f for f in frames if f.stream_s > newest.stream_s - window_s + 1e-9]
-        idx = sampling.frame_indices(len(span), num_frames, sampling.EVAL_OFFSET)
+        idx = sampling.window_indices(len(span), num_frames)
         clip = np.stack([span[i].image for i in idx])
         t0 = time.perf_counter()
         probs = infer(clip)

@@ -1,8 +1,11 @@
-"""Which frames a clip is made of: the one frame-sampling rule of the project.
+"""Which frames a clip is made of: windows over a video, and the frames each
+window samples with the project's one sampling rule (:mod:`.segments`).
 
 ``T`` frames from a span of ``n`` consecutive frames: the span is cut into
 ``T`` equal segments and segment ``i`` contributes frame
-``floor((i + offset_i) * n / T)``. Evaluation and inference use
+``floor((i + offset_i) * n / T)`` (:func:`frame_indices`; a model that takes
+runs of ``L`` adjacent frames per segment, EAN with LMC, passes a
+:class:`.segments.SegmentSpec` and gets ``N = T / L`` runs, same rule). Evaluation and inference use
 ``offset_i = 0.5`` (segment centres); training draws ``offset_i`` uniformly in
 ``[0, 1)``. A span shorter than ``T`` frames repeats frames (several segments
 land on the same frame), exactly as the training pipeline does for short clips.
@@ -26,16 +29,26 @@ import dataclasses
 
 import numpy as np
 
-EVAL_OFFSET = 0.5
+from .segments import EVAL_OFFSET, SegmentSpec, indices_at, segment_positions
 
 
 def frame_indices(n: int, num_frames: int, offsets) -> np.ndarray:
     """Frame index per segment: ``floor((i + offsets[i]) * n / T)``, ``offsets``
-    in ``[0, 1)`` (scalar or ``(T,)``); returns int64 ``(T,)`` in ``[0, n)``."""
-    if n < 1:
-        raise ValueError(f"cannot sample {num_frames} frames from a span of {n} frames")
-    i = np.arange(num_frames, dtype=np.float64)
-    return np.minimum(np.floor((i + offsets) * n / num_frames).astype(np.int64), n - 1)
+    in ``[0, 1)`` (scalar or ``(T,)``); returns int64 ``(T,)`` in ``[0, n)``.
+    This is :func:`.segments.indices_at` with one frame per segment."""
+    return indices_at(n, num_frames, 1, offsets)
+
+
+def as_spec(sampling) -> SegmentSpec:
+    """``T`` (an int: ``T`` segments of one frame) or a :class:`SegmentSpec`."""
+    return sampling if isinstance(sampling, SegmentSpec) else SegmentSpec(int(sampling), 1)
+
+
+def window_indices(n: int, sampling) -> np.ndarray:
+    """Centred sampling of a span of ``n`` frames: int64 ``(T,)`` (``sampling``:
+    ``T`` or a :class:`SegmentSpec`)."""
+    spec = as_spec(sampling)
+    return indices_at(n, spec.segments, spec.segment_frames, EVAL_OFFSET)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +91,7 @@ def window_span(window_s: float, fps: float) -> int:
     return max(1, int(round(window_s * fps)))
 
 
-def plan_windows(num_source_frames: int, fps: float, num_frames: int, window_s: float,
+def plan_windows(num_source_frames: int, fps: float, num_frames, window_s: float,
                  stride_s: float) -> list[Window]:
     """Windows over a video of ``num_source_frames`` frames at ``fps``.
 
@@ -86,6 +99,7 @@ def plan_windows(num_source_frames: int, fps: float, num_frames: int, window_s: 
     the last one ends before the video does, one more window is aligned with
     the video's end so the tail is covered. A video shorter than one window
     gives a single window over all its frames (``short=True``).
+    ``num_frames``: ``T``, or a :class:`SegmentSpec` (runs of adjacent frames).
     """
     if num_source_frames < 1:
         raise ValueError("the video has no frames")
@@ -94,7 +108,7 @@ def plan_windows(num_source_frames: int, fps: float, num_frames: int, window_s: 
     span = window_span(window_s, fps)
     n = num_source_frames
     if n <= span:
-        idx = frame_indices(n, num_frames, EVAL_OFFSET)
+        idx = window_indices(n, num_frames)
         return [Window(0, 0, n, idx, fps, short=n < span)]
     firsts: list[int] = []
     k = 0
@@ -107,7 +121,7 @@ def plan_windows(num_source_frames: int, fps: float, num_frames: int, window_s: 
         k += 1
     if firsts[-1] + span < n:
         firsts.append(n - span)
-    return [Window(i, f, f + span, f + frame_indices(span, num_frames, EVAL_OFFSET), fps)
+    return [Window(i, f, f + span, f + window_indices(span, num_frames), fps)
             for i, f in enumerate(firsts)]
 
 
@@ -122,13 +136,22 @@ def on_screen(positions, instants) -> np.ndarray:
     return np.maximum(idx, 0).astype(np.int64)
 
 
+def window_instants(first: float, span: float, sampling) -> np.ndarray:
+    """Sampling instants of the window ``[first, first + span)`` (time line in
+    frames), float64 ``(T,)``: ``first + (i + 0.5) * span / T`` for one frame
+    per segment, :func:`.segments.segment_positions` for runs."""
+    spec = as_spec(sampling)
+    return first + segment_positions(span, spec.segments, spec.segment_frames, EVAL_OFFSET)
+
+
 def timed_window(index: int, first: float, span: float, slots: np.ndarray, positions: np.ndarray,
-                 fps: float, num_frames: int, short: bool = False) -> Window:
+                 fps: float, num_frames, short: bool = False) -> Window:
     """The window over time-line positions ``[first, first + span)`` (frames
     at ``fps``) of a video whose decoded frames have source numbers ``slots``
     and positions ``positions`` (both ``(n,)``, ascending): segment ``i``
-    takes the frame on screen at ``first + (i + 0.5) * span / T``."""
-    instants = first + (np.arange(num_frames, dtype=np.float64) + EVAL_OFFSET) * span / num_frames
+    takes the frame on screen at ``first + (i + 0.5) * span / T``
+    (``num_frames``: ``T`` or a :class:`SegmentSpec`, :func:`window_instants`)."""
+    instants = window_instants(first, span, num_frames)
     picked = on_screen(positions, instants)
     inside = np.nonzero((positions >= first - 1e-9) & (positions < first + span - 1e-9))[0]
     lo = int(slots[inside[0]]) if len(inside) else int(slots[picked[0]])
@@ -159,7 +182,7 @@ def window_starts(end: float, fps: float, window_s: float, stride_s: float) -> t
     return firsts, float(span)
 
 
-def plan_timed_windows(slots, positions, end: float, fps: float, num_frames: int, window_s: float,
+def plan_timed_windows(slots, positions, end: float, fps: float, num_frames, window_s: float,
                        stride_s: float) -> list[Window]:
     """:func:`plan_windows` for frames placed by time: decoded frames with
     source numbers ``slots`` at time-line ``positions`` (frames at ``fps``),
