@@ -12,6 +12,9 @@ class ClipConfig:
 
     Attributes:
       num_frames: T, frames per clip (sampled uniformly, see ``sampling``).
+      segment_frames: L, adjacent frames per segment: the clip is ``T / L``
+        TSN segments of ``L`` consecutive frames (``jaxar.runtime.segments``;
+        the model config's ``clip_sampling``: 5 for EAN with LMC, else 1).
       size: S, output frames are ``S x S``.
       area_range: random resized crop (training): fraction of the stored
         frame's area kept, uniform in this range; ``(1, 1)`` with
@@ -27,6 +30,7 @@ class ClipConfig:
     """
     num_frames: int = 16
     size: int = 224
+    segment_frames: int = 1
     area_range: tuple[float, float] = (0.4, 1.0)
     aspect_range: tuple[float, float] = (3 / 4, 4 / 3)
     flip: bool = False
@@ -38,6 +42,9 @@ class ClipConfig:
     def __post_init__(self):
         if self.num_frames < 1:
             raise ValueError(f"num_frames={self.num_frames}: must be >= 1")
+        if self.segment_frames < 1 or self.num_frames % self.segment_frames:
+            raise ValueError(f"num_frames={self.num_frames} must be a multiple of "
+                             f"segment_frames={self.segment_frames}")
         if self.size < 1:
             raise ValueError(f"size={self.size}: must be >= 1")
         lo, hi = self.area_range
@@ -48,3 +55,8 @@ class ClipConfig:
             raise ValueError(f"aspect_range={self.aspect_range}: need 0 < low <= high")
         if self.num_clips < 1:
             raise ValueError(f"num_clips={self.num_clips}: must be >= 1")
+
+    @property
+    def segments(self) -> int:
+        """N: segments per clip (``num_frames / segment_frames``)."""
+        return self.num_frames // self.segment_frames

@@ -43,7 +43,8 @@ Contract
   Example order, frame offsets and crops are all derived from the stream
   position (see :mod:`data_pipelines.sampling`); no shuffle buffers.
 * Training clips: ``T`` frames uniformly over the stored frames (random offset
-  per segment), one random resized crop for the whole clip, optional flip,
+  per segment; ``T / L`` segments of ``L`` adjacent frames when
+  ``clip.segment_frames = L > 1``, :mod:`jaxar.runtime.segments`), one random resized crop for the whole clip, optional flip,
   resize to ``S``. Evaluation: centred segments, centre square, resize, with
   the same code as ``jaxar.predict`` and the device runtime
   (:func:`eval_clip_numpy`, :mod:`jaxar.runtime`).
@@ -58,6 +59,7 @@ from data_pipelines import sampling
 from data_pipelines.clip_config import ClipConfig  # noqa: F401
 from data_pipelines.memory_pipeline import numpy_batches, synthetic_batches  # noqa: F401
 from jaxar.runtime.preprocess import normalise_affine
+from jaxar.runtime.segments import indices_at
 
 
 def _builder(name: str, data_dir: str | None):
@@ -160,12 +162,11 @@ def _make_clip(tf, encoded, cfg: ClipConfig, train: bool, key, clip_index: int):
     n = tf.shape(encoded)[0]
     t = cfg.num_frames
     keys = tf.random.experimental.stateless_split(key, 3)
-    if train:
-        offsets = tf.random.stateless_uniform([t], keys[0], dtype=tf.float64)
-    else:
-        offsets = tf.fill([t], tf.constant((clip_index + 0.5) / cfg.num_clips, tf.float64))
-    pos = (tf.range(t, dtype=tf.float64) + offsets) * tf.cast(n, tf.float64) / t
-    idx = tf.minimum(tf.cast(tf.floor(pos), tf.int32), n - 1)
+    offsets = tf.random.stateless_uniform([cfg.segments], keys[0], dtype=tf.float64)
+    # the one sampling rule (jaxar.runtime.segments), run on the drawn offsets
+    idx = tf.numpy_function(lambda m, o: indices_at(int(m), cfg.segments, cfg.segment_frames, o)
+                            .astype(np.int32), [n, offsets], tf.int32, stateful=False)
+    idx = tf.ensure_shape(idx, [t])
     chosen = tf.gather(encoded, idx)
     shape = tf.io.extract_jpeg_shape(chosen[0])
     h, w = shape[0], shape[1]
@@ -183,14 +184,15 @@ def _make_clip(tf, encoded, cfg: ClipConfig, train: bool, key, clip_index: int):
     return _normalise_tf(tf, video, cfg)
 
 
-def eval_clip_numpy(encoded: np.ndarray, num_frames: int, size: int, offset: float) -> np.ndarray:
+def eval_clip_numpy(encoded: np.ndarray, num_frames: int, size: int, offset: float,
+                    segment_frames: int = 1) -> np.ndarray:
     """Evaluation clip from JPEG frames with the code ``jaxar.predict`` and the
     device runtime use (OpenCV decode, :mod:`jaxar.runtime` sampling, centre
-    square, crop + resize): uint8 RGB ``(T, S, S, 3)``."""
+    square, crop + resize): uint8 RGB ``(T, S, S, 3)``; ``T / segment_frames``
+    segments of ``segment_frames`` adjacent frames."""
     from data_pipelines.video_io import decode_jpeg
     from jaxar.runtime.crop import center_square, crop_and_resize
-    from jaxar.runtime.sampling import frame_indices
-    idx = frame_indices(len(encoded), num_frames, offset)
+    idx = indices_at(len(encoded), num_frames // segment_frames, segment_frames, offset)
     frames = [decode_jpeg(bytes(encoded[i])) for i in idx]
     box = center_square(frames[0].shape[1], frames[0].shape[0])
     return np.stack([crop_and_resize(f, box, size, size) for f in frames])
@@ -198,7 +200,8 @@ def eval_clip_numpy(encoded: np.ndarray, num_frames: int, size: int, offset: flo
 
 def _eval_clip(tf, encoded, cfg: ClipConfig, clip_index: int):
     offset = (clip_index + 0.5) / cfg.num_clips
-    video = tf.numpy_function(lambda e: eval_clip_numpy(e, cfg.num_frames, cfg.size, offset),
+    video = tf.numpy_function(lambda e: eval_clip_numpy(e, cfg.num_frames, cfg.size, offset,
+                                                        cfg.segment_frames),
                               [encoded], tf.uint8, stateful=False)
     video = tf.ensure_shape(video, [cfg.num_frames, cfg.size, cfg.size, 3])
     if not cfg.normalize:

@@ -37,8 +37,7 @@ def make_clip(video: np.ndarray, cfg: ClipConfig, train: bool, rng: np.random.Ge
               clip: int = 0) -> np.ndarray:
     """One clip, uint8 ``(T, S, S, 3)``, from a stored video uint8 ``(n, H, W, 3)``."""
     n, h, w = video.shape[:3]
-    offsets = sampling.clip_offsets(cfg.num_frames, train, rng, clip, cfg.num_clips)
-    frames = video[sampling.frame_indices(n, cfg.num_frames, offsets)]
+    frames = video[sampling.clip_indices(n, cfg, train, rng, clip)]
     y0, x0, ch, cw = crop_window(h, w, cfg, train, rng)
     box = np.array([x0, y0, x0 + cw, y0 + ch], np.float32)
     out = np.stack([crop_and_resize(f, box, cfg.size, cfg.size) for f in frames])

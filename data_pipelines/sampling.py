@@ -30,7 +30,13 @@ Frame sampling
 equal segments; training takes a uniformly random frame in each segment
 (random offset per segment), evaluation the frame at each segment's centre;
 multi-clip evaluation with ``K`` clips uses offsets ``(k + 0.5) / K`` within
-the segments for clip ``k``. Clips shorter than ``T`` repeat frames.
+the segments for clip ``k``. Clips shorter than ``T`` repeat frames. A model
+that takes runs of ``L`` adjacent frames (``ClipConfig.segment_frames``, EAN
+with LMC) gets ``T / L`` segments and the run starting at the drawn offset in
+each (:func:`clip_indices`). The rule is :mod:`jaxar.runtime.segments`, the
+function ``jaxar.predict`` and the bundle runtime sample windows with; the
+offsets come from the slot's generator seeded by ``(seed, host, position)``,
+so a resumed run draws the same frames and every epoch draws new ones.
 
 Stored frames are on a constant-rate time line (``data_pipelines/video_io.py``
 places decoded frames by their timestamps and stores the frame on screen at
@@ -46,6 +52,7 @@ import threading
 import numpy as np
 
 from jaxar.runtime.sampling import frame_indices, on_screen  # noqa: F401  (the one sampling rule)
+from jaxar.runtime.segments import indices_at
 
 
 def shard_range(n: int, process_index: int, process_count: int) -> tuple[int, int]:
@@ -118,3 +125,13 @@ def clip_offsets(num_frames: int, train: bool, rng: np.random.Generator | None =
     if train:
         return rng.random(num_frames)
     return np.full(num_frames, (clip + 0.5) / num_clips)
+
+
+def clip_indices(n: int, cfg, train: bool, rng: np.random.Generator | None = None,
+                 clip: int = 0) -> np.ndarray:
+    """Stored-frame indices of one clip, int64 ``(T,)`` segment-major:
+    ``cfg.segments`` segments of ``cfg.segment_frames`` adjacent frames over
+    the ``n`` stored frames, offsets from :func:`clip_offsets` (one draw per
+    segment from ``rng`` in training)."""
+    offsets = clip_offsets(cfg.segments, train, rng, clip, cfg.num_clips)
+    return indices_at(n, cfg.segments, cfg.segment_frames, offsets)

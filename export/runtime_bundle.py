@@ -7,7 +7,8 @@ ONNX Runtime or TensorRT only) and writes ``<out_dir>/metadata.json``::
     {"window_seconds": training clip duration or null,
      "window_source": how it was obtained,
      "frames": T, "size": S, "num_classes": C, "origin": ..., "step": ...,
-     "crop": "center", "runtime": "runtime/run.py"}
+     "crop": "center", "runtime": "runtime/run.py",
+     "sampling": {"segments": N, "segment_frames": L}}   # the model's clip_sampling (as preprocessing.json)
 
 The window comes from the model record (:meth:`jaxar.model_record.ModelRecord.clip_seconds`:
 the checkpoint meta's ``clip_seconds``, recorded by the training loop from the
@@ -40,6 +41,6 @@ def write_runtime(out_dir: str | os.PathLike, record: ModelRecord) -> dict:
     cfg = record.config
     meta = {"window_seconds": seconds, "window_source": how, "frames": cfg.frames, "size": cfg.size,
             "num_classes": cfg.num_classes, "origin": record.origin, "step": record.step,
-            "crop": "center", "runtime": "runtime/run.py"}
+            "crop": "center", "runtime": "runtime/run.py", "sampling": cfg.clip_sampling.to_json()}
     atomic_write_json(out / "metadata.json", meta)
     return meta

@@ -71,7 +71,8 @@ def clip_config(spec: ml_collections.ConfigDict, model, train: bool = True):
     """:class:`data_pipelines.clip_config.ClipConfig` for a data section and model config."""
     from data_pipelines.clip_config import ClipConfig
     return ClipConfig(num_frames=model.frames, size=model.size, area_range=tuple(spec.crop_area),
-                      flip=spec.flip, num_clips=1 if train else spec.num_eval_clips)
+                      flip=spec.flip, num_clips=1 if train else spec.num_eval_clips,
+                      segment_frames=model.clip_sampling.segment_frames)
 
 
 @register_source("synthetic")
@@ -86,6 +87,12 @@ def synthetic_source(spec: ml_collections.ConfigDict, model, host_batch: int, pr
     if not 1 <= model.num_classes <= len(synthetic.CLASS_NAMES):
         raise ValueError(f"model.num_classes={model.num_classes}: the synthetic set has "
                          f"1..{len(synthetic.CLASS_NAMES)} classes")
+    need = model.clip_sampling
+    if need.segment_frames > 1 and spec.synthetic_frames < need.frames:
+        raise ValueError(f"data.synthetic_frames={spec.synthetic_frames} is shorter than the model's "
+                         f"{need.segments} segments x {need.segment_frames} adjacent frames = "
+                         f"{need.frames}: runs would overlap and repeat frames (no motion); render at "
+                         f"least {need.frames} frames")
     common = dict(frames=spec.synthetic_frames, size=spec.synthetic_size,
                   num_classes=model.num_classes)
     train_v, train_l = synthetic.generate(spec.synthetic_train, seed=synthetic.TRAIN_SEED, **common)
