@@ -3,6 +3,7 @@
     python -m jaxar.predict VIDEO [VIDEO|DIR ...] --checkpoint WORKDIR --out results.jsonl
     python -m jaxar.predict VIDEO --bundle EXPORT_DIR --out results.jsonl
     python -m jaxar.predict --camera 0 --bundle EXPORT_DIR --max-seconds 60
+    python -m jaxar.predict clips/ --bundle EAN_EXPORT --whole-video   # one prediction per file (TSN protocol)
 
 ``--checkpoint`` runs the trained model with JAX (the default window is the
 training clip duration stored in the checkpoint); ``--bundle`` runs an export
