@@ -137,12 +137,13 @@ def test_tfds_pipeline_segments_train_and_eval():
     from data_pipelines.input_pipeline import _make_clip
     from data_pipelines.video_io import encode_jpeg
     n = 30
-    jpegs = tf.constant([encode_jpeg(f) for f in _numbered_video(n, 16)])
+    grey = np.repeat((8 * np.arange(n, dtype=np.uint8))[:, None, None, None], 16, 1).repeat(16, 2).repeat(3, 3)
+    jpegs = tf.constant([encode_jpeg(f) for f in grey])
     cfg = ClipConfig(num_frames=20, size=16, segment_frames=5, area_range=(1.0, 1.0),
                      aspect_range=(1.0, 1.0), normalize=False)
 
     def picked(clip):
-        return np.rint(np.asarray(clip)[:, 8, 8, 0] / 3.0).astype(int)
+        return np.rint((np.asarray(clip)[:, 8, 8, 0] + 3.0) / 8.0).astype(int)   # JPEG: -4..+3 levels
     ev = picked(_make_clip(tf, jpegs, cfg, False, tf.constant([0, 0], tf.int64), 0))
     np.testing.assert_array_equal(ev, segment_indices(n, 4, 5, "eval"))
     m = n - 5 + 1
@@ -182,6 +183,51 @@ def test_training_sources_take_the_model_sampling():
     spec.synthetic_frames = 16
     with pytest.raises(ValueError, match="synthetic_frames=16 .* 4 segments x 5 adjacent frames = 20"):
         build_source(spec, lmc, host_batch=2)
+
+
+def test_tfds_source_on_a_prepared_video_folder_takes_the_runs(tmp_path):
+    """The training loop's ``tfds`` source (NTU RGB+D and video folders alike)
+    on a prepared video folder whose frame k is grey 8 * k: evaluation clips are
+    the centred runs, training clips random runs inside their groups. (MJPG and
+    the stored JPEGs darken flat grey by 2-4 levels, hence the rounding.)"""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import data_pipelines  # noqa: F401  (registers the builders)
+    from data_pipelines.builders.video_folder import VideoFolder
+    from data_pipelines.video_io import write_video
+    from jaxar.registry import create_config
+    from jaxar.runtime.preprocess import DEFAULT_MEAN, DEFAULT_STD
+    from jaxar.train.config import default_config
+    from jaxar.train.data import build_source
+    n = 30
+    frames = np.repeat((8 * np.arange(n, dtype=np.uint8))[:, None, None, None], 48, 1).repeat(64, 2).repeat(3, 3)
+    root = tmp_path / "manual"
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            (root / split / cls).mkdir(parents=True)
+            write_video(str(root / split / cls / "v.avi"), frames, fps=10.0)
+    VideoFolder(data_dir=str(tmp_path / "data")).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(root)))
+    spec = default_config().data
+    spec.update(dict(source="tfds", tfds_name="video_folder", data_dir=str(tmp_path / "data"),
+                     eval_split="val", crop_area=(1.0, 1.0)))
+    model = create_config("ean_r50_lmc").small(num_classes=2, size=32)
+    src = build_source(spec, model, host_batch=2)
+
+    def picked(video):
+        pixels = (np.asarray(video)[:, :, 16, 16, 0] * DEFAULT_STD[0] + DEFAULT_MEAN[0]) * 255
+        return np.rint((pixels + 3.0) / 8.0).astype(int)
+    ev = picked(next(iter(src.eval_batches()))["video"])
+    np.testing.assert_array_equal(ev, np.tile(segment_indices(n, 4, 5, "eval"), (2, 1)))
+    m = n - 5 + 1
+    draws = set()
+    it = src.train_batches(0, 0)
+    for _ in range(3):
+        for clip in picked(next(it)["video"]):
+            runs = clip.reshape(4, 5)
+            assert (np.diff(runs, axis=1) == 1).all()
+            assert ((runs[:, 0] >= np.floor(np.arange(4) * m / 4)) & (runs[:, 0] < np.arange(1, 5) * m / 4)).all()
+            draws.add(tuple(runs[:, 0]))
+    assert len(draws) > 1
 
 
 # ------------------------------------------------------------------ the runtime
