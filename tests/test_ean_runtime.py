@@ -47,7 +47,8 @@ def artifacts(tmp_path_factory, request):
     work = _checkpoint(d / "work", cfg, perturbed_variables(cfg, seed=2))
     bundle = d / "export"
     export(from_checkpoint(work), bundle, ExportOptions(routes=("jax2onnx",), savedmodel=False, num_clips=1,
-                                                        profile=False, tensorrt=False, overwrite=True),
+                                                        xla_clips=1, profile=False, tensorrt=False,
+                                                        simplify=False, overwrite=True),
            log=lambda m: None)
     video = write_video(d / "clip.avi", 45, width=96, height=72, fps=8.0, seed=4)
     return d, work, bundle, video, SegmentSpec(4, run)
