@@ -106,9 +106,20 @@ def test_bundle_records_the_three_input_contract(art):
 
 def test_bundle_runtime_gives_the_checkpoint_rows(art, tmp_path):
     out = tmp_path / "rt.jsonl"
-    r = subprocess.run([sys.executable, str(art["bundle"] / "runtime" / "run.py"), str(art["video"]),
-                        "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    # run.py as a script in a fresh interpreter, which must not load JAX or jaxar on the way
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['run.py', {str(art['video'])!r}, '--out', {str(out)!r}]\n"
+            "rc = 0\n"
+            "try:\n"
+            f"    runpy.run_path({str(art['bundle'] / 'runtime' / 'run.py')!r}, run_name='__main__')\n"
+            "except SystemExit as e:\n"
+            "    rc = e.code\n"
+            "loaded = sorted(m for m in ('jax', 'jaxar', 'flax', 'tensorflow') if m in sys.modules)\n"
+            "print('loaded:', loaded, 'av' in sys.modules, file=sys.stderr)\n"
+            "sys.exit(rc if not loaded else 3)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+    assert "loaded: [] True" in r.stderr               # PyAV read the file; no JAX, jaxar, TF
     assert "compressed-domain input" in r.stderr
     a = [json.loads(x) for x in out.read_text().splitlines()]
     b = art["jax_rows"]
@@ -253,3 +264,10 @@ def test_parity_rerun_from_the_bundle_alone(art, tmp_path):
     assert set(report["runtimes"]) == {"jax-deploy-form", "ort:model.jax2onnx.onnx", "ort:model.onnx"}
     with pytest.raises(ValueError, match="--clips holds RGB clips"):
         rerun_parity(b, clips="x.npy", log=lambda m: None)
+
+
+def test_record_input_signature_of_an_rgb_model():
+    from jaxar.model_record import input_signature
+    from jaxar.registry import create_config
+    cfg = create_config("x3d_ugt_tiny", num_classes=3).replace(frames=4, size=32)
+    assert input_signature(cfg) == {"domain": "raw", "layout": "NTCHW", "inputs": {"clip": ["N", 4, 3, 32, 32]}}
