@@ -31,7 +31,7 @@ DOMAIN = "compressed"
 
 
 def is_compressed(config) -> bool:
-    return getattr(config, "input_domain", "raw") == DOMAIN
+    return getattr(config, "input_domain", "rgb") == DOMAIN
 
 
 def check_options(opts) -> None:

@@ -339,7 +339,7 @@ def export(record: ModelRecord, out_dir: str | os.PathLike, opts: ExportOptions 
         raise
     log(f"[export] finished in {time.time() - t_start:.0f} s: {out}")
     result = {k: v for k, v in done.items() if k not in ("x", "ref", "deploy", "outputs", "record")}
-    result["input_domain"] = "compressed" if compressed else "raw"
+    result["input_domain"] = "compressed" if compressed else "rgb"
     result["out_dir"] = str(out)
     result["default_onnx"] = str(out / "model.onnx") if done.get("default_route") else None
     if done.get("default_route") is None:

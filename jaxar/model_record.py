@@ -144,8 +144,8 @@ def input_signature(config) -> dict:
     """What a runtime feeds the exported model: ``{"domain", "layout", "inputs":
     {name: [N, T, C, S, S]}}``; ``domain`` ``"compressed"`` (CD-KD students:
     ``iframe``, ``mv``, ``residual``, read from the video stream with PyAV) or
-    ``"raw"`` (one ``clip`` of decoded RGB frames)."""
-    domain = getattr(config, "input_domain", "raw")
+    ``"rgb"`` (one ``clip`` of decoded RGB frames; the model families' default, :mod:`jaxar.models.base`)."""
+    domain = getattr(config, "input_domain", "rgb")
     shapes = getattr(config, "input_shapes", None)          # channels-last per clip
     if isinstance(shapes, Mapping):
         inputs = {k: ["N", s[0], s[-1], *s[1:-1]] for k, s in shapes.items()}

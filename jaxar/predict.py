@@ -53,7 +53,7 @@ def load_checkpoint_model(path: str) -> app.Model:
     window, source = record.clip_seconds()
     model = app.Model(JaxBackend(cfg, record.variables), record.labels, Preprocessing(cfg.frames, cfg.size),
                       window, source, f"JAX checkpoint {record.metadata['checkpoint']} (step {record.step})")
-    if getattr(cfg, "input_domain", "raw") == "compressed":          # CD-KD students: docs/cdkd.md
+    if getattr(cfg, "input_domain", "rgb") == "compressed":          # CD-KD students: docs/cdkd.md
         from jaxar.runtime.compressed_predict import compressed_model, spec_from_data_config
         data = (record.metadata.get("train_config") or {}).get("data")
         model = compressed_model(model, spec_from_data_config(cfg.frames, cfg.size, data),

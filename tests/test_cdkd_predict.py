@@ -270,4 +270,4 @@ def test_record_input_signature_of_an_rgb_model():
     from jaxar.model_record import input_signature
     from jaxar.registry import create_config
     cfg = create_config("x3d_ugt_tiny", num_classes=3).replace(frames=4, size=32)
-    assert input_signature(cfg) == {"domain": "raw", "layout": "NTCHW", "inputs": {"clip": ["N", 4, 3, 32, 32]}}
+    assert input_signature(cfg) == {"domain": "rgb", "layout": "NTCHW", "inputs": {"clip": ["N", 4, 3, 32, 32]}}

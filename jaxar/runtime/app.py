@@ -51,7 +51,7 @@ class Model:
     window_s: float | None            # default window: training clip duration
     window_source: str                # where window_s comes from
     description: str
-    input_domain: str = "raw"         # "compressed": .compressed_predict.CompressedModel
+    input_domain: str = "rgb"         # "compressed": .compressed_predict.CompressedModel
 
     def probs(self, clip_uint8: np.ndarray) -> np.ndarray:
         """uint8 RGB ``(T, S, S, 3)`` -> class probabilities float64 ``(C,)``."""

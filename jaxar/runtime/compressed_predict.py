@@ -114,11 +114,11 @@ def input_shapes(frames: int, size: int, batch: int | str | None = "N") -> dict[
 
 
 def bundle_domain(prep_path: Path) -> str:
-    """``input_domain`` of a bundle's preprocessing.json (``"raw"`` when absent)."""
+    """``input_domain`` of a bundle's preprocessing.json (``"rgb"`` when absent)."""
     try:
-        return str(json.loads(Path(prep_path).read_text()).get("input_domain", "raw"))
+        return str(json.loads(Path(prep_path).read_text()).get("input_domain", "rgb"))
     except (OSError, ValueError, AttributeError):
-        return "raw"                    # Preprocessing.from_json reports a bad file
+        return "rgb"                    # Preprocessing.from_json reports a bad file
 
 
 def as_compressed(model: Model, prep_path: Path) -> Model:
