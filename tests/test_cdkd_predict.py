@@ -52,7 +52,7 @@ def art(tmp_path_factory):
     ck.close()
     result = export(from_checkpoint(d / "work"), d / "export",
                     ExportOptions(routes=("jax2onnx",), savedmodel=False, num_clips=3, profile=False,
-                                  tensorrt=False, simplify=False), log=lambda m: None)
+                                  simplify=False), log=lambda m: None)
     video = _encode(d / "clip.mp4")
     jax_rows = d / "jax.jsonl"
     from jaxar import predict
@@ -102,6 +102,13 @@ def test_bundle_records_the_three_input_contract(art):
     import onnx
     assert [i.name for i in onnx.load(str(b / "model.onnx")).graph.input] == ["iframe", "mv", "residual"]
     assert (b / "runtime" / "compressed_predict.py").is_file() and (b / "runtime" / "compressed_video.py").is_file()
+    from export.tensorrt_engine import tensorrt_status
+    trt = art["result"]["tensorrt"]
+    if tensorrt_status():               # no TensorRT / GPU here: the engine is built on the device
+        assert not trt["built"] and trt["missing"] and (b / "build_engine.sh").is_file()
+        assert "--onnx=model.onnx --saveEngine=model_fp16.plan" in (b / "build_engine.sh").read_text()
+    else:
+        assert trt["built"] and (b / "model_fp16.plan").is_file()
 
 
 def test_bundle_runtime_gives_the_checkpoint_rows(art, tmp_path):
@@ -222,6 +229,25 @@ def test_streaming_windows_equal_one_read_per_window(art):
             np.testing.assert_array_equal(got[k][key], ref[key])
 
 
+def _dynamic_three_input_onnx(path: Path) -> Path:
+    """A tiny real graph with the student's three dynamic-batch inputs."""
+    import onnx
+    from onnx import TensorProto, helper
+    ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", FRAMES, c, SIZE, SIZE])
+           for n, c in (("iframe", 3), ("mv", 2), ("residual", 3))]
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 8])
+    nodes = [helper.make_node("Concat", ["iframe", "mv", "residual"], ["cat"], axis=2),
+             helper.make_node("Flatten", ["cat"], ["flat"], axis=1),
+             helper.make_node("Slice", ["flat", "starts", "ends", "axes"], ["logits"])]
+    inits = [helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in
+             (("starts", 0), ("ends", 8), ("axes", 1))]
+    model = helper.make_model(helper.make_graph(nodes, "three", ins, [out], inits),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
 def test_tensorrt_profile_per_input_and_clear_failure(art, tmp_path):
     from export.tensorrt_engine import (TensorRTUnavailable, build_engine, onnx_inputs, profile_shapes,
                                         tensorrt_status, trtexec_command)
@@ -252,6 +278,10 @@ def test_tensorrt_profile_per_input_and_clear_failure(art, tmp_path):
         build_engine(onnx_path, tmp_path / "m.plan", "fp16")
     assert e.value.missing and "iframe:" not in e.value.trtexec      # static batch: no shape flags
     assert e.value.trtexec.startswith("/usr/src/tensorrt/bin/trtexec --onnx=model.onnx")
+    dyn_path = _dynamic_three_input_onnx(tmp_path / "dyn.onnx")
+    with pytest.raises(TensorRTUnavailable) as e:
+        build_engine(dyn_path, tmp_path / "dyn.plan", "fp16", batch=(1, 2, 4))
+    assert "--optShapes=iframe:2x4x3x32x32,mv:2x4x2x32x32,residual:2x4x3x32x32" in e.value.trtexec
 
 
 def test_parity_rerun_from_the_bundle_alone(art, tmp_path):
