@@ -301,3 +301,15 @@ def test_record_input_signature_of_an_rgb_model():
     from jaxar.registry import create_config
     cfg = create_config("x3d_ugt_tiny", num_classes=3).replace(frames=4, size=32)
     assert input_signature(cfg) == {"domain": "rgb", "layout": "NTCHW", "inputs": {"clip": ["N", 4, 3, 32, 32]}}
+
+
+def test_checkpoint_without_pyav_and_timeline_render_outputs(art, tmp_path, monkeypatch, capsys):
+    from jaxar import predict
+    code, err = _bundle_run(art, str(art["video"]), "--timeline", str(tmp_path / "t.png"),
+                            "--render", str(tmp_path / "r.mp4"), "--out", str(tmp_path / "o.jsonl"))
+    assert code == 0, err
+    assert (tmp_path / "t.png").stat().st_size > 1000 and (tmp_path / "r.mp4").stat().st_size > 1000
+    monkeypatch.setitem(sys.modules, "av", None)          # `import av` now fails in this process
+    assert predict.main([str(art["video"]), "--checkpoint", str(art["dir"] / "work"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --checkpoint" in err and "needs PyAV, an optional dependency of the runtime" in err
