@@ -107,7 +107,10 @@ class Tegrastats:
 
 
 def latency(runner, x: np.ndarray, runs: int = 50, warmup: int = 5, progress=None) -> dict:
-    """Times ``runs`` calls of ``runner(x)``; milliseconds and clips/s."""
+    """Times ``runs`` calls of ``runner(x)`` (an array, or a dict of arrays for a
+    multi-input graph); milliseconds and clips/s."""
+    from export.runtimes import batch_size
+    n = batch_size(x)
     for _ in range(warmup):
         runner(x)
     times = []
@@ -116,12 +119,12 @@ def latency(runner, x: np.ndarray, runs: int = 50, warmup: int = 5, progress=Non
         runner(x)
         times.append((time.perf_counter() - t0) * 1e3)
         if progress and (i + 1) % max(1, runs // 5) == 0:
-            progress(f"  batch {len(x)}: {i + 1}/{runs} runs, median so far {np.median(times):.2f} ms")
+            progress(f"  batch {n}: {i + 1}/{runs} runs, median so far {np.median(times):.2f} ms")
     t = np.asarray(times)
-    return {"batch": int(len(x)), "runs": runs, "p50_ms": float(np.percentile(t, 50)),
+    return {"batch": int(n), "runs": runs, "p50_ms": float(np.percentile(t, 50)),
             "p90_ms": float(np.percentile(t, 90)), "p99_ms": float(np.percentile(t, 99)),
             "min_ms": float(t.min()), "mean_ms": float(t.mean()),
-            "throughput_clips_per_s": float(len(x) * 1e3 / np.median(t))}
+            "throughput_clips_per_s": float(n * 1e3 / np.median(t))}
 
 
 def open_runner(path: str | os.PathLike, threads: int | None = None):
@@ -138,6 +141,14 @@ def open_runner(path: str | os.PathLike, threads: int | None = None):
     raise ValueError(f"{path}: unknown model type (expected .onnx or .plan/.engine)")
 
 
+def random_inputs(runner, batch: int, rng: np.random.Generator):
+    """Standard-normal float32 inputs of batch ``batch``: an array, or a dict
+    ``{name: array}`` when the runner's graph has several inputs."""
+    shapes = getattr(runner, "input_shapes", None) or {"x": runner.input_shape}
+    xs = {n: rng.standard_normal((batch, *s[1:])).astype(np.float32) for n, s in shapes.items()}
+    return xs if len(xs) > 1 else next(iter(xs.values()))
+
+
 def profile_runner(runner, batches=(1, 8), runs: int = 50, warmup: int = 5, seed: int = 0,
                    progress=None) -> dict:
     """Profiles an open runner at each batch size it accepts."""
@@ -145,6 +156,8 @@ def profile_runner(runner, batches=(1, 8), runs: int = 50, warmup: int = 5, seed
     rng = np.random.default_rng(seed)
     static = shape[0] if isinstance(shape[0], int) else None
     result = {"runtime": runner.name, "input_shape": [d if d else "N" for d in shape], "batches": []}
+    if len(getattr(runner, "input_shapes", None) or {}) > 1:
+        result["input_shapes"] = {n: [d if d else "N" for d in s] for n, s in runner.input_shapes.items()}
     path = getattr(runner, "path", None)
     if path:
         result["file"] = str(path)
@@ -156,8 +169,7 @@ def profile_runner(runner, batches=(1, 8), runs: int = 50, warmup: int = 5, seed
             if static and b != static:
                 result["batches"].append({"batch": b, "skipped": f"static batch {static} model"})
                 continue
-            x = rng.standard_normal((b, *shape[1:])).astype(np.float32)
-            result["batches"].append(latency(runner, x, runs, warmup, progress))
+            result["batches"].append(latency(runner, random_inputs(runner, b, rng), runs, warmup, progress))
     result.update(teg.summary())
     return result
 

@@ -108,14 +108,25 @@ def rerun_parity(out_dir: str | os.PathLike, clips: str | None = None, num_clips
                                 "written by export/to_trt.py?")
     doc = read_json(out / "manifest.json")
     record = read_record(out)
-    x, desc = parity_clips(record, clips, num_clips)
+    from export import compressed_export
+    from export.runtimes import batch_size, take
+    compressed = compressed_export.is_compressed(record.config)
+    if compressed:                       # CD-KD student: MPEG-4 clips through the runtime's reader
+        if clips:
+            raise ValueError("--clips holds RGB clips; a compressed-domain model's parity uses synthetic "
+                             "MPEG-4 Part 2 clips (--num-clips)")
+        x, desc = compressed_export.parity_inputs(record, num_clips)
+        ref = compressed_export.jax_reference(record, x)
+    else:
+        x, desc = parity_clips(record, clips, num_clips)
+        ref = jax_reference(record, x)
     log(f"reference: JAX on {desc}")
-    ref = jax_reference(record, x)
     from export.options import DEFAULT_LAYOUT
     layout = doc.get("layout") or DEFAULT_LAYOUT        # manifests written before --layout existed
     dm = DeployModel.from_variables(record.config, record.variables, layout=layout)
-    k = int(doc.get("options", {}).get("xla_clips", len(x)))
-    outputs = {"jax-deploy-form": (deploy_logits(dm, x[:k]), "fp32")}
+    k = int(doc.get("options", {}).get("xla_clips", batch_size(x)))
+    few = take(x, slice(0, k))
+    outputs = {"jax-deploy-form": (np.asarray(dm(few)) if compressed else deploy_logits(dm, few), "fp32")}
     if (out / "saved_model" / "saved_model.pb").is_file():
         from export.savedmodel import SavedModelRunner
         outputs["tf-savedmodel"] = (run_batched(SavedModelRunner(out / "saved_model"), x[:k], 8), "fp32")

@@ -22,6 +22,11 @@ Writes into ``out_dir`` (all listed in ``manifest.json``, nothing else)::
     profile.json / latency.png   deployment profile of each artifact
     manifest.json                options, tool versions, per-file sha256
 
+A compressed-domain model (a CD-KD student: three inputs) runs
+:data:`export.compressed_export.STEPS` instead of :data:`STEPS`: the same
+driver and most of the same steps, with its own input contract, parity
+clips and ONNX export (jax2onnx only).
+
 The export is built in a temporary directory next to ``out_dir`` and moved
 into place at the end, so ``out_dir`` never mixes two exports: a non-empty
 ``out_dir`` is refused unless ``options.overwrite``, and a crash leaves no
@@ -268,8 +273,10 @@ def write_manifest(ctx: Context, done: Mapping) -> dict:
         "origin": ctx.record.origin, "step": ctx.record.step, "options": ctx.opts.to_json(),
         "layout": ctx.opts.layout, "default_onnx": "model.onnx" if done.get("default_route") else None,
         "default_route": done.get("default_route"), "route_preference": list(ROUTE_PREFERENCE),
-        "opset": OPSET, "input": {"name": "clip", "shape": [d or "N" for d in ctx.input_shape]},
+        "opset": OPSET,
+        "input": done.get("manifest_input") or {"name": "clip", "shape": [d or "N" for d in ctx.input_shape]},
         "output": {"name": "logits", "shape": ["N", c.num_classes]}, "precision": ctx.opts.precision,
+        "skipped": done.get("skipped", {}),
         "deploy_params": done["deploy"].num_params, "onnx": done.get("onnx", {}),
         "ort_p50_ms_by_batch": done.get("ort_timings", {}), "tensorrt": done.get("tensorrt"),
         "parity_passed": done["parity"]["passed"], "errors": done.get("errors", {})})
@@ -308,10 +315,15 @@ def export(record: ModelRecord, out_dir: str | os.PathLike, opts: ExportOptions 
       OutputError: ``out_dir`` is a file, non-empty without ``overwrite``, or not writable.
       ExportFailed: no ONNX passed (the export directory is still written).
     """
+    from export import compressed_export
     out = Path(out_dir).absolute()
-    check_clip_files(record, opts)
+    compressed = compressed_export.is_compressed(record.config)
+    if compressed:                                  # CD-KD students: three inputs
+        compressed_export.check_options(opts)
+    else:
+        check_clip_files(record, opts)
     work = prepare_output(out, opts.overwrite)
-    steps = [s for s in STEPS if s.when(opts)]
+    steps = [s for s in (compressed_export.STEPS if compressed else STEPS) if s.when(opts)]
     ctx = Context(opts, record, work, log)
     done: dict = {"errors": {}}
     t_start = time.time()
@@ -328,6 +340,7 @@ def export(record: ModelRecord, out_dir: str | os.PathLike, opts: ExportOptions 
         raise
     log(f"[export] finished in {time.time() - t_start:.0f} s: {out}")
     result = {k: v for k, v in done.items() if k not in ("x", "ref", "deploy", "outputs", "record")}
+    result["input_domain"] = "compressed" if compressed else "rgb"
     result["out_dir"] = str(out)
     result["default_onnx"] = str(out / "model.onnx") if done.get("default_route") else None
     if done.get("default_route") is None:

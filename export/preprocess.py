@@ -75,6 +75,36 @@ def spec(frames: int, size: int, batch: int | None, train_config: dict | None = 
     return out
 
 
+def compressed_spec(extraction, batch: int | None, train_config: dict | None = None) -> dict:
+    """The ``preprocessing.json`` of a compressed-domain model (a CD-KD student):
+    three inputs instead of ``clip``, and the extraction settings the bundle's
+    reader uses (``extraction``: :class:`jaxar.runtime.compressed_clip.CompressedInput`)."""
+    from jaxar.runtime.compressed_predict import input_shapes, spec_to_json
+    from jaxar.runtime.compressed_video import AV_PIN
+    t, s = extraction.frames, extraction.size
+    shapes = input_shapes(t, s, batch if batch else "N")
+    return {
+        "input_domain": "compressed", "input_names": list(shapes), "output_name": "logits",
+        "input_shapes": shapes,
+        "inputs": {
+            "iframe": "decoded I-frame of the GOP holding each sampled frame, RGB, (pixel / 255 - mean) / std",
+            "mv": f"motion field (dx, dy) accumulated back to the I-frame ({'on' if extraction.accumulate else 'off'}), "
+                  f"in model-input pixels / {extraction.mv_scale:g}; 0 on I-frames",
+            "residual": f"decoded frame minus motion-compensated prediction, RGB / {extraction.residual_scale:g}"},
+        "layout": "NTCHW (batch, frame, channel, height, width), float32, each input",
+        "color": "RGB", "mean": [float(m) for m in extraction.mean], "std": [float(v) for v in extraction.std],
+        "frames": t, "height": s, "width": s,
+        "compressed": spec_to_json(extraction),
+        "reader": f"runtime/compressed_clip.py (PyAV, an optional dependency of the runtime: pip install {AV_PIN}); "
+                  "MPEG-4 Part 2 I/P streams, others with runtime/run.py --reencode; docs/compressed.md",
+        "frame_sampling": f"{t} frames evenly spaced over a window of the training clip duration "
+                          "(metadata.json window_seconds), windows every half window (runtime/sampling.py)",
+        "crop": training_crop(train_config, s),
+        "crop_at_prediction": "runtime/run.py --crop center (default) | full",
+        "output": "logits (N, num_classes); softmax for probabilities; labels.json maps index -> name",
+    }
+
+
 def preprocess(frames_uint8: np.ndarray) -> np.ndarray:
     """uint8 ``(N, T, H, W, 3)`` RGB -> float32 ``(N, T, 3, H, W)`` normalised."""
     x = np.asarray(frames_uint8)

@@ -12,7 +12,8 @@ command, so the caller can print both and stop cleanly.
 Building: ``trt.Builder`` -> explicit-batch network -> ``trt.OnnxParser`` ->
 builder config (workspace pool, ``BuilderFlag.FP16`` / ``INT8`` with an
 entropy calibrator over real preprocessed clips) -> one optimization profile
-``min/opt/max`` over the batch -> timing cache loaded/saved ->
+``min/opt/max`` over the batch, with a shape range for every graph input
+(:func:`profile_shapes`; the CD-KD student has three) -> timing cache loaded/saved ->
 ``build_serialized_network`` -> plan file. Running:
 ``Runtime.deserialize_cuda_engine`` -> ``create_execution_context`` ->
 ``set_input_shape`` / ``set_tensor_address`` -> ``execute_async_v3``; device
@@ -25,7 +26,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -86,10 +87,16 @@ def _shape(batch: int, sample_shape: Sequence[int]) -> str:
 def trtexec_command(onnx_path: str, plan_path: str, precision: str = "fp16",
                     sample_shape: Sequence[int] = (16, 3, 224, 224), dynamic: bool = False,
                     batch: tuple[int, int, int] = (1, 1, 1), timing_cache: str | None = "timing.cache",
-                    workspace_mb: int = 1024, calib_cache: str | None = None, input_name: str = "clip") -> str:
-    """The ``trtexec`` line equivalent to :func:`build_engine` (TensorRT 10.x flags)."""
+                    workspace_mb: int = 1024, calib_cache: str | None = None, input_name: str = "clip",
+                    inputs: Mapping[str, Sequence[int]] | None = None) -> str:
+    """The ``trtexec`` line equivalent to :func:`build_engine` (TensorRT 10.x flags).
+
+    ``inputs``: ``{name: per-clip shape}`` of every graph input (a multi-input
+    graph such as the CD-KD student's); default ``{input_name: sample_shape}``.
+    A dynamic batch gives each input its min / opt / max shape."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    inputs = dict(inputs) if inputs else {input_name: tuple(sample_shape)}
     parts = ["/usr/src/tensorrt/bin/trtexec", f"--onnx={onnx_path}", f"--saveEngine={plan_path}",
              f"--memPoolSize=workspace:{workspace_mb}M"]
     if precision == "fp16":
@@ -99,13 +106,37 @@ def trtexec_command(onnx_path: str, plan_path: str, precision: str = "fp16",
     if precision == "int8":
         parts += ["--int8", "--fp16"] + ([f"--calib={calib_cache}"] if calib_cache else [])
     if dynamic:
-        lo, opt, hi = batch
-        parts += [f"--minShapes={input_name}:{_shape(lo, sample_shape)}",
-                  f"--optShapes={input_name}:{_shape(opt, sample_shape)}",
-                  f"--maxShapes={input_name}:{_shape(hi, sample_shape)}"]
+        for flag, b in zip(("minShapes", "optShapes", "maxShapes"), batch):
+            parts.append(f"--{flag}=" + ",".join(f"{n}:{_shape(b, s)}" for n, s in inputs.items()))
     if timing_cache:
         parts.append(f"--timingCacheFile={timing_cache}")
     return " ".join(parts)
+
+
+def onnx_inputs(onnx_path: str | os.PathLike) -> dict[str, list[int | None]]:
+    """``{name: shape}`` of every input of an ONNX graph, ``None`` for a dynamic dimension."""
+    import onnx
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    return {i.name: [d.dim_value if d.HasField("dim_value") else None
+                     for d in i.type.tensor_type.shape.dim] for i in graph.input}
+
+
+def profile_shapes(inputs: Mapping[str, Sequence[int | None]], batch: tuple[int, int, int]
+                   ) -> dict[str, tuple[tuple, tuple, tuple]]:
+    """The optimization profile: ``{name: (min, opt, max) shape}`` for every
+    input. A dynamic batch (first dimension ``None``) takes ``batch``
+    (min, opt, max); a static one is fixed. Every input must agree on which
+    (only the batch may be dynamic)."""
+    out = {}
+    dynamic = {n: s[0] is None for n, s in inputs.items()}
+    if len(set(dynamic.values())) > 1:
+        raise ValueError(f"the inputs disagree on a dynamic batch: {dynamic}")
+    for n, s in inputs.items():
+        if any(d is None for d in s[1:]):
+            raise ValueError(f"input {n!r} {list(s)}: only the batch dimension may be dynamic")
+        lo, opt, hi = batch if s[0] is None else (s[0],) * 3
+        out[n] = tuple((b, *s[1:]) for b in (lo, opt, hi))
+    return out
 
 
 def _make_calibrator(trt, clips: np.ndarray, batch: int, cache_path: Path, cuda):
@@ -191,14 +222,19 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, pre
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if not onnx_path.is_file():
         raise FileNotFoundError(f"ONNX file not found: {onnx_path}")
-    import onnx
-    inp = onnx.load(str(onnx_path), load_external_data=False).graph.input[0]
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in inp.type.tensor_type.shape.dim]
+    inputs = onnx_inputs(onnx_path)
+    shapes = profile_shapes(inputs, batch)
+    first = next(iter(inputs))
+    dims = inputs[first]
     dynamic = dims[0] is None
+    if precision == "int8" and len(inputs) > 1:
+        raise ValueError(f"{onnx_path.name} has {len(inputs)} inputs {list(inputs)}: INT8 calibration "
+                         "is implemented for one-input graphs only; build fp16 or fp32")
     have_cache = bool(calib_cache) and Path(calib_cache).is_file()
     cmd = trtexec_command(onnx_path.name, plan_path.name, precision, dims[1:], dynamic, batch,
                           Path(timing_cache).name if timing_cache else None, workspace_mb,
-                          Path(calib_cache).name if have_cache else None, inp.name)
+                          Path(calib_cache).name if have_cache else None, first,
+                          inputs={n: s[1:] for n, s in inputs.items()})
     if precision == "int8" and not have_cache:
         cmd = ""                       # trtexec cannot calibrate from data: see export/calibrate.py
     missing = tensorrt_status()
@@ -218,11 +254,12 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, pre
         config.set_flag(trt.BuilderFlag.FP16)
     else:                                                   # true FP32: no TF32 on Ampere (Orin)
         config.clear_flag(trt.BuilderFlag.TF32)
-    profile = builder.create_optimization_profile()
-    sample = dims[1:]
-    lo, opt, hi = batch if dynamic else (dims[0],) * 3
-    profile.set_shape(inp.name, (lo, *sample), (opt, *sample), (hi, *sample))
+    profile = builder.create_optimization_profile()       # one shape range per input
+    for name, (lo_shape, opt_shape, hi_shape) in shapes.items():
+        profile.set_shape(name, lo_shape, opt_shape, hi_shape)
     config.add_optimization_profile(profile)
+    sample = dims[1:]
+    lo, opt, hi = (shapes[first][0][0], shapes[first][1][0], shapes[first][2][0])
     cuda = None
     if precision == "int8":
         if calib_clips is None and not (calib_cache and Path(calib_cache).is_file()):

@@ -3,6 +3,7 @@
     python export/to_trt.py --checkpoint work_dirs/run1 --out artifacts/run1
     python export/to_trt.py --variant x3d_ugt --out artifacts/demo        # random-init demo
     python export/to_trt.py --variant x3d_ugt_tiny --frames 4 --size 32 --out /tmp/tiny
+    python export/to_trt.py --checkpoint runs/cdkd_kd --out artifacts/cdkd   # CD-KD: three inputs
 
 Writes the SavedModel, both ONNX exports (jax2onnx and jax2tf -> TFLite ->
 tf2onnx), the default ``model.onnx``, the TensorRT plan (or, without
@@ -106,6 +107,9 @@ def main(argv=None) -> int:
               f"On the Jetson, from {args.out}: sh build_engine.sh"
               + (f"\n  i.e. {trt['trtexec']}" if trt.get("trtexec") else ""))
     print(f"\nparity: {'PASS' if result['parity']['passed'] else 'FAIL'}; default ONNX {result['default_onnx']}")
+    if result.get("input_domain") == "compressed":
+        print("compressed-domain model (three inputs: iframe, mv, residual): its runtime also needs PyAV "
+              "(pip install av==18.1.0) and reads MPEG-4 Part 2 files (--reencode converts others)")
     print(f"recognise actions with this bundle (numpy + OpenCV + onnxruntime only): "
           f"python3 {Path(args.out) / 'runtime' / 'run.py'} VIDEO --out results.jsonl\n"
           f"  or, here: python -m jaxar.predict VIDEO --bundle {args.out} --out results.jsonl  (docs/predict.md)")

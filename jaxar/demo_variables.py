@@ -52,7 +52,9 @@ def realistic_variables(config, seed: int = 0) -> dict:
     ``N(0, 0.25/C_in)``. Deterministic in ``seed``.
     """
     model = config.build()
-    x = jax.ShapeDtypeStruct((1, *config.input_shape), jnp.float32)
+    shapes_in = getattr(config, "input_shapes", None)      # several named inputs (CD-KD students)
+    x = ({k: jax.ShapeDtypeStruct((1, *s), jnp.float32) for k, s in shapes_in.items()}
+         if isinstance(shapes_in, dict) else jax.ShapeDtypeStruct((1, *config.input_shape), jnp.float32))
     shapes = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, train=False), x)
     rng = np.random.default_rng(seed)
 

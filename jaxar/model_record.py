@@ -13,7 +13,8 @@ Directory form (every file written atomically: temporary file + rename)::
     jax_variables.npz    {"params", "batch_stats"} flattened to "params/stage1/.../kernel" keys
     labels.json          class index -> name (``class_<i>`` names when the model has none)
     preprocessing.json   input contract (only when the record has one)
-    record.json          {"format", "step", "origin", "metadata", "sampling"}
+    record.json          {"format", "step", "origin", "input", "metadata", "sampling"}; "input" is
+                         input_signature(config): domain, input names and shapes
 
 ``sampling`` is the config's ``clip_sampling`` (``{"segments": N,
 "segment_frames": L}``, :mod:`jaxar.runtime.segments`), written so a reader
@@ -140,9 +141,24 @@ def write_record(record: ModelRecord, out_dir: str | os.PathLike) -> list[str]:
         atomic_write_json(out / "preprocessing.json", record.preprocessing)
         written.append("preprocessing.json")
     atomic_write_json(out / "record.json", {"format": FORMAT, "step": record.step, "origin": record.origin,
+                                            "input": input_signature(record.config),
                                             "metadata": record.metadata,
                                             "sampling": record.config.clip_sampling.to_json()})
     return written + ["record.json"]
+
+
+def input_signature(config) -> dict:
+    """What a runtime feeds the exported model: ``{"domain", "layout", "inputs":
+    {name: [N, T, C, S, S]}}``; ``domain`` ``"compressed"`` (CD-KD students:
+    ``iframe``, ``mv``, ``residual``, read from the video stream with PyAV) or
+    ``"rgb"`` (one ``clip`` of decoded RGB frames; the model families' default, :mod:`jaxar.models.base`)."""
+    domain = getattr(config, "input_domain", "rgb")
+    shapes = getattr(config, "input_shapes", None)          # channels-last per clip
+    if isinstance(shapes, Mapping):
+        inputs = {k: ["N", s[0], s[-1], *s[1:-1]] for k, s in shapes.items()}
+    else:
+        inputs = {"clip": ["N", config.frames, 3, config.size, config.size]}
+    return {"domain": domain, "layout": "NTCHW", "inputs": inputs}
 
 
 def read_record(out_dir: str | os.PathLike) -> ModelRecord:

@@ -22,7 +22,8 @@ from jaxar.runtime.preprocess import Preprocessing
 
 
 class JaxBackend:
-    """The trained model (training form, eval mode) on ``(N, T, 3, S, S)`` clips."""
+    """The trained model (training form, eval mode) on ``(N, T, 3, S, S)`` clips
+    (a dict of ``(N, T, C, S, S)`` clips for a compressed-domain model)."""
 
     name = "jax"
     batch = None
@@ -31,7 +32,9 @@ class JaxBackend:
         import jax
         import jax.numpy as jnp
         model = config.build()           # any model family (jaxar.models.base protocol)
-        self._fn = jax.jit(lambda v, x: model.apply(v, jnp.transpose(x, (0, 1, 3, 4, 2)), train=False))
+        # (N, T, C, S, S) -> channels-last; every array of a dict input (compressed-domain models)
+        last = lambda a: jnp.transpose(a, (0, 1, 3, 4, 2))            # noqa: E731
+        self._fn = jax.jit(lambda v, x: model.apply(v, jax.tree.map(last, x), train=False))
         self.variables = variables
 
     def __call__(self, x):
@@ -50,8 +53,14 @@ def load_checkpoint_model(path: str) -> app.Model:
     cfg = record.config
     window, source = record.clip_seconds()
     prep = Preprocessing(cfg.frames, cfg.size, segment_frames=cfg.clip_sampling.segment_frames)
-    return app.Model(JaxBackend(cfg, record.variables), record.labels, prep,
-                     window, source, f"JAX checkpoint {record.metadata['checkpoint']} (step {record.step})")
+    model = app.Model(JaxBackend(cfg, record.variables), record.labels, prep,
+                      window, source, f"JAX checkpoint {record.metadata['checkpoint']} (step {record.step})")
+    if cfg.input_domain == "compressed":          # CD-KD students: docs/cdkd.md
+        from jaxar.runtime.compressed_predict import compressed_model, spec_from_data_config
+        data = (record.metadata.get("train_config") or {}).get("data")
+        model = compressed_model(model, spec_from_data_config(cfg.frames, cfg.size, data),
+                                 f"--checkpoint {path}")
+    return model
 
 
 def _load(a) -> app.Model:

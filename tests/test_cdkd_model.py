@@ -10,7 +10,8 @@ import pytest
 
 from export.allowlist import validate_for_tensorrt
 from jaxar.demo_variables import realistic_variables
-from export.multi_input import MultiInputOrtRunner, export_jax2onnx_inputs
+from export.multi_input import export_jax2onnx_inputs
+from export.runtimes import OrtRunner
 from export.parity import compare
 from jaxar.deploy import DeployModel
 from jaxar.initialization import fast_compile_options, init_variables
@@ -141,7 +142,7 @@ def test_onnx_three_inputs_allowlist_parity(edge, tmp_path):
     assert validate_for_tensorrt(model, strict_deploy=True) == []
     ops = {n.op_type for n in model.graph.node}
     assert not ops & {"MatMul", "Softmax", "Sigmoid", "Tanh"}    # no attention / ConvLSTM inside
-    runner = MultiInputOrtRunner(path)
+    runner = OrtRunner(path)
     x = clips(cfg, n=3, seed=7, channels_first=True)
     out = np.concatenate([runner({m: a[i:i + 1] for m, a in x.items()}) for i in range(3)])
     row = compare(np.asarray(dm(x)), out)

@@ -14,7 +14,8 @@ frames, end of stream, timestamps, frame-rate checks; also used by dataset
 preparation), :mod:`.outputs` (output paths checked up front, per-video
 names), :mod:`.compressed_video` and :mod:`.compressed_clip`
 (compressed-domain input: I-frames, motion vectors, residuals; PyAV imported
-lazily, an optional dependency), :mod:`.clips` (sliding windows over a file,
+lazily, an optional dependency), :mod:`.compressed_predict` (the application
+for compressed-domain models: CD-KD students), :mod:`.clips` (sliding windows over a file,
 decoded on its own thread), :mod:`.live` (capture thread + ring buffer),
 :mod:`.backends` (ONNX Runtime, TensorRT), :mod:`.results` (JSONL rows),
 :mod:`.plots` (timeline PNG, rendered video), :mod:`.app` (the CLI shared with

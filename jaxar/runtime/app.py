@@ -51,6 +51,7 @@ class Model:
     window_s: float | None            # default window: training clip duration
     window_source: str                # where window_s comes from
     description: str
+    input_domain: str = "rgb"         # "compressed": .compressed_predict.CompressedModel
 
     def probs(self, clip_uint8: np.ndarray) -> np.ndarray:
         """uint8 RGB ``(T, S, S, 3)`` -> class probabilities float64 ``(C,)``."""
@@ -105,8 +106,10 @@ def load_bundle(bundle: str | Path, backend: str = "auto", threads: int | None =
     else:
         raise InputError(f"--backend {backend}: a bundle runs with onnxruntime or tensorrt")
     window = meta.get("window_seconds")
-    return Model(runner, labels, prep, float(window) if window else None,
-                 meta.get("window_source", "bundle metadata.json"), f"{desc} in {d}")
+    model = Model(runner, labels, prep, float(window) if window else None,
+                  meta.get("window_source", "bundle metadata.json"), f"{desc} in {d}")
+    from .compressed_predict import as_compressed     # a compressed-domain bundle (needs PyAV)
+    return as_compressed(model, d / "preprocessing.json")
 
 
 def build_parser(prog: str, description: str, backends: tuple[str, ...]) -> argparse.ArgumentParser:
@@ -142,6 +145,10 @@ def build_parser(prog: str, description: str, backends: tuple[str, ...]) -> argp
     p.add_argument("--max-seconds", type=float, help="live: stop after this many seconds")
     p.add_argument("--timeout", type=float, default=10.0, help="--url open/read timeout (s, default 10)")
     p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")
+    p.add_argument("--reencode", action="store_true",
+                   help="compressed-domain models only: videos their reader cannot use as they are "
+                        "(H.264, HEVC, VP9, AV1, B-frames) are first re-encoded to MPEG-4 Part 2 in memory "
+                        "(a full decode and encode: slow, and a second lossy step)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     return p
 
@@ -219,6 +226,8 @@ def run(a, model: Model, log: Callable[[str], None]) -> int:
     if window is None and not whole:
         raise InputError("the model records no training clip duration; pass --window SECONDS")
     stride = None if whole else a.stride or window / 2
+    from .compressed_predict import check_args as check_domain_args
+    check_domain_args(a, model)
     spec = model.prep.sampling
     frames_desc = (f"{spec.segments} segments x {spec.segment_frames} adjacent frames"
                    if spec.segment_frames > 1 else f"{model.prep.frames} frames")
@@ -307,6 +316,9 @@ def _run_file(a, model, video: str, window, stride, writer, log, suffix: str, ta
               cap=None) -> None:
     """One video file (or URL read as a file); ``suffix`` names its timeline /
     render files in a batch (empty: the names as given)."""
+    if model.input_domain == "compressed":
+        from .compressed_predict import run_file
+        return run_file(a, model, video, window, stride, writer, log, suffix, tag)
     t0 = time.perf_counter()
     name = _display_name(video)
     with (cap if cap is not None else open_input(video, a.timeout)) as cap:

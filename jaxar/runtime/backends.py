@@ -1,7 +1,9 @@
 """Inference backends: ``backend(x) -> logits``.
 
 Every backend takes float32 normalised clips ``(N, T, 3, S, S)`` (the export
-layout) and returns float32 logits ``(N, num_classes)``. ``batch`` is the
+layout) -- or, for a model with several named inputs (the CD-KD student's
+``iframe`` / ``mv`` / ``residual``, :mod:`.compressed_predict`), a dict of
+such arrays -- and returns float32 logits ``(N, num_classes)``. ``batch`` is the
 static batch of the model (``None``: any); :func:`run_in_batches` pads to it.
 
 * :class:`OrtBackend` -- ONNX Runtime (CPU, or CUDA / TensorRT execution
@@ -48,13 +50,24 @@ class OrtBackend:
             self.session = ort.InferenceSession(str(path), opts, providers=providers)
         except Exception as e:  # onnxruntime raises its own exception types
             raise InputError(f"{path}: ONNX Runtime cannot load this model ({e})") from None
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
+        inputs = self.session.get_inputs()
+        self.input_names = [i.name for i in inputs]
+        self.input_name = inputs[0].name
+        self.batch = inputs[0].shape[0] if isinstance(inputs[0].shape[0], int) else None
         self.path = path
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(x, np.float32)})[0]
+    def __call__(self, x) -> np.ndarray:
+        """``x``: an array for a one-input model, or ``{name: array}`` with every input."""
+        if isinstance(x, dict):
+            missing = sorted(set(self.input_names) - set(x))
+            if missing:
+                raise InputError(f"{self.path.name}: inputs lack {missing}; the model takes {self.input_names}")
+            feed = {n: np.ascontiguousarray(x[n], np.float32) for n in self.input_names}
+        elif len(self.input_names) == 1:
+            feed = {self.input_name: np.ascontiguousarray(x, np.float32)}
+        else:
+            raise InputError(f"{self.path.name} takes inputs {self.input_names}: pass a dict of arrays")
+        return self.session.run(None, feed)[0]
 
 
 def _cuda_runtime():
@@ -96,10 +109,12 @@ class TensorRTBackend:
                              "(built with another TensorRT version or GPU? rebuild it on this device)")
         self.engine, self.context = engine, engine.create_execution_context()
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-        self.in_name = next(n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
+        self.in_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        self.in_name = self.in_names[0]
         self.out_name = next(n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
-        shape = tuple(engine.get_tensor_shape(self.in_name))
-        self.input_shape = tuple(None if d < 0 else int(d) for d in shape)   # None: dynamic axis
+        self.input_shapes = {n: tuple(None if d < 0 else int(d) for d in engine.get_tensor_shape(n))
+                             for n in self.in_names}                  # None: dynamic axis
+        self.input_shape = self.input_shapes[self.in_name]
         self.batch = self.input_shape[0]
         self.device_memory_bytes = int(engine.device_memory_size_v2)       # execution context
         self.stream = self._ok(rt.cudaStreamCreate())
@@ -111,17 +126,32 @@ class TensorRTBackend:
             raise RuntimeError(f"CUDA error {err}")
         return rest[0] if len(rest) == 1 else rest
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def _buffer(self, name: str, nbytes: int) -> int:
+        """Device buffer of ``nbytes`` for tensor ``name`` (kept per name and size)."""
+        if (name, nbytes) not in self._bufs:
+            self._bufs[(name, nbytes)] = self._ok(self.rt.cudaMalloc(nbytes))
+        return self._bufs[(name, nbytes)]
+
+    def __call__(self, x) -> np.ndarray:
+        """``x``: an array for a one-input engine, or ``{name: array}`` with every input."""
         rt = self.rt
-        x = np.ascontiguousarray(x, np.float32)
-        self.context.set_input_shape(self.in_name, x.shape)
-        out = np.empty(tuple(self.context.get_tensor_shape(self.out_name)), np.float32)
-        if x.shape not in self._bufs:
-            self._bufs[x.shape] = (self._ok(rt.cudaMalloc(x.nbytes)), self._ok(rt.cudaMalloc(out.nbytes)))
-        d_in, d_out = self._bufs[x.shape]
+        if isinstance(x, dict):
+            missing = sorted(set(self.in_names) - set(x))
+            if missing:
+                raise InputError(f"{self.path.name}: inputs lack {missing}; the engine takes {self.in_names}")
+            feed = {n: np.ascontiguousarray(x[n], np.float32) for n in self.in_names}
+        elif len(self.in_names) == 1:
+            feed = {self.in_name: np.ascontiguousarray(x, np.float32)}
+        else:
+            raise InputError(f"{self.path.name} takes inputs {self.in_names}: pass a dict of arrays")
         h2d, d2h = rt.cudaMemcpyKind.cudaMemcpyHostToDevice, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        self._ok(rt.cudaMemcpy(d_in, x.ctypes.data, x.nbytes, h2d))
-        self.context.set_tensor_address(self.in_name, int(d_in))
+        for n, a in feed.items():
+            self.context.set_input_shape(n, a.shape)
+            d_in = self._buffer(n, a.nbytes)
+            self._ok(rt.cudaMemcpy(d_in, a.ctypes.data, a.nbytes, h2d))
+            self.context.set_tensor_address(n, int(d_in))
+        out = np.empty(tuple(self.context.get_tensor_shape(self.out_name)), np.float32)
+        d_out = self._buffer(self.out_name, out.nbytes)
         self.context.set_tensor_address(self.out_name, int(d_out))
         if not self.context.execute_async_v3(self.stream):
             raise RuntimeError("TensorRT execute_async_v3 failed")
@@ -130,15 +160,20 @@ class TensorRTBackend:
         return out
 
 
-def run_in_batches(backend, x: np.ndarray) -> np.ndarray:
-    """Runs ``x`` ``(N, ...)`` through ``backend`` in chunks of its static batch
-    (padding the last chunk with copies of its last clip)."""
-    b = getattr(backend, "batch", None) or len(x)
+def run_in_batches(backend, x) -> np.ndarray:
+    """Runs ``x`` ``(N, ...)`` -- or a dict of such arrays for a multi-input
+    model -- through ``backend`` in chunks of its static batch (padding the
+    last chunk with copies of its last clip)."""
+    multi = isinstance(x, dict)
+    total = len(next(iter(x.values()))) if multi else len(x)
+    take = (lambda sl: {k: v[sl] for k, v in x.items()}) if multi else (lambda sl: x[sl])
+    b = getattr(backend, "batch", None) or total
     outs = []
-    for i in range(0, len(x), b):
-        chunk = x[i:i + b]
-        n = len(chunk)
+    for i in range(0, total, b):
+        chunk = take(slice(i, i + b))
+        n = min(b, total - i)
         if n < b:
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], b - n, axis=0)])
+            pad = lambda a: np.concatenate([a, np.repeat(a[-1:], b - n, axis=0)])   # noqa: E731
+            chunk = {k: pad(v) for k, v in chunk.items()} if multi else pad(chunk)
         outs.append(np.asarray(backend(chunk), np.float32)[:n])
     return np.concatenate(outs)

@@ -32,7 +32,7 @@ pixels.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -117,34 +117,67 @@ def _supported_source(src, spec: CompressedInput, name: str | None, reencode: bo
         return compressed_video.reencode_mpeg4(src, gop=spec.gop, qscale=spec.qscale, name=name)
 
 
-def read_windows(src, windows: Sequence[Sequence[int]], spec: CompressedInput, *, box=None,
-                 name: str | None = None, normalize: bool = True,
-                 reencode: bool = False) -> list[dict[str, np.ndarray]]:
-    """Clips for several index sets of one video (e.g. the frames of every
-    sliding window, :func:`.sampling.plan_windows`), decoding the video once.
+def _frame_clip(t: int, row: tuple, accumulate: bool) -> "compressed_video.CompressedClip":
+    """One frame of :func:`compressed_video.iter_extract` as a one-frame clip."""
+    iframe, mv, residual, rgb, gop_start, is_i = row
+    return compressed_video.CompressedClip(
+        iframe=iframe[None], mv=mv[None], residual=residual[None], frames=rgb[None],
+        indices=np.array([t], np.int64), gop_start=np.array([gop_start], np.int64),
+        is_iframe=np.array([is_i], bool), accumulate=accumulate, num_frames=t + 1)
 
-    Each entry of ``windows`` gives the T source frames of one clip; the
-    arrays of a frame do not depend on the other frames requested (they are
-    relative to its GOP's I-frame, or to the frame before it), so this equals
-    one :func:`read_clip` per window. Returns one contract dict per window.
-    ``box``: crop box (default the centre square); ``reencode``: see :func:`read_clip`.
+
+def iter_windows(src, windows: Sequence[Sequence[int]], spec: CompressedInput, *, box=None,
+                 name: str | None = None, normalize: bool = True,
+                 reencode: bool = False) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Yields ``(k, clip)`` for every entry ``k`` of ``windows`` (the T source
+    frames of one clip; e.g. the frames of every sliding window,
+    :func:`.sampling.plan_windows`) as soon as its last frame is decoded, decoding
+    the video once. Each decoded frame is cropped and resized to ``S x S`` at once
+    and dropped when no pending window needs it, so memory is bounded by the
+    windows in flight, not by the video's length (sliding windows over a long
+    video). The arrays of a frame do not depend on the other frames requested
+    (they are relative to its GOP's I-frame, or to the frame before it), so a
+    clip equals :func:`read_clip` of its indices. ``clip`` is one contract dict
+    (module table); ``box``: crop box (default the centre square); ``reencode``:
+    see :func:`read_clip`.
     """
     src = _supported_source(src, spec, name, reencode)
     sets = [np.asarray(w, np.int64).reshape(-1) for w in windows]
     if not sets:
-        return []
+        return
     union = np.unique(np.concatenate(sets))
-    clip = compressed_video.extract(src, union, accumulate=spec.accumulate, name=name)
-    h, w = clip.frames.shape[1:3]
-    box = center_square(w, h) if box is None else box
-    out = []
+    users: dict[int, int] = {}                  # frame -> windows still waiting for it
     for idx in sets:
-        rows = np.searchsorted(union, idx)
-        part = dataclasses.replace(
-            clip, iframe=clip.iframe[rows], mv=clip.mv[rows], residual=clip.residual[rows],
-            frames=clip.frames[rows], indices=idx, gop_start=clip.gop_start[rows],
-            is_iframe=clip.is_iframe[rows])
-        out.append(clip_at_size(part, box, spec.size, spec=spec, normalize=normalize))
+        for f in set(idx.tolist()):
+            users[f] = users.get(f, 0) + 1
+    ready_at: dict[int, list[int]] = {}         # last frame of a window -> windows
+    for k, idx in enumerate(sets):
+        ready_at.setdefault(int(idx.max()), []).append(k)
+    done: dict[int, dict[str, np.ndarray]] = {}
+    for t, row in compressed_video.iter_extract(src, union, accumulate=spec.accumulate, name=name):
+        if box is None:
+            h, w = row[3].shape[:2]
+            box = center_square(w, h)
+        done[t] = clip_at_size(_frame_clip(t, row, spec.accumulate), box, spec.size, spec=spec,
+                               normalize=normalize)
+        for k in ready_at.pop(t, []):
+            idx = sets[k]
+            yield k, {key: np.concatenate([done[int(f)][key] for f in idx]) for key in KEYS}
+            for f in set(idx.tolist()):
+                users[f] -= 1
+                if not users[f]:
+                    del done[f]
+
+
+def read_windows(src, windows: Sequence[Sequence[int]], spec: CompressedInput, *, box=None,
+                 name: str | None = None, normalize: bool = True,
+                 reencode: bool = False) -> list[dict[str, np.ndarray]]:
+    """Clips for several index sets of one video, decoding the video once: the
+    clips of :func:`iter_windows`, in the order of ``windows``."""
+    out: list = [None] * len(windows)
+    for k, clip in iter_windows(src, windows, spec, box=box, name=name, normalize=normalize,
+                                reencode=reencode):
+        out[k] = clip
     return out
 
 

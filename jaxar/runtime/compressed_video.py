@@ -47,7 +47,8 @@ Public API
 ``reencode_mpeg4(src, gop=12, ...) -> bytes``,
 ``block_motion_field(mvs, height, width)``, ``dense_motion_field(...)``,
 ``motion_compensate(reference, field)``,
-``extract(src, indices, accumulate=True, name=None) -> CompressedClip``.
+``extract(src, indices, accumulate=True, name=None) -> CompressedClip``,
+``iter_extract(...)`` (the same, one frame at a time).
 ``src`` is a path or the encoded file's bytes.
 """
 from __future__ import annotations
@@ -354,16 +355,16 @@ def _frames_with_mvs(container, vs, name: str) -> Iterator[tuple[object, np.ndar
                                    "corrupt") from None
 
 
-def extract(src, indices: Sequence[int], *, accumulate: bool = True,
-            name: str | None = None) -> CompressedClip:
-    """Decodes ``src`` (an MPEG-4 Part 2 I/P stream; path or bytes) up to the
-    largest requested index and returns the compressed-domain arrays of the
-    frames ``indices`` (non-negative, any order, repeats allowed).
-
-    Raises:
-      NoVideoStreamError, UnsupportedStreamError (codec / B-frames),
-      TruncatedStreamError (unparsable container, decode error, or the stream
-      ends before a requested frame), MissingPyAVError.
+def iter_extract(src, indices: Sequence[int], *, accumulate: bool = True,
+                 name: str | None = None, info_out: list | None = None
+                 ) -> Iterator[tuple[int, tuple]]:
+    """Streaming form of :func:`extract`: decodes ``src`` once, up to the largest
+    requested index, and yields ``(t, (iframe, mv, residual, frame, gop_start,
+    is_iframe))`` for every distinct requested frame ``t`` in ascending order, as
+    soon as it is decoded (arrays at source resolution, as in :class:`CompressedClip`),
+    so a caller can reduce each frame before the next is decoded (bounded memory
+    over a long video). ``info_out`` (a list) receives the number of frames decoded.
+    Raises as :func:`extract` (a truncated stream after the frames already yielded).
     """
     import cv2
     av = require_av()
@@ -374,7 +375,6 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
     wanted = set(idx.tolist())
     last = int(idx.max())
     to_rgb = RGBConverter()
-    got: dict[int, tuple] = {}
     with _open(src, name) as c:
         vs = _video_stream(c, name)
         info = StreamInfo(name, vs.codec_context.name, vs.codec_context.width,
@@ -384,7 +384,7 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
         h = w = 0
         iframe = prev = origin = pos = None
         pending: list = []        # vectors of P-frames not yet traced (accumulate)
-        gop_start, t = -1, -1
+        gop_start, t, reached = -1, -1, False
         for t, (fr, mvs) in enumerate(_frames_with_mvs(c, vs, name)):
             if t > last:
                 break
@@ -422,20 +422,39 @@ def extract(src, indices: Sequence[int], *, accumulate: bool = True,
                 else:
                     mv = dense_motion_field(block_motion_field(mvs, h, w), h, w)
                     residual = rgb.astype(np.float32) - motion_compensate(prev, mv)
-                got[t] = (iframe, mv, residual, rgb, gop_start, is_i)
+                reached = t == last
+                yield t, (iframe, mv, residual, rgb, gop_start, is_i)
             prev = rgb
         decoded = t + 1 if t <= last else t
-    if last not in got:
+    if info_out is not None:
+        info_out.append(decoded)
+    if not reached:
         claim = f" (its header claims {info.frames})" if info.frames else ""
         raise TruncatedStreamError(f"{name}: the stream ends after {decoded} frames{claim} but "
                                    f"frame {last} was requested; the file is truncated")
+
+
+def extract(src, indices: Sequence[int], *, accumulate: bool = True,
+            name: str | None = None) -> CompressedClip:
+    """Decodes ``src`` (an MPEG-4 Part 2 I/P stream; path or bytes) up to the
+    largest requested index and returns the compressed-domain arrays of the
+    frames ``indices`` (non-negative, any order, repeats allowed).
+
+    Raises:
+      NoVideoStreamError, UnsupportedStreamError (codec / B-frames),
+      TruncatedStreamError (unparsable container, decode error, or the stream
+      ends before a requested frame), MissingPyAVError.
+    """
+    idx = np.asarray(indices, np.int64).reshape(-1)
+    decoded: list = []
+    got = dict(iter_extract(src, idx, accumulate=accumulate, name=name, info_out=decoded))
     rows = [got[int(i)] for i in idx]
     return CompressedClip(
         iframe=np.stack([r[0] for r in rows]), mv=np.stack([r[1] for r in rows]),
         residual=np.stack([r[2] for r in rows]), frames=np.stack([r[3] for r in rows]),
         indices=idx, gop_start=np.array([r[4] for r in rows], np.int64),
         is_iframe=np.array([r[5] for r in rows], bool), accumulate=accumulate,
-        num_frames=decoded)
+        num_frames=decoded[0])
 
 
 def count_frames(src, name: str | None = None) -> int:
