@@ -134,6 +134,22 @@ def default_config(variant: str = "x3d_ugt", **model_fields: Any) -> ml_collecti
     return c
 
 
+def use_synthetic_data(cfg: ml_collections.ConfigDict, train: int, test: int,
+                       source: str = "synthetic") -> ml_collections.ConfigDict:
+    """Points ``cfg.data`` at the embedded synthetic action set (the CPU demos,
+    smoke and test runs): ``train`` / ``test`` clips rendered at the model's
+    ``frames`` x ``size`` (so the whole frame is the clip: crop area 1),
+    read through ``source`` (``"synthetic"``, or a source built on it such as
+    ``"compressed_proxy"``). Returns ``cfg``."""
+    cfg.data.source = source
+    cfg.data.crop_area = (1.0, 1.0)
+    cfg.data.synthetic_train = train
+    cfg.data.synthetic_test = test
+    cfg.data.synthetic_frames = cfg.model.frames
+    cfg.data.synthetic_size = cfg.model.size
+    return cfg
+
+
 def model_config(cfg: ml_collections.ConfigDict) -> Any:
     """The frozen model config of a run: the variant with the model section's
     non-``None`` fields replaced."""
