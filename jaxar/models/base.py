@@ -76,3 +76,14 @@ class ModelConfigBase:
     def build(self):
         """The family's Flax module for this configuration."""
         raise NotImplementedError(f"{type(self).__name__} gives no build()")
+
+
+def stage_count(cfg: Any, *fields: str) -> int:
+    """The number of stages of ``cfg``: the common, non-zero length of its
+    per-stage tuples ``fields`` (e.g. ``"widths", "depths", "strides"``).
+    Raises ``ValueError`` naming the fields and their values otherwise."""
+    values = [getattr(cfg, f) for f in fields]
+    if len({len(v) for v in values}) != 1 or not values[0]:
+        raise ValueError(f"{'/'.join(fields)} must have equal non-zero lengths, got "
+                         f"{'/'.join(str(v) for v in values)}")
+    return len(values[0])

@@ -39,7 +39,7 @@ from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables
 from jaxar.deploy.network import DeployNetwork, Op, Part, StemConv
 from jaxar.models import tsm_common as common
-from jaxar.models.base import DTYPES
+from jaxar.models.base import DTYPES, stage_count
 from jaxar.models.stages import stage_parts
 from jaxar.modules.arc_conv import ARCConv
 from jaxar.modules.layers import Pointwise, SpatialConv, activation, batch_norm
@@ -60,9 +60,7 @@ class TSMResNetConfig(common.FrameNetConfig):
         super().__post_init__()
         if self.block not in BLOCKS:
             raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {self.block!r}")
-        if len(self.depths) != len(self.widths) or not self.depths:
-            raise ValueError(f"depths and widths must have equal non-zero lengths, got "
-                             f"{self.depths}/{self.widths}")
+        stage_count(self, "depths", "widths")
         if min(self.depths) < 1 or min(self.widths) < 1 or self.stem_width < 1:
             raise ValueError(f"depths, widths and stem_width must be positive, got "
                              f"{self.depths}/{self.widths}/{self.stem_width}")

@@ -38,7 +38,7 @@ from jaxar import macs
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32, hwio_to_oihw
 from jaxar.deploy.network import DeployNetwork, Part
-from jaxar.models.base import DTYPES, ModelConfigBase
+from jaxar.models.base import DTYPES, ModelConfigBase, stage_count
 from jaxar.models.stages import stage_parts
 from jaxar.modules.layers import (Dense, Pointwise, SpatialConv, TemporalDepthwise, activation,
                                   batch_norm, conv_init)
@@ -69,10 +69,7 @@ class X3DConfig(ModelConfigBase):
 
     def __post_init__(self):
         super().__post_init__()
-        n = len(self.widths)
-        if not (len(self.depths) == len(self.strides) == n):
-            raise ValueError(f"widths/depths/strides must have equal lengths, got "
-                             f"{self.widths}/{self.depths}/{self.strides}")
+        stage_count(self, "widths", "depths", "strides")
         for name in ("kernel_size", "temporal_kernel", "stem_temporal_kernel"):
             if getattr(self, name) % 2 != 1:
                 raise ValueError(f"{name} must be odd, got {getattr(self, name)}")

@@ -32,7 +32,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxar.deploy.network import DeployNetwork, Op, Part, Pooled, StemConv
-from jaxar.models.base import DTYPES, ModelConfigBase
+from jaxar.models.base import DTYPES, ModelConfigBase, stage_count
 from jaxar.models.stages import stage_parts
 from jaxar.modules.ghost import GhostPointwise
 from jaxar.modules.layers import Dense, SpatialConv, activation, batch_norm
@@ -80,10 +80,7 @@ class X3DUGTConfig(ModelConfigBase):
 
     def __post_init__(self):
         super().__post_init__()
-        n = len(self.widths)
-        if not (len(self.depths) == len(self.strides) == n):
-            raise ValueError(f"widths/depths/strides must have equal lengths, got "
-                             f"{self.widths}/{self.depths}/{self.strides}")
+        n = stage_count(self, "widths", "depths", "strides")
         for name in ("se_stages", "tada_stages", "simam_stages"):
             bad = [s for s in getattr(self, name) if not 1 <= s <= n]
             if bad:
