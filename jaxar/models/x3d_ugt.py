@@ -26,6 +26,7 @@ conversion and deploy apply.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import ClassVar
 
 import flax.linen as nn
@@ -33,7 +34,7 @@ import jax.numpy as jnp
 
 from jaxar.deploy.network import DeployNetwork, Op, Part, Pooled, StemConv
 from jaxar.models.base import DTYPES, ModelConfigBase, stage_count
-from jaxar.models.stages import stage_parts
+from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.ghost import GhostPointwise
 from jaxar.modules.layers import Dense, SpatialConv, activation, batch_norm
 from jaxar.modules.simam import deploy_simam, simam
@@ -128,22 +129,6 @@ def stage_blocks(cfg: X3DUGTConfig, s: int, train: bool = False) -> list[UIB3D]:
     return blocks
 
 
-class Stage(nn.Module):
-    """One stage: its UIB-3D blocks, then optional SimAM."""
-    config: X3DUGTConfig
-    index: int                    # 1-based stage number
-    train: bool = False
-
-    @nn.compact
-    def __call__(self, x):
-        cfg, s = self.config, self.index
-        for block in stage_blocks(cfg, s, self.train):
-            x = block(x)
-        if s in cfg.simam_stages:
-            x = simam(x, cfg.simam_pool, cfg.simam_lambda)
-        return x
-
-
 class X3DUGT(DeployNetwork, nn.Module):
     config: X3DUGTConfig
 
@@ -172,7 +157,9 @@ class X3DUGT(DeployNetwork, nn.Module):
         x = self.stem()(x)
         x = act(batch_norm(train, dtype, name="stem_bn")(x))
         for s in range(1, len(cfg.widths) + 1):
-            x = Stage(cfg, s, train, name=f"stage{s}")(x)
+            after = (partial(simam, pool=cfg.simam_pool, lam=cfg.simam_lambda)
+                     if s in cfg.simam_stages else None)
+            x = Stage(partial(stage_blocks, cfg, s), train, after, name=f"stage{s}")(x)
         x = self.head(train)(x)
         x = jnp.mean(x, axis=(1, 2, 3))
         x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
