@@ -13,7 +13,6 @@ evaluation, plots and ``results.json``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import ml_collections
@@ -60,19 +59,9 @@ def train_and_distill(cfg: ml_collections.ConfigDict, workdir: str | Path) -> di
 
 
 def main(argv=None) -> int:
-    from jaxar import parallel
     from jaxar.train import cli
-    from jaxar.train.config import load_config, with_overrides
-
-    p = cli.parser("python -m jaxar.distill.train", __doc__)
-    p.add_argument("--config", required=True, help="run config file, e.g. experiments/cdkd_proxy.py")
-    p.add_argument("--workdir", required=True, help="checkpoints, logs and plots go here")
-    args, overrides = cli.parse(p, argv)
-    parallel.initialize_distributed()
-    cfg = with_overrides(load_config(args.config), overrides)
-    result = train_and_distill(cfg, args.workdir)
-    print(json.dumps(result, indent=2))
-    return 0
+    return cli.train_main("python -m jaxar.distill.train", __doc__, argv, train_and_distill,
+                          "experiments/cdkd_proxy.py")
 
 
 if __name__ == "__main__":
