@@ -7,7 +7,7 @@ data.source="compressed_synthetic" is the real MPEG-4 form where the data
 branch is merged), taught by the X3D-UGT demo run (python -m jaxar.train.demo).
 """
 from jaxar.distill.config import distill_config
-from jaxar.train.config import use_synthetic_data
+from jaxar.train.config import use_demo_schedule, use_synthetic_data
 
 
 def get_config():
@@ -15,12 +15,6 @@ def get_config():
                        teacher_features=64, decoder_width=32, decoder_heads=2, lstm_features=16,
                        gate_hidden=16, dropout=0.2)
     use_synthetic_data(c, train=2000, test=500, source="compressed_proxy")
-    c.optim.lr = 0.1
-    c.optim.warmup_epochs = 1.0
-    c.checkpoint.every_steps = 100
-    c.checkpoint.keep = 2
-    c.batch_size = 32
-    c.epochs = 15.0
+    use_demo_schedule(c)
     c.eval_every = 100
-    c.log_every = 10
     return c

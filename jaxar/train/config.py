@@ -150,6 +150,20 @@ def use_synthetic_data(cfg: ml_collections.ConfigDict, train: int, test: int,
     return cfg
 
 
+def use_demo_schedule(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The CPU demo's run length and optimizer scale (``experiments/synthetic_demo.py``
+    and the CD-KD student it teaches, ``experiments/cdkd_proxy.py``): 15 epochs
+    of 32 clips, SGD peak lr 0.1 after one warmup epoch, a checkpoint every
+    100 steps (2 kept), a train record every 10 steps. Returns ``cfg``."""
+    cfg.optim.lr = 0.1
+    cfg.optim.warmup_epochs = 1.0
+    cfg.checkpoint.every_steps = 100
+    cfg.checkpoint.keep = 2
+    cfg.batch_size = 32
+    cfg.epochs = 15.0
+    cfg.log_every = 10
+    return cfg
+
 
 def model_config(cfg: ml_collections.ConfigDict) -> Any:
     """The frozen model config of a run: the variant with the model section's
