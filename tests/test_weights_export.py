@@ -27,7 +27,7 @@ from jaxar.weights import import_weights  # noqa: E402
 from jaxar.weights.__main__ import main as weights_cli  # noqa: E402
 from jaxar.weights.readers import read_state_dict  # noqa: E402
 from jaxar.weights.x3d_ugt import export_state_dict  # noqa: E402
-from tests.weights_compare import RTOL, clips, logit_error, rel_err  # noqa: E402
+from tests.weights_compare import RTOL, clips, import_and_compare, rel_err  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +52,8 @@ def source(tmp_path_factory):
 
 def test_reference_state_dict_imports_and_exports_back_exactly(source):
     cfg, net, path, x, want = source
-    imp = import_weights(path, cfg)
-    assert imp.report.format == "jaxar-torch (auto-detected)" and not imp.report.kept_init
-    assert logit_error(cfg, imp, x, want, "x3d_ugt <- reference state dict") <= RTOL
+    imp = import_and_compare(path, cfg, "jaxar-torch", x, want, "x3d_ugt <- reference state dict")
+    assert not imp.report.kept_init
     back = export_state_dict(imp.variables)
     sd = net.state_dict()
     assert set(back) == set(sd)

@@ -26,7 +26,8 @@ from jaxar.registry import create_config  # noqa: E402
 from jaxar.weights import (TorchMissingError, WeightImportError, import_weights, merge,  # noqa: E402
                            read_state_dict)
 from jaxar.weights.readers import write_state_dict  # noqa: E402
-from tests.weights_compare import CLASSES, RTOL, clips, logit_error, torch_logits  # noqa: E402
+from tests.weights_compare import (CLASSES, RTOL, clips, import_and_compare, logit_error,  # noqa: E402
+                                   torch_logits)
 
 RESNET = {"basic": dict(variant="tsm_resnet18", stem_width=8, widths=(8, 16), depths=(2, 1)),
           "bottleneck": dict(variant="tsm_resnet50", stem_width=8, widths=(4, 8), depths=(1, 2))}
@@ -71,13 +72,10 @@ def test_resnet_sources_compute_the_pytorch_logits(block, tmp_path):
     want = torch_logits(net, tn.clips_to_frames(x))
     for fmt in ("torchvision", "timm", "mmaction2", "tsm"):
         path = save(fmt, net.state_dict(), tmp_path)
-        imp = import_weights(path, cfg)
-        assert imp.report.format == f"{fmt} (auto-detected)"
+        imp = import_and_compare(path, cfg, fmt, x, want, f"tsm_resnet {block} <- {fmt}")
         assert imp.report.head.startswith("classifier kept")
         assert not imp.report.kept_init and not imp.report.errors
         assert all(k.endswith("num_batches_tracked") for k in imp.report.ignored) and imp.report.ignored
-        err = logit_error(cfg, imp, x, want, f"tsm_resnet {block} <- {fmt}")
-        assert err <= RTOL, (fmt, err)
 
 
 def test_transposed_kernel_fails_the_comparison(tmp_path):

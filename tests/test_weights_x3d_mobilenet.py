@@ -17,8 +17,7 @@ torch = pytest.importorskip(
 
 from tests import weights_torch_nets as tn  # noqa: E402
 from jaxar.registry import create_config  # noqa: E402
-from jaxar.weights import import_weights  # noqa: E402
-from tests.weights_compare import CLASSES, RTOL, clips, logit_error, torch_logits  # noqa: E402
+from tests.weights_compare import CLASSES, clips, import_and_compare, torch_logits  # noqa: E402
 
 MBV2 = dict(stem_width=8, blocks=((1, 12, 1, 1), (6, 16, 2, 2), (6, 16, 1, 1)), last_width=24)
 
@@ -37,9 +36,8 @@ def test_mobilenetv2_sources_compute_the_pytorch_logits(fmt, tmp_path):
     else:
         path = tmp_path / "TSM_mobilenetv2.pth.tar"
         torch.save({"state_dict": tn.to_tsm_mobilenetv2(net.state_dict(), cfg)}, path)
-    imp = import_weights(path, cfg)
-    assert imp.report.format == f"{fmt} (auto-detected)" and imp.report.head.startswith("classifier kept")
-    assert logit_error(cfg, imp, x, want, f"tsm_mobilenetv2 <- {fmt}") <= RTOL
+    imp = import_and_compare(path, cfg, fmt, x, want, f"tsm_mobilenetv2 <- {fmt}")
+    assert imp.report.head.startswith("classifier kept")
 
 
 @pytest.mark.parametrize("fmt", ["pytorchvideo", "mmaction2"])
@@ -56,8 +54,7 @@ def test_x3d_sources_compute_the_pytorch_logits(fmt, tmp_path):
     else:
         path = tmp_path / "x3d_s_mmaction2.pth"
         torch.save({"meta": {}, "state_dict": tn.to_mmaction2_x3d(net.state_dict())}, path)
-    imp = import_weights(path, cfg)
-    assert imp.report.format == f"{fmt} (auto-detected)" and not imp.report.kept_init
-    assert logit_error(cfg, imp, x, want, f"x3d <- {fmt}") <= RTOL
+    imp = import_and_compare(path, cfg, fmt, x, want, f"x3d <- {fmt}")
+    assert not imp.report.kept_init
 
 

@@ -49,6 +49,17 @@ def rel_err(a, b) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
+def import_and_compare(path, cfg, fmt: str, x, want, label: str):
+    """Imports ``path`` into ``cfg`` (format auto-detected, must be ``fmt``) and
+    checks jaxar's logits on ``x`` against ``want`` to ``RTOL``; returns the import."""
+    from jaxar.weights import import_weights
+    imp = import_weights(path, cfg)
+    assert imp.report.format == f"{fmt} (auto-detected)", imp.report.format
+    err = logit_error(cfg, imp, x, want, label)
+    assert err <= RTOL, (label, err)
+    return imp
+
+
 def logit_error(cfg, imported, x, want, label: str) -> float:
     """Max relative error of jaxar's logits vs ``want`` (printed with ``label``)."""
     got, _ = jax_logits(cfg, imported, x)
