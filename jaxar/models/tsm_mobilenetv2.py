@@ -36,7 +36,7 @@ from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables
 from jaxar.deploy.network import DeployNetwork, Part, StemConv
 from jaxar.models import tsm_common as common
-from jaxar.models.base import DTYPES
+from jaxar.models.base import DTYPES, check_clip
 from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.layers import Pointwise, SpatialConv, batch_norm
 from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
@@ -169,7 +169,7 @@ class TSMMobileNetV2(DeployNetwork, nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
-        common.check_clip(x, type(self).__name__)
+        check_clip(x, type(self).__name__)
         dtype = DTYPES[cfg.dtype]
         x = self.stem()(x.astype(dtype))
         x = relu6(batch_norm(train, dtype, name="stem_bn")(x))

@@ -40,7 +40,7 @@ from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables
 from jaxar.deploy.network import DeployNetwork, Op, Part, StemConv
 from jaxar.models import tsm_common as common
-from jaxar.models.base import DTYPES, stage_count
+from jaxar.models.base import DTYPES, check_clip, stage_count
 from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.arc_conv import ARCConv
 from jaxar.modules.layers import Pointwise, SpatialConv, activation, batch_norm
@@ -188,7 +188,7 @@ class TSMResNet(DeployNetwork, nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
-        common.check_clip(x, type(self).__name__)
+        check_clip(x, type(self).__name__)
         dtype = DTYPES[cfg.dtype]
         x = self.stem()(x.astype(dtype))
         x = nn.relu(batch_norm(train, dtype, name="stem_bn")(x))

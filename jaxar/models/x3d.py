@@ -39,7 +39,7 @@ from jaxar import macs
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32, hwio_to_oihw
 from jaxar.deploy.network import DeployNetwork, Part
-from jaxar.models.base import DTYPES, ModelConfigBase, stage_count
+from jaxar.models.base import DTYPES, ModelConfigBase, check_clip, stage_count
 from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.layers import (Dense, Pointwise, SpatialConv, TemporalDepthwise, activation,
                                   batch_norm, conv_init)
@@ -343,8 +343,7 @@ class X3D(DeployNetwork, nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
-        if x.ndim != 5 or x.shape[-1] != 3:
-            raise ValueError(f"X3D expects (N, T, H, W, 3) clips, got shape {x.shape}")
+        check_clip(x, "X3D")
         x = stem_of(cfg, train)(x.astype(DTYPES[cfg.dtype]))
         for s in range(1, len(cfg.widths) + 1):
             x = Stage(partial(stage_blocks, cfg, s), train, name=f"stage{s}")(x)

@@ -33,7 +33,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxar.deploy.network import DeployNetwork, Op, Part, Pooled, StemConv
-from jaxar.models.base import DTYPES, ModelConfigBase, stage_count
+from jaxar.models.base import DTYPES, ModelConfigBase, check_clip, stage_count
 from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.ghost import GhostPointwise
 from jaxar.modules.layers import Dense, SpatialConv, activation, batch_norm
@@ -149,8 +149,7 @@ class X3DUGT(DeployNetwork, nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
-        if x.ndim != 5 or x.shape[-1] != 3:
-            raise ValueError(f"X3DUGT expects (N, T, H, W, 3) clips, got shape {x.shape}")
+        check_clip(x, "X3DUGT")
         dtype = DTYPES[cfg.dtype]
         act = activation(cfg.activation)
         x = x.astype(dtype)
