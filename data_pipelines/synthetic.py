@@ -71,6 +71,10 @@ CLASS_NAMES: tuple[str, ...] = (
 
 TRAIN_SEED = 0
 TEST_SEED = 1
+SPLIT_SEEDS = {"train": TRAIN_SEED, "test": TEST_SEED}
+# The set's sizes offered by the TFDS builders (synthetic_actions, compressed_video).
+BUILDER_SIZES = {"default": dict(num_train=2000, num_test=500, frames=16, size=64),
+                 "small": dict(num_train=400, num_test=100, frames=16, size=32)}
 # The set has no time base of its own; its clips are defined to play at this
 # frame rate (demo videos are written at it; a 16-frame clip lasts 2 s).
 SYNTHETIC_FPS = 8.0
@@ -269,3 +273,24 @@ def generate(num_clips: int, frames: int = 16, size: int = 64, seed: int = 0,
         params = [_clip_params(seed, start + i, frames) for i in range(a, b)]
         videos[a:b] = _render(params, labels[a:b], frames, size)
     return videos, labels
+
+
+def describe_size(num_train: int, num_test: int, frames: int, size: int) -> str:
+    """A builder config's description, e.g. ``"2000/500 clips, 16x64x64"``."""
+    return f"{num_train}/{num_test} clips, {frames}x{size}x{size}"
+
+
+def split_chunks(cfg, split: str, chunk: int = _CHUNK):
+    """The clips of ``split`` (``"train"``: ``cfg.num_train`` clips with
+    ``TRAIN_SEED``, ``"test"``: ``cfg.num_test`` with ``TEST_SEED``) of a builder
+    config with ``num_train``, ``num_test``, ``frames``, ``size`` and
+    ``num_classes``, rendered ``chunk`` at a time: yields ``(names, videos,
+    labels)``, videos uint8 ``(n, T, S, S, 3)``, labels int32 ``(n,)``, names
+    ``synthetic_<split>_<index:06d>``."""
+    if split not in SPLIT_SEEDS:
+        raise ValueError(f"split={split!r}: the synthetic set has splits {sorted(SPLIT_SEEDS)}")
+    num = cfg.num_train if split == "train" else cfg.num_test
+    for a in range(0, num, chunk):
+        videos, labels = generate(min(chunk, num - a), cfg.frames, cfg.size, SPLIT_SEEDS[split],
+                                  cfg.num_classes, start=a)
+        yield [f"synthetic_{split}_{a + j:06d}" for j in range(len(labels))], videos, labels

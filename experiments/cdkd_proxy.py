@@ -7,23 +7,14 @@ data.source="compressed_synthetic" is the real MPEG-4 form where the data
 branch is merged), taught by the X3D-UGT demo run (python -m jaxar.train.demo).
 """
 from jaxar.distill.config import distill_config
+from jaxar.train.config import use_demo_schedule, use_synthetic_data
 
 
 def get_config():
     c = distill_config("cdkd_mobilenetv2", num_classes=10, frames=8, size=32, tiny_streams=True,
                        teacher_features=64, decoder_width=32, decoder_heads=2, lstm_features=16,
                        gate_hidden=16, dropout=0.2)
-    c.data.crop_area = (1.0, 1.0)
-    c.data.synthetic_train = 2000
-    c.data.synthetic_test = 500
-    c.data.synthetic_frames = 8
-    c.data.synthetic_size = 32
-    c.optim.lr = 0.1
-    c.optim.warmup_epochs = 1.0
-    c.checkpoint.every_steps = 100
-    c.checkpoint.keep = 2
-    c.batch_size = 32
-    c.epochs = 15.0
+    use_synthetic_data(c, train=2000, test=500, source="compressed_proxy")
+    use_demo_schedule(c)
     c.eval_every = 100
-    c.log_every = 10
     return c

@@ -9,19 +9,14 @@ file's class count differs from the 4 classes here). It checks the machinery
 (import, head, frozen parts), not accuracy. The full-size commands are in
 docs/weights.md.
 """
-from jaxar.train.config import default_config
+from jaxar.train.config import default_config, use_synthetic_data
 
 
 def get_config():
     c = default_config("tsm_resnet18", num_classes=4, frames=4, size=16, impl="lowered",
                        stem_width=8, widths=(8, 16), depths=(1, 1))
     c.init.format = "auto"
-    c.data.source = "synthetic"
-    c.data.crop_area = (1.0, 1.0)
-    c.data.synthetic_train = 32
-    c.data.synthetic_test = 16
-    c.data.synthetic_frames = 4
-    c.data.synthetic_size = 16
+    use_synthetic_data(c, train=32, test=16)
     c.optim.lr = 0.05
     c.checkpoint.every_steps = 6
     c.checkpoint.keep = 1

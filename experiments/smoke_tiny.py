@@ -5,19 +5,14 @@ A seconds-scale smoke run for tests and CI: a two-stage cut of
 SimAM, Ghost head), 4 frames of 16x16, a small synthetic set, a few steps.
 It checks the machinery (steps, checkpoints, resume, logs), not accuracy.
 """
-from jaxar.train.config import default_config
+from jaxar.train.config import default_config, use_synthetic_data
 
 
 def get_config():
     c = default_config("x3d_ugt_tiny", num_classes=10, frames=4, size=16, impl="shifted",
                        widths=(8, 16), depths=(1, 1), strides=(1, 2), tada_stages=(2,),
                        se_stages=(2,), simam_stages=(2,))
-    c.data.source = "synthetic"
-    c.data.crop_area = (1.0, 1.0)
-    c.data.synthetic_train = 256
-    c.data.synthetic_test = 64
-    c.data.synthetic_frames = 4
-    c.data.synthetic_size = 16
+    use_synthetic_data(c, train=256, test=64)
     c.optim.lr = 0.1
     c.checkpoint.every_steps = 10
     c.checkpoint.keep = 2

@@ -7,23 +7,12 @@ action set (10 motion classes, 8 frames of 32x32), trained from scratch in a
 few minutes on 2 CPU cores. Same optimizer, schedule and loss as the paper
 runs, at a demo scale (lr, batch and length tuned for CPU).
 """
-from jaxar.train.config import default_config
+from jaxar.train.config import default_config, use_demo_schedule, use_synthetic_data
 
 
 def get_config():
     c = default_config("x3d_ugt_tiny", num_classes=10, frames=8, size=32, impl="shifted")
-    c.data.source = "synthetic"
-    c.data.crop_area = (1.0, 1.0)
-    c.data.synthetic_train = 2000
-    c.data.synthetic_test = 500
-    c.data.synthetic_frames = 8
-    c.data.synthetic_size = 32
-    c.optim.lr = 0.1
-    c.optim.warmup_epochs = 1.0
-    c.checkpoint.every_steps = 100
-    c.checkpoint.keep = 2
-    c.batch_size = 32
-    c.epochs = 15.0
+    use_synthetic_data(c, train=2000, test=500)
+    use_demo_schedule(c)
     c.eval_every = 200
-    c.log_every = 10
     return c

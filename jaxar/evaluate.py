@@ -19,21 +19,18 @@ def main(argv=None) -> int:
     from jaxar import parallel
     from jaxar.train import cli
 
-    p = cli.parser("python -m jaxar.evaluate", __doc__)
-    p.add_argument("--config", default=None, help="run config file (default: WORKDIR/config.json)")
-    p.add_argument("--workdir", required=True, help="work directory of the run")
-    p.add_argument("--checkpoint", default=None, help="work directory or step directory "
-                   "(default: --workdir)")
-    p.add_argument("--out", default=None, help="output directory (default: WORKDIR/eval_<step>)")
-    args, overrides = cli.parse(p, argv)
-    parallel.initialize_distributed()
+    from jaxar.train.loop import load_run_config
+    parallel.initialize_distributed()          # before any other JAX call
+    args, cfg = cli.parse(
+        "python -m jaxar.evaluate", __doc__, argv,
+        {"workdir": (cli.REQUIRED, "work directory of the run"),
+         "checkpoint": (None, "work directory or step directory (default: --workdir)"),
+         "out": (None, "output directory (default: WORKDIR/eval_<step>)")},
+        config_help="run config file (default: WORKDIR/config.json)",
+        fallback=lambda args: load_run_config(args.workdir))
 
     from jaxar.checkpoint import read_meta, resolve_checkpoint
-    from jaxar.train.config import load_config, with_overrides
     from jaxar.train.evaluation import evaluate
-    from jaxar.train.loop import load_run_config
-    base = load_config(args.config) if args.config else load_run_config(args.workdir)
-    cfg = with_overrides(base, overrides)
     ckpt = args.checkpoint or args.workdir
     step = read_meta(resolve_checkpoint(ckpt))["step"]
     out = args.out or f"{args.workdir}/eval_{step}"

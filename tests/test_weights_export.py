@@ -22,14 +22,12 @@ from tests import weights_torch_nets as tn  # noqa: E402
 from jaxar.weights import torch_x3d_ugt as ref  # noqa: E402
 from jaxar.checkpoint import Checkpointer  # noqa: E402
 from jaxar.registry import config_to_json  # noqa: E402
-from jaxar.initialization import fast_compile_options  # noqa: E402
 from jaxar.registry import create_config  # noqa: E402
 from jaxar.weights import import_weights  # noqa: E402
 from jaxar.weights.__main__ import main as weights_cli  # noqa: E402
 from jaxar.weights.readers import read_state_dict  # noqa: E402
 from jaxar.weights.x3d_ugt import export_state_dict  # noqa: E402
-
-RTOL = 1e-4
+from tests.weights_compare import RTOL, clips, import_and_compare, rel_err  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,29 +44,16 @@ def source(tmp_path_factory):
                 m.beta.fill_(1.0)
     path = tmp_path_factory.mktemp("ugt") / "x3d_ugt.pt"
     torch.save(net.state_dict(), path)
-    x = np.random.default_rng(0).normal(size=(2, *cfg.input_shape)).astype(np.float32)
+    x = clips(cfg)
     with torch.no_grad():
         want = net(tn.clips_to_ncthw(x)).numpy()
     return cfg, net, path, x, want
 
 
-def jax_logits(cfg, variables, x):
-    model = cfg.build()
-    f = jax.jit(lambda v, x: model.apply(v, x, train=False), compiler_options=fast_compile_options())
-    return np.asarray(f(variables, jnp.asarray(x)))
-
-
-def rel_err(a, b):
-    return float(np.abs(a - b).max() / np.abs(b).max())
-
-
 def test_reference_state_dict_imports_and_exports_back_exactly(source):
     cfg, net, path, x, want = source
-    imp = import_weights(path, cfg)
-    assert imp.report.format == "jaxar-torch (auto-detected)" and not imp.report.kept_init
-    err = rel_err(jax_logits(cfg, imp.variables, x), want)
-    print(f"x3d_ugt <- reference state dict: max rel logit error {err:.2e}")
-    assert err <= RTOL
+    imp = import_and_compare(path, cfg, "jaxar-torch", x, want, "x3d_ugt <- reference state dict")
+    assert not imp.report.kept_init
     back = export_state_dict(imp.variables)
     sd = net.state_dict()
     assert set(back) == set(sd)

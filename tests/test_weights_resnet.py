@@ -21,17 +21,16 @@ torch = pytest.importorskip(
                     "(pip install -r requirements-bench.txt)")
 
 from tests import weights_torch_nets as tn  # noqa: E402
-from jaxar.initialization import fast_compile_options, init_variables  # noqa: E402
+from jaxar.initialization import init_variables  # noqa: E402
 from jaxar.registry import create_config  # noqa: E402
 from jaxar.weights import (TorchMissingError, WeightImportError, import_weights, merge,  # noqa: E402
                            read_state_dict)
 from jaxar.weights.readers import write_state_dict  # noqa: E402
+from tests.weights_compare import (CLASSES, RTOL, clips, import_and_compare, logit_error,  # noqa: E402
+                                   torch_logits)
 
-RTOL = 1e-4
-CLASSES = 5
 RESNET = {"basic": dict(variant="tsm_resnet18", stem_width=8, widths=(8, 16), depths=(2, 1)),
           "bottleneck": dict(variant="tsm_resnet50", stem_width=8, widths=(4, 8), depths=(1, 2))}
-_APPLY = {}
 
 
 def resnet_cfg(block, **kw):
@@ -42,38 +41,10 @@ def resnet_cfg(block, **kw):
                                      "dropout": 0.0, **spec, **kw})
 
 
-def jax_logits(cfg, imported, x):
-    """Logits of ``cfg``'s model with the imported variables (merged into a fresh
-    init when some leaves keep their initialisation)."""
-    model = cfg.build()
-    if imported.report.kept_init:
-        v = merge(init_variables(model, jax.random.PRNGKey(0), jnp.asarray(x[:1])), imported)
-    else:                                  # every leaf imported: no init needed
-        v = imported.variables
-    key = repr(cfg)
-    if key not in _APPLY:
-        _APPLY[key] = jax.jit(lambda v, x: model.apply(v, x, train=False),
-                              compiler_options=fast_compile_options())
-    return np.asarray(_APPLY[key](v, jnp.asarray(x))), v
-
-
-def rel_err(a, b):
-    return float(np.abs(a - b).max() / np.abs(b).max())
-
-
-def clips(cfg, seed=0):
-    return np.random.default_rng(seed).normal(size=(2, *cfg.input_shape)).astype(np.float32)
-
-
 def torch_resnet(cfg, seed=0):
     torch.manual_seed(seed)
     net = tn.TSMResNet(cfg.block, cfg.depths, cfg.widths, cfg.stem_width, CLASSES, cfg.frames, cfg.shift_div)
     return tn.randomise(net, seed)
-
-
-def torch_logits(net, x):
-    with torch.no_grad():
-        return net(x).numpy()
 
 
 def save(fmt, state, tmp_path):
@@ -101,15 +72,10 @@ def test_resnet_sources_compute_the_pytorch_logits(block, tmp_path):
     want = torch_logits(net, tn.clips_to_frames(x))
     for fmt in ("torchvision", "timm", "mmaction2", "tsm"):
         path = save(fmt, net.state_dict(), tmp_path)
-        imp = import_weights(path, cfg)
-        assert imp.report.format == f"{fmt} (auto-detected)"
+        imp = import_and_compare(path, cfg, fmt, x, want, f"tsm_resnet {block} <- {fmt}")
         assert imp.report.head.startswith("classifier kept")
         assert not imp.report.kept_init and not imp.report.errors
         assert all(k.endswith("num_batches_tracked") for k in imp.report.ignored) and imp.report.ignored
-        got, _ = jax_logits(cfg, imp, x)
-        err = rel_err(got, want)
-        print(f"tsm_resnet {block} <- {fmt}: max rel logit error {err:.2e}")
-        assert err <= RTOL, (fmt, err)
 
 
 def test_transposed_kernel_fails_the_comparison(tmp_path):
@@ -124,9 +90,9 @@ def test_transposed_kernel_fails_the_comparison(tmp_path):
     for k, w in state.items():
         if w.ndim == 4 and w.shape[-1] > 1:
             state[k] = w.transpose(2, 3).contiguous()
-    got, _ = jax_logits(cfg, import_weights(save("torchvision", state, tmp_path), cfg), x)
-    print(f"transposed kernels: max rel logit error {rel_err(got, want):.2e}")
-    assert rel_err(got, want) > 10 * RTOL
+    err = logit_error(cfg, import_weights(save("torchvision", state, tmp_path), cfg), x, want,
+                         "transposed kernels")
+    assert err > 10 * RTOL
 
 
 def test_head_reinitialised_when_classes_differ_and_backbone_identical(tmp_path):
@@ -155,9 +121,8 @@ def test_arc_keeps_its_own_parameters_and_one_step_arc_is_the_pretrained_net(tmp
     imp = import_weights(path, one)
     assert imp.report.kept_init and all(p.rsplit("/", 1)[1] in ("embed", "attention", "fusion")
                                         for p in imp.report.kept_init)
-    got, v = jax_logits(one, imp, x)
-    print(f"arc_tsm_resnet18 (steps=1) <- tsm: max rel logit error {rel_err(got, want):.2e}")
-    assert rel_err(got, want) <= RTOL
+    err = logit_error(one, imp, x, want, "arc_tsm_resnet18 (steps=1) <- tsm")
+    assert err <= RTOL
     four = resnet_cfg("basic", variant="arc_tsm_resnet18", steps=4, depths=(1,), widths=(8,))
     net4 = torch_resnet(four)
     imp4 = import_weights(save("torchvision", net4.state_dict(), tmp_path), four)

@@ -27,6 +27,7 @@ _CHUNK = 256
 
 @dataclasses.dataclass(eq=False)
 class SyntheticActionsConfig(tfds.core.BuilderConfig):
+    """Defaults: ``synthetic.BUILDER_SIZES["default"]``."""
     num_train: int = 2000
     num_test: int = 500
     frames: int = 16
@@ -40,11 +41,9 @@ class SyntheticActions(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First release."}
-    BUILDER_CONFIGS = [
-        SyntheticActionsConfig(name="default", description="2000/500 clips, 16x64x64"),
-        SyntheticActionsConfig(name="small", description="400/100 clips, 16x32x32",
-                               num_train=400, num_test=100, size=32),
-    ]
+    BUILDER_CONFIGS = [SyntheticActionsConfig(name=name, description=synthetic.describe_size(**size),
+                                              **size)
+                       for name, size in synthetic.BUILDER_SIZES.items()]
     code_path = epath.Path(__file__)   # see NtuRgbd.code_path
 
     def __init__(self, **kwargs):
@@ -61,19 +60,14 @@ class SyntheticActions(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         del dl_manager
-        cfg = self.builder_config
-        return {"train": self._generate_examples("train", cfg.num_train, synthetic.TRAIN_SEED),
-                "test": self._generate_examples("test", cfg.num_test, synthetic.TEST_SEED)}
+        return {split: self._generate_examples(split) for split in synthetic.SPLIT_SEEDS}
 
-    def _generate_examples(self, split, num, seed):
+    def _generate_examples(self, split):
         cfg = self.builder_config
         s, t = cfg.size, cfg.frames
         box = np.tile(np.array([0, 0, s, s], np.float32), (t, 1))
-        for a in range(0, num, _CHUNK):
-            videos, labels = synthetic.generate(min(_CHUNK, num - a), t, s, seed,
-                                                cfg.num_classes, start=a)
-            for j, (video, label) in enumerate(zip(videos, labels)):
-                name = f"synthetic_{split}_{a + j:06d}"
+        for names, videos, labels in synthetic.split_chunks(cfg, split, _CHUNK):
+            for name, video, label in zip(names, videos, labels):
                 clip = PreparedClip(jpegs=[encode_jpeg(f, cfg.jpeg_quality) for f in video],
                                     crop_boxes=box, person_boxes=np.full((t, 4), np.nan, np.float32),
                                     frame_index=np.arange(t), fallback=False, source_width=s,

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from data_pipelines import synthetic
 from data_pipelines.compressed.encode import encode_videos, even_crop
 from jaxar.runtime.compressed_video import DEFAULT_GOP, DEFAULT_QSCALE
 
@@ -67,9 +68,10 @@ class CompressedVideo(tfds.core.GeneratorBasedBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First release."}
     BUILDER_CONFIGS = [
-        CompressedVideoConfig(name="synthetic", description="synthetic set, 2000/500 16x64x64"),
-        CompressedVideoConfig(name="synthetic_small", description="synthetic set, 400/100 16x32x32",
-                              num_train=400, num_test=100, size=32),
+        *[CompressedVideoConfig(name=SYNTHETIC if name == "default" else f"{SYNTHETIC}_{name}",
+                                description=f"synthetic set, {synthetic.describe_size(**size)}",
+                                **size)
+          for name, size in synthetic.BUILDER_SIZES.items()],
         *[CompressedVideoConfig(name=p, description=f"ntu_rgbd/{p} re-encoded",
                                 source=f"ntu_rgbd/{p}") for p in _NTU],
         CompressedVideoConfig(name="video_folder", description="video_folder re-encoded",
@@ -89,7 +91,6 @@ class CompressedVideo(tfds.core.GeneratorBasedBuilder):
     def _info(self) -> tfds.core.DatasetInfo:
         cfg = self.builder_config
         if cfg.source == SYNTHETIC:
-            from data_pipelines import synthetic
             label = tfds.features.ClassLabel(
                 names=list(synthetic.CLASS_NAMES[:cfg.num_classes or len(synthetic.CLASS_NAMES)]))
         else:
@@ -113,9 +114,7 @@ class CompressedVideo(tfds.core.GeneratorBasedBuilder):
         self.info.metadata["encoding"] = {"codec": "mpeg4", "gop": cfg.gop, "qscale": cfg.qscale,
                                           "b_frames": 0, "source": cfg.source}
         if cfg.source == SYNTHETIC:
-            from data_pipelines import synthetic
-            return {"train": self._generate_examples("train", cfg.num_train, synthetic.TRAIN_SEED),
-                    "test": self._generate_examples("test", cfg.num_test, synthetic.TEST_SEED)}
+            return {split: self._generate_examples(split) for split in synthetic.SPLIT_SEEDS}
         src = self.source_builder or tfds.builder(
             cfg.source, data_dir=self.source_data_dir or self.data_dir_root)
         if not src.is_prepared():
@@ -129,22 +128,18 @@ class CompressedVideo(tfds.core.GeneratorBasedBuilder):
                 self.info.metadata[key] = src.info.metadata[key]
         return {split: self._generate_examples(split, source=src) for split in src.info.splits}
 
-    def _generate_examples(self, split: str, num: int = 0, seed: int = 0, source=None):
-        """Synthetic clips ``num`` with ``seed``, or every example of ``source``'s ``split``."""
+    def _generate_examples(self, split: str, source=None):
+        """The synthetic set's ``split``, or every example of ``source``'s ``split``."""
         if source is None:
-            return self._synthetic(split, num, seed)
+            return self._synthetic(split)
         return self._from_source(source, split)
 
-    def _synthetic(self, split: str, num: int, seed: int):
-        from data_pipelines import synthetic
+    def _synthetic(self, split: str):
         cfg = self.builder_config
-        for a in range(0, num, 64):
-            videos, labels = synthetic.generate(min(64, num - a), cfg.frames, cfg.size, seed,
-                                                cfg.num_classes, start=a)
+        for names, videos, labels in synthetic.split_chunks(cfg, split):
             streams = encode_videos(videos, gop=cfg.gop, qscale=cfg.qscale,
                                     fps=synthetic.SYNTHETIC_FPS)
-            for j, (stream, label) in enumerate(zip(streams, labels)):
-                name = f"synthetic_{split}_{a + j:06d}"
+            for name, stream, label in zip(names, streams, labels):
                 yield name, {"stream": stream, "label": int(label), "name": name,
                              "num_frames": cfg.frames, "height": cfg.size, "width": cfg.size}
 

@@ -5,8 +5,10 @@ a compressed-domain student taught by a frozen raw-frame teacher.
   (Eqs. 3, 5, 6) losses and the total of Eq. 7;
 * :mod:`jaxar.distill.teacher` -- a frozen teacher from a jaxar checkpoint and
   its per-frame features;
-* :mod:`jaxar.distill.step` -- the pure distillation train/eval steps;
-* :mod:`jaxar.distill.train` -- the run (``python -m jaxar.distill.train``).
+* :mod:`jaxar.distill.step` -- the distillation task (Eq. 7 objective, frozen
+  teacher) that the library's train / eval steps and loop run;
+* :mod:`jaxar.distill.train` -- the run (``python -m jaxar.distill.train``):
+  :func:`jaxar.train.loop.train_and_evaluate` with that task.
 
 The student family is :mod:`jaxar.models.cdkd`; design notes in docs/cdkd.md.
 """

@@ -89,3 +89,21 @@ class ModelConfigBase:
     def build(self):
         """The family's Flax module for this configuration."""
         raise NotImplementedError(f"{type(self).__name__} gives no build()")
+
+
+def check_clip(x: Any, name: str) -> None:
+    """Raises ``ValueError`` unless ``x`` is a batch of RGB clips ``(N, T, H, W, 3)``
+    (``name``: the network, for the message)."""
+    if x.ndim != 5 or x.shape[-1] != 3:
+        raise ValueError(f"{name} expects (N, T, H, W, 3) clips, got shape {x.shape}")
+
+
+def stage_count(cfg: Any, *fields: str) -> int:
+    """The number of stages of ``cfg``: the common, non-zero length of its
+    per-stage tuples ``fields`` (e.g. ``"widths", "depths", "strides"``).
+    Raises ``ValueError`` naming the fields and their values otherwise."""
+    values = [getattr(cfg, f) for f in fields]
+    if len({len(v) for v in values}) != 1 or not values[0]:
+        raise ValueError(f"{'/'.join(fields)} must have equal non-zero lengths, got "
+                         f"{'/'.join(str(v) for v in values)}")
+    return len(values[0])

@@ -47,11 +47,6 @@ class FrameNetConfig(ModelConfigBase):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
-def check_clip(x: jax.Array, name: str) -> None:
-    if x.ndim != 5 or x.shape[-1] != 3:
-        raise ValueError(f"{name} expects (N, T, H, W, 3) clips, got shape {x.shape}")
-
-
 def max_pool_3x3_s2(x: jax.Array) -> jax.Array:
     """ResNet's stem max-pool (3x3, stride 2, padding 1) per frame of ``(N, T, H, W, C)``."""
     return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, 3, 3, 1), (1, 1, 2, 2, 1),

@@ -25,6 +25,7 @@ folded, depthwise convs as 2-D grouped Convs, ReLU6 as a clip; no Transpose.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import ClassVar
 
 import flax.linen as nn
@@ -35,8 +36,8 @@ from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables
 from jaxar.deploy.network import DeployNetwork, Part, StemConv
 from jaxar.models import tsm_common as common
-from jaxar.models.base import DTYPES
-from jaxar.models.stages import stage_parts
+from jaxar.models.base import DTYPES, check_clip
+from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.layers import Pointwise, SpatialConv, batch_norm
 from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
 
@@ -158,19 +159,6 @@ def stage_blocks(cfg: TSMMobileNetV2Config, s: int, train: bool = False) -> list
             for s_, b, _, cout, hidden, stride, residual in cfg.layout() if s_ == s]
 
 
-class MBStage(nn.Module):
-    """The blocks of one ``blocks`` entry."""
-    config: TSMMobileNetV2Config
-    index: int                      # 1-based
-    train: bool = False
-
-    @nn.compact
-    def __call__(self, x):
-        for blk in stage_blocks(self.config, self.index, self.train):
-            x = blk(x)
-        return x
-
-
 class TSMMobileNetV2(DeployNetwork, nn.Module):
     config: TSMMobileNetV2Config
 
@@ -181,12 +169,12 @@ class TSMMobileNetV2(DeployNetwork, nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
-        common.check_clip(x, type(self).__name__)
+        check_clip(x, type(self).__name__)
         dtype = DTYPES[cfg.dtype]
         x = self.stem()(x.astype(dtype))
         x = relu6(batch_norm(train, dtype, name="stem_bn")(x))
         for s in range(1, len(cfg.blocks) + 1):
-            x = MBStage(cfg, s, train, name=f"stage{s}")(x)
+            x = Stage(partial(stage_blocks, cfg, s), train, name=f"stage{s}")(x)
         x = HeadProjection(cfg.last_width, train, name="head_proj")(x)
         return common.FrameConsensusHead(cfg.num_classes, cfg.dropout, train, name="head")(x)
 

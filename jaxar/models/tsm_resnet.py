@@ -31,6 +31,7 @@ and Max, GEMM head; no Transpose.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import ClassVar
 
 import flax.linen as nn
@@ -39,8 +40,8 @@ from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables
 from jaxar.deploy.network import DeployNetwork, Op, Part, StemConv
 from jaxar.models import tsm_common as common
-from jaxar.models.base import DTYPES
-from jaxar.models.stages import stage_parts
+from jaxar.models.base import DTYPES, check_clip, stage_count
+from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.arc_conv import ARCConv
 from jaxar.modules.layers import Pointwise, SpatialConv, activation, batch_norm
 from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
@@ -60,9 +61,7 @@ class TSMResNetConfig(common.FrameNetConfig):
         super().__post_init__()
         if self.block not in BLOCKS:
             raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {self.block!r}")
-        if len(self.depths) != len(self.widths) or not self.depths:
-            raise ValueError(f"depths and widths must have equal non-zero lengths, got "
-                             f"{self.depths}/{self.widths}")
+        stage_count(self, "depths", "widths")
         if min(self.depths) < 1 or min(self.widths) < 1 or self.stem_width < 1:
             raise ValueError(f"depths, widths and stem_width must be positive, got "
                              f"{self.depths}/{self.widths}/{self.stem_width}")
@@ -178,18 +177,6 @@ def stage_blocks(cfg: TSMResNetConfig, s: int, train: bool = False) -> list[ResB
                      train, name=f"block{b}") for b in range(cfg.depths[s - 1])]
 
 
-class ResStage(nn.Module):
-    config: TSMResNetConfig
-    index: int                      # 1-based
-    train: bool = False
-
-    @nn.compact
-    def __call__(self, x):
-        for blk in stage_blocks(self.config, self.index, self.train):
-            x = blk(x)
-        return x
-
-
 class TSMResNet(DeployNetwork, nn.Module):
     config: TSMResNetConfig
 
@@ -201,13 +188,13 @@ class TSMResNet(DeployNetwork, nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
-        common.check_clip(x, type(self).__name__)
+        check_clip(x, type(self).__name__)
         dtype = DTYPES[cfg.dtype]
         x = self.stem()(x.astype(dtype))
         x = nn.relu(batch_norm(train, dtype, name="stem_bn")(x))
         x = common.max_pool_3x3_s2(x)
         for s in range(1, len(cfg.widths) + 1):
-            x = ResStage(cfg, s, train, name=f"stage{s}")(x)
+            x = Stage(partial(stage_blocks, cfg, s), train, name=f"stage{s}")(x)
         return common.FrameConsensusHead(cfg.num_classes, cfg.dropout, train, name="head")(x)
 
     @nn.nowrap

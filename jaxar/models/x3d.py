@@ -25,6 +25,7 @@ depthwise kernel is DHWIO ``(k_t, k, k, 1, C)``.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -38,8 +39,8 @@ from jaxar import macs
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32, hwio_to_oihw
 from jaxar.deploy.network import DeployNetwork, Part
-from jaxar.models.base import DTYPES, ModelConfigBase
-from jaxar.models.stages import stage_parts
+from jaxar.models.base import DTYPES, ModelConfigBase, check_clip, stage_count
+from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.layers import (Dense, Pointwise, SpatialConv, TemporalDepthwise, activation,
                                   batch_norm, conv_init)
 from jaxar.modules.squeeze_excite import SqueezeExcite, make_divisible
@@ -69,10 +70,7 @@ class X3DConfig(ModelConfigBase):
 
     def __post_init__(self):
         super().__post_init__()
-        n = len(self.widths)
-        if not (len(self.depths) == len(self.strides) == n):
-            raise ValueError(f"widths/depths/strides must have equal lengths, got "
-                             f"{self.widths}/{self.depths}/{self.strides}")
+        stage_count(self, "widths", "depths", "strides")
         for name in ("kernel_size", "temporal_kernel", "stem_temporal_kernel"):
             if getattr(self, name) % 2 != 1:
                 raise ValueError(f"{name} must be odd, got {getattr(self, name)}")
@@ -337,18 +335,6 @@ def stage_blocks(cfg: X3DConfig, s: int, train: bool = False) -> list[X3DBlock]:
     return blocks
 
 
-class X3DStage(nn.Module):
-    config: X3DConfig
-    index: int                      # 1-based
-    train: bool = False
-
-    @nn.compact
-    def __call__(self, x):
-        for blk in stage_blocks(self.config, self.index, self.train):
-            x = blk(x)
-        return x
-
-
 class X3D(DeployNetwork, nn.Module):
     """``(N, T, H, W, 3)`` clips -> float32 logits ``(N, num_classes)``; deploy
     form from :meth:`deploy_parts` (:mod:`jaxar.deploy.network`)."""
@@ -357,11 +343,10 @@ class X3D(DeployNetwork, nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
-        if x.ndim != 5 or x.shape[-1] != 3:
-            raise ValueError(f"X3D expects (N, T, H, W, 3) clips, got shape {x.shape}")
+        check_clip(x, "X3D")
         x = stem_of(cfg, train)(x.astype(DTYPES[cfg.dtype]))
         for s in range(1, len(cfg.widths) + 1):
-            x = X3DStage(cfg, s, train, name=f"stage{s}")(x)
+            x = Stage(partial(stage_blocks, cfg, s), train, name=f"stage{s}")(x)
         return head_of(cfg, train)(x).astype(jnp.float32)
 
     @nn.nowrap

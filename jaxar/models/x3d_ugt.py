@@ -26,14 +26,15 @@ conversion and deploy apply.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import ClassVar
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxar.deploy.network import DeployNetwork, Op, Part, Pooled, StemConv
-from jaxar.models.base import DTYPES, ModelConfigBase
-from jaxar.models.stages import stage_parts
+from jaxar.models.base import DTYPES, ModelConfigBase, check_clip, stage_count
+from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.ghost import GhostPointwise
 from jaxar.modules.layers import Dense, SpatialConv, activation, batch_norm
 from jaxar.modules.simam import deploy_simam, simam
@@ -80,10 +81,7 @@ class X3DUGTConfig(ModelConfigBase):
 
     def __post_init__(self):
         super().__post_init__()
-        n = len(self.widths)
-        if not (len(self.depths) == len(self.strides) == n):
-            raise ValueError(f"widths/depths/strides must have equal lengths, got "
-                             f"{self.widths}/{self.depths}/{self.strides}")
+        n = stage_count(self, "widths", "depths", "strides")
         for name in ("se_stages", "tada_stages", "simam_stages"):
             bad = [s for s in getattr(self, name) if not 1 <= s <= n]
             if bad:
@@ -131,22 +129,6 @@ def stage_blocks(cfg: X3DUGTConfig, s: int, train: bool = False) -> list[UIB3D]:
     return blocks
 
 
-class Stage(nn.Module):
-    """One stage: its UIB-3D blocks, then optional SimAM."""
-    config: X3DUGTConfig
-    index: int                    # 1-based stage number
-    train: bool = False
-
-    @nn.compact
-    def __call__(self, x):
-        cfg, s = self.config, self.index
-        for block in stage_blocks(cfg, s, self.train):
-            x = block(x)
-        if s in cfg.simam_stages:
-            x = simam(x, cfg.simam_pool, cfg.simam_lambda)
-        return x
-
-
 class X3DUGT(DeployNetwork, nn.Module):
     config: X3DUGTConfig
 
@@ -167,15 +149,16 @@ class X3DUGT(DeployNetwork, nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         cfg = self.config
-        if x.ndim != 5 or x.shape[-1] != 3:
-            raise ValueError(f"X3DUGT expects (N, T, H, W, 3) clips, got shape {x.shape}")
+        check_clip(x, "X3DUGT")
         dtype = DTYPES[cfg.dtype]
         act = activation(cfg.activation)
         x = x.astype(dtype)
         x = self.stem()(x)
         x = act(batch_norm(train, dtype, name="stem_bn")(x))
         for s in range(1, len(cfg.widths) + 1):
-            x = Stage(cfg, s, train, name=f"stage{s}")(x)
+            after = (partial(simam, pool=cfg.simam_pool, lam=cfg.simam_lambda)
+                     if s in cfg.simam_stages else None)
+            x = Stage(partial(stage_blocks, cfg, s), train, after, name=f"stage{s}")(x)
         x = self.head(train)(x)
         x = jnp.mean(x, axis=(1, 2, 3))
         x = nn.Dropout(cfg.dropout, deterministic=not train)(x)

@@ -134,6 +134,37 @@ def default_config(variant: str = "x3d_ugt", **model_fields: Any) -> ml_collecti
     return c
 
 
+def use_synthetic_data(cfg: ml_collections.ConfigDict, train: int, test: int,
+                       source: str = "synthetic") -> ml_collections.ConfigDict:
+    """Points ``cfg.data`` at the embedded synthetic action set (the CPU demos,
+    smoke and test runs): ``train`` / ``test`` clips rendered at the model's
+    ``frames`` x ``size`` (so the whole frame is the clip: crop area 1),
+    read through ``source`` (``"synthetic"``, or a source built on it such as
+    ``"compressed_proxy"``). Returns ``cfg``."""
+    cfg.data.source = source
+    cfg.data.crop_area = (1.0, 1.0)
+    cfg.data.synthetic_train = train
+    cfg.data.synthetic_test = test
+    cfg.data.synthetic_frames = cfg.model.frames
+    cfg.data.synthetic_size = cfg.model.size
+    return cfg
+
+
+def use_demo_schedule(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The CPU demo's run length and optimizer scale (``experiments/synthetic_demo.py``
+    and the CD-KD student it teaches, ``experiments/cdkd_proxy.py``): 15 epochs
+    of 32 clips, SGD peak lr 0.1 after one warmup epoch, a checkpoint every
+    100 steps (2 kept), a train record every 10 steps. Returns ``cfg``."""
+    cfg.optim.lr = 0.1
+    cfg.optim.warmup_epochs = 1.0
+    cfg.checkpoint.every_steps = 100
+    cfg.checkpoint.keep = 2
+    cfg.batch_size = 32
+    cfg.epochs = 15.0
+    cfg.log_every = 10
+    return cfg
+
+
 def model_config(cfg: ml_collections.ConfigDict) -> Any:
     """The frozen model config of a run: the variant with the model section's
     non-``None`` fields replaced."""
@@ -207,25 +238,63 @@ def with_overrides(cfg: ml_collections.ConfigDict, args: Sequence[str]) -> ml_co
     Raises ``ValueError`` naming the bad override.
     """
     from absl import flags
-    from ml_collections import config_flags
-    args = list(args)
-    for i, a in enumerate(args):
-        if a.startswith("--config."):
-            _check_key(cfg, a[len("--config."):].split("=", 1)[0])
-        elif i == 0 or not args[i - 1].startswith("--config.") or "=" in args[i - 1]:
-            raise ValueError(f"unexpected argument {a!r}: overrides are --config.KEY=VALUE")
-    cfg = copy.deepcopy(cfg)
     argv = ["jaxar", *args]
     fv = flags.FlagValues()
+    new, rest = parse_config_flags(fv, argv, lambda fv: define_config_dict(fv, cfg, argv), lambda: cfg)
+    if rest:
+        raise ValueError(f"unexpected argument {rest[0]!r}: overrides are --config.KEY=VALUE")
+    return new
+
+
+def define_config_dict(fv, cfg: ml_collections.ConfigDict, argv: Sequence[str]) -> None:
+    """Defines ``--config`` on ``fv`` as a copy of ``cfg`` whose fields ``argv``'s
+    ``--config.KEY=VALUE`` flags override (``ml_collections.config_flags``)."""
+    from ml_collections import config_flags
+    config_flags.DEFINE_config_dict("config", copy.deepcopy(cfg), flag_values=fv, lock_config=True,
+                                    sys_argv=list(argv))
+
+
+def define_config_file(fv, spec: str, argv: Sequence[str]) -> None:
+    """Defines ``--config FILE[:ARG]`` on ``fv`` with ``argv``'s ``--config.KEY=VALUE``
+    overrides (``ml_collections.config_flags``)."""
+    from ml_collections import config_flags
+    path = Path(str(spec).split(":", 1)[0])
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    config_flags.DEFINE_config_file("config", str(spec), flag_values=fv, lock_config=True,
+                                    sys_argv=list(argv))
+
+
+def parse_config_flags(fv, argv: Sequence[str], define, base) -> tuple[ml_collections.ConfigDict, list[str]]:
+    """Parses ``argv`` (program name first) with ``fv`` after ``define(fv)`` adds its
+    ``--config`` flag (:func:`define_config_dict` / :func:`define_config_file`);
+    returns ``(validated config, positional arguments left)``.
+
+    Errors are ``ValueError`` s: an unknown key or a section given a value is
+    explained against ``base()`` (the config before overrides); a value of the
+    wrong type quotes ``config_flags``' message.
+    """
+    from absl import flags
     try:
-        config_flags.DEFINE_config_dict("config", cfg, flag_values=fv, lock_config=True,
-                                        sys_argv=argv)
-        fv(argv)
-    except (flags.Error, TypeError) as e:
-        raise ValueError(str(e).splitlines()[0]) from None
-    cfg = fv.config
+        define(fv)
+        rest = fv(list(argv))
+    except flags.UnrecognizedFlagError as e:
+        raise ValueError(f"unknown flag --{e.flagname}") from None
+    except (flags.Error, AttributeError, KeyError, TypeError) as e:
+        cfg = base()                          # a broken config file raises its own error here
+        for a in argv[1:]:
+            if a.startswith("--config."):
+                _check_key(cfg, a[len("--config."):].split("=", 1)[0])
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        raise ValueError(str(message).splitlines()[0]) from None
+    finally:
+        sys.modules.pop("config_config", None)    # a config file's module (see load_config)
+    cfg = fv["config"].value
+    if not isinstance(cfg, ml_collections.ConfigDict):
+        raise ValueError(f"--config: get_config() returned {type(cfg).__name__}, not a ConfigDict "
+                         f"(start from jaxar.train.config.default_config())")
     validate(cfg)
-    return cfg
+    return cfg, rest[1:]
 
 
 def _check_key(cfg: ml_collections.ConfigDict, key: str) -> None:

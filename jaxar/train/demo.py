@@ -31,19 +31,29 @@ def _enable_compilation_cache(workdir: Path) -> None:
         jax.config.update("jax_compilation_cache_dir", str(workdir / "xla_cache"))
 
 
+def demo_config():
+    """The demo's run config (``experiments/synthetic_demo.py``)."""
+    from jaxar.train.config import load_config
+    if not CONFIG.is_file():
+        raise FileNotFoundError(f"{CONFIG} does not exist: the demo runs from a repository "
+                                f"checkout (pip install -e .), which holds experiments/")
+    return load_config(CONFIG)
+
+
 def run(workdir: str | Path, overrides: list[str] = ()) -> dict:
     """Trains and evaluates the demo; ``overrides``: ``--config.KEY=VALUE`` tokens."""
+    from jaxar.train.config import with_overrides
+    return run_config(with_overrides(demo_config(), list(overrides)), workdir)
+
+
+def run_config(cfg, workdir: str | Path) -> dict:
+    """Trains and evaluates run config ``cfg`` (the demo's, overridden) in ``workdir``."""
     from jaxar.checkpoint import resolve_checkpoint
-    from jaxar.train.config import load_config, with_overrides
     from jaxar.train.evaluation import evaluate
     from jaxar.train.loop import train_and_evaluate
 
     t0 = time.time()
     workdir = Path(workdir).absolute()
-    if not CONFIG.is_file():
-        raise FileNotFoundError(f"{CONFIG} does not exist: the demo runs from a repository "
-                                f"checkout (pip install -e .), which holds experiments/")
-    cfg = with_overrides(load_config(CONFIG), list(overrides))
     _enable_compilation_cache(workdir)
     trained = train_and_evaluate(cfg, workdir)
     checkpoint = resolve_checkpoint(workdir)
@@ -59,11 +69,11 @@ def main(argv=None) -> int:
     from jaxar import parallel
     from jaxar.train import cli
 
-    p = cli.parser("python -m jaxar.train.demo", __doc__)
-    p.add_argument("--workdir", default="runs/demo", help="output directory (default runs/demo)")
-    args, overrides = cli.parse(p, argv)
-    parallel.initialize_distributed()
-    out = run(args.workdir, overrides)
+    parallel.initialize_distributed()          # before any other JAX call
+    args, cfg = cli.parse("python -m jaxar.train.demo", __doc__, argv,
+                          {"workdir": ("runs/demo", "output directory (default runs/demo)")},
+                          fallback=lambda args: demo_config())
+    out = run_config(cfg, args.workdir)
     print(json.dumps(out, indent=2))
     print(f"demo: held-out top-1 {100 * out['top1']:.1f}% on {out['count']} synthetic clips "
           f"(best checkpoint step {out['best_step']}) in {out['seconds']:.0f} s; "

@@ -7,6 +7,11 @@ steps with an evaluation every ``eval_every`` steps, saves checkpoints
 TensorBoard events, ``results.json`` and the PNG plots. A NaN/Inf loss or
 gradient stops the run with :class:`NonFiniteError`; the state is never
 updated with it and the last good checkpoint stays on disk.
+
+What is trained -- the model's inputs, the loss, any frozen extra state such
+as a distillation teacher -- comes from a :class:`jaxar.train.task.Task`
+(default: classification of raw clips); everything above is the same for
+every task (CD-KD: :mod:`jaxar.distill.train`).
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from jaxar.train.metric_writer import MetricWriter, read_log
 from jaxar.train.progress import Progress
 from jaxar.train.state import create_train_state
 from jaxar.train.step import compile_steps
+from jaxar.train.task import CLASSIFICATION, Task
 
 TrainConfig = ml_collections.ConfigDict     # a run config, see jaxar.train.config
 
@@ -105,16 +111,18 @@ def _check_resumable(saved: dict, cfg: TrainConfig, workdir: Path) -> None:
             f"{workdir / 'config.json'}")
 
 
-def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
-    """Trains (or resumes) the run described by ``cfg`` in ``workdir``.
+def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, task: Task = CLASSIFICATION) -> dict:
+    """Trains (or resumes) the run described by ``cfg`` in ``workdir``; ``task``
+    says what is trained (:mod:`jaxar.train.task`).
 
     Returns ``{"step", "eval": {loss, top1, top5, count}, "workdir", ...}``.
     """
     workdir = Path(workdir).absolute()
     lead = jax.process_index() == 0
+    model_cfg = model_config(cfg)
+    task.check(cfg, model_cfg)
     mesh = parallel.make_mesh(cfg.num_devices)
     host_batch = parallel.check_global_batch(cfg.batch_size, mesh)
-    model_cfg = model_config(cfg)
     t0 = time.time()
 
     # -- data
@@ -128,12 +136,15 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     tx = sgd_torch(1.0, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.nesterov,
                    cfg.optim.decay_all)        # the step scales the update by lrs[step]
     loss_fn = make_loss_fn(cfg.loss.name, cfg.loss.epsilon, cfg.loss.label_smoothing)
-    tx = init_from.make_optimizer(tx, cfg.init, model_cfg, lambda: _param_shapes(model, model_cfg))
+    input_shapes = task.input_shapes(model_cfg)
+    tx = init_from.make_optimizer(tx, cfg.init, model_cfg, lambda: _param_shapes(model, input_shapes))
     train_step, eval_step = compile_steps(init_from.train_model(model, cfg.init), tx, loss_fn,
-                                          model_cfg.num_classes, mesh)
+                                          model_cfg.num_classes, mesh, task)
+    frozen = task.frozen()
+    frozen = parallel.replicate(frozen, mesh) if frozen is not None else None
 
     # -- state: fresh (optionally from pretrained weights) or resumed
-    state = create_train_state(model, tx, model_cfg.input_shape, cfg.seed)
+    state = create_train_state(model, tx, input_shapes, cfg.seed)
     ckpt = Checkpointer(workdir, cfg.checkpoint.keep, cfg.checkpoint.async_save)
     start = ckpt.latest_step() or 0
     if not start and cfg.init.checkpoint is not None:
@@ -157,7 +168,8 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
             "processes": jax.process_count(), "global_batch": cfg.batch_size,
             "total_steps": plan.total_steps, "steps_per_epoch": plan.steps_per_epoch,
             "peak_lr": plan.peak_lr, "warmup_steps": plan.warmup_steps, "start_step": start,
-            "num_train": source.num_train, "num_eval": source.num_eval}
+            "num_train": source.num_train, "num_eval": source.num_eval, "task": task.name,
+            **task.info()}
     writer.write("event", start, {"event": "start", **info})
     _say("run: " + ", ".join(f"{k}={v}" for k, v in info.items()))
 
@@ -183,7 +195,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     try:
         for step in range(start, plan.total_steps):
             batch = parallel.host_batch_to_global(next(batches), mesh)
-            state, metrics = train_step(state, batch, lrs[step])
+            state, metrics = train_step(state, batch, lrs[step], frozen)
             metrics = jax.device_get(metrics)
             done = step + 1
             if not metrics["finite"]:
@@ -221,14 +233,16 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path) -> dict:
     return _finish(workdir, writer, ckpt, result, source.class_names, plan, time.time() - t0, lead)
 
 
-def _param_shapes(model, model_cfg):
+def _param_shapes(model, input_shapes):
     """The model's params as ShapeDtypeStructs (nothing initialised)."""
-    x = jax.ShapeDtypeStruct((1, *model_cfg.input_shape), jax.numpy.float32)
+    x = jax.tree.map(lambda shape: jax.ShapeDtypeStruct((1, *shape), jax.numpy.float32),
+                     input_shapes, is_leaf=lambda node: isinstance(node, (tuple, list)))
     return jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, train=False), x)["params"]
 
 
 def _mean_window(window: list[dict], clips_per_sec: float | None) -> dict:
-    out = {k: float(np.mean([m[k] for m in window])) for k in ("loss", "top1", "top5", "grad_norm")}
+    """Means of the step metrics over the log window (``lr``: the last one)."""
+    out = {k: float(np.mean([m[k] for m in window])) for k in window[0] if k not in ("lr", "finite")}
     out["lr"] = float(window[-1]["lr"])
     if clips_per_sec:
         out["clips_per_sec"] = clips_per_sec

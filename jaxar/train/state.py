@@ -38,6 +38,9 @@ class TrainState:
 def create_train_state(model, tx: optax.GradientTransformation, input_shape, seed: int) -> TrainState:
     """Fresh state: initialised model, optimizer state, step 0.
 
+    ``input_shape``: the per-clip input ``(T, S, S, C)``, or a mapping of the
+    model's named inputs to such shapes (:meth:`jaxar.train.task.Task.input_shapes`).
+
     One jitted program (no op-by-op dispatch) with the classic threefry and
     cheap compiler settings on CPU (:func:`jaxar.initialization.run_init`).
     """
@@ -49,5 +52,6 @@ def create_train_state(model, tx: optax.GradientTransformation, input_shape, see
                           opt_state=tx.init(params),
                           rng=jax.random.PRNGKey(seed + 1))
 
-    x = jnp.zeros((1, *input_shape), jnp.float32)
+    x = jax.tree.map(lambda shape: jnp.zeros((1, *shape), jnp.float32), input_shape,
+                     is_leaf=lambda node: isinstance(node, (tuple, list)))
     return run_init(init, jax.random.PRNGKey(seed), x)

@@ -1,17 +1,24 @@
 """Pure train and eval steps (jit them with :func:`jaxar.train.step.compile_steps`).
 
-``train_step(state, batch, lr) -> (state, metrics)``: one SGD step on the
-global batch ``{"video": (B, T, S, S, 3) float, "label": (B,) int32}`` with
-learning rate ``lr`` (a float32 scalar: the loop evaluates the schedule on the
-host, so one compiled step serves every schedule; ``tx`` must produce the
-update for lr = 1, e.g. ``sgd_torch(1.0)``). Guarded:
-when the loss, a gradient, an updated parameter or a BN statistic is
+Both are written once for every kind of run; what the model reads from a
+batch and what it is trained to minimise come from a
+:class:`jaxar.train.task.Task` (default :data:`~jaxar.train.task.CLASSIFICATION`).
+
+``train_step(state, batch, lr, frozen=None) -> (state, metrics)``: one SGD step
+on the global batch (classification: ``{"video": (B, T, S, S, 3) float,
+"label": (B,) int32}``) with learning rate ``lr`` (a float32 scalar: the loop
+evaluates the schedule on the host, so one compiled step serves every
+schedule; ``tx`` must produce the update for lr = 1, e.g. ``sgd_torch(1.0)``).
+``frozen`` is the task's frozen extra state (:meth:`Task.frozen`, e.g. a
+teacher's variables): read by the objective, never updated, not donated.
+Guarded: when the loss, a gradient, an updated parameter or a BN statistic is
 NaN/Inf, the returned state is the input state unchanged and
 ``metrics["finite"]`` is False, so the caller can stop without ever holding
-(or saving) a corrupted state.
+(or saving) a corrupted state. ``metrics``: ``loss``, ``top1``, ``top5``,
+``grad_norm``, ``lr``, ``finite`` and the task's extra metrics.
 
 ``eval_step(variables, batch) -> sums``: BN in inference mode; batch may carry
-``"mask": (B,)`` float (0 = padding) and ``video`` may be ``(B, K, T, S, S, 3)``
+``"mask": (B,)`` float (0 = padding) and the inputs may be ``(B, K, T, S, S, C)``
 for K-clip evaluation (logits averaged over clips). Returns sums to be added
 over batches: ``loss``, ``top1``, ``top5``, ``count`` and the ``confusion``
 matrix ``(K, K)`` (rows = true class, columns = predicted).
@@ -26,6 +33,7 @@ import optax
 
 from jaxar.losses import topk_correct
 from jaxar.train.state import TrainState
+from jaxar.train.task import CLASSIFICATION, Task
 
 
 def _all_finite(tree) -> jax.Array:
@@ -33,18 +41,17 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves))
 
 
-def make_train_step(model, tx: optax.GradientTransformation, loss_fn: Callable) -> Callable:
-    def train_step(state: TrainState, batch: dict, lr: jax.Array):
+def make_train_step(model, tx: optax.GradientTransformation, loss_fn: Callable,
+                    task: Task = CLASSIFICATION) -> Callable:
+    def train_step(state: TrainState, batch: dict, lr: jax.Array, frozen=None):
         rng = jax.random.fold_in(state.rng, state.step)
 
         def objective(params):
-            logits, updates = model.apply(
-                {"params": params, "batch_stats": state.batch_stats}, batch["video"],
-                train=True, mutable=["batch_stats"], rngs={"dropout": rng})
-            loss = jnp.mean(loss_fn(logits, batch["label"]))
-            return loss, (logits, updates["batch_stats"])
+            return task.objective(model, loss_fn, {"params": params, "batch_stats": state.batch_stats},
+                                  batch, rng, frozen)
 
-        (loss, (logits, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        (loss, (logits, batch_stats, extra)), grads = jax.value_and_grad(
+            objective, has_aux=True)(state.params)
         direction, opt_state = tx.update(grads, state.opt_state, state.params)
         updates = jax.tree.map(lambda u: u * lr.astype(u.dtype), direction)
         params = optax.apply_updates(state.params, updates)
@@ -55,6 +62,7 @@ def make_train_step(model, tx: optax.GradientTransformation, loss_fn: Callable) 
         new = jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, state)
         metrics = {
             "loss": loss,
+            **extra,
             "top1": jnp.mean(topk_correct(logits, batch["label"], 1)),
             "top5": jnp.mean(topk_correct(logits, batch["label"], 5)),
             "grad_norm": optax.global_norm(grads),
@@ -66,17 +74,18 @@ def make_train_step(model, tx: optax.GradientTransformation, loss_fn: Callable) 
     return train_step
 
 
-def make_eval_step(model, loss_fn: Callable, num_classes: int) -> Callable:
+def make_eval_step(model, loss_fn: Callable, num_classes: int,
+                   task: Task = CLASSIFICATION) -> Callable:
     def eval_step(variables: dict, batch: dict):
-        video = batch["video"]
+        x = task.inputs(batch)
         labels = batch["label"]
         mask = batch.get("mask", jnp.ones(labels.shape, jnp.float32))
-        if video.ndim == 6:          # (B, K, T, S, S, 3): average logits over K clips
-            b, k = video.shape[:2]
-            logits = model.apply(variables, video.reshape(b * k, *video.shape[2:]), train=False)
-            logits = logits.reshape(b, k, -1).mean(axis=1)
+        if jax.tree.leaves(x)[0].ndim == 6:     # (B, K, T, S, S, C): average logits over K clips
+            b, k = labels.shape[0], jax.tree.leaves(x)[0].shape[1]
+            flat = jax.tree.map(lambda a: a.reshape(b * k, *a.shape[2:]), x)
+            logits = model.apply(variables, flat, train=False).reshape(b, k, -1).mean(axis=1)
         else:
-            logits = model.apply(variables, video, train=False)
+            logits = model.apply(variables, x, train=False)
         pred = jnp.argmax(logits, axis=-1)
         confusion = jnp.einsum("n,ni,nj->ij", mask, jax.nn.one_hot(labels, num_classes),
                                jax.nn.one_hot(pred, num_classes))
@@ -91,19 +100,21 @@ def make_eval_step(model, loss_fn: Callable, num_classes: int) -> Callable:
     return eval_step
 
 
-def jit_eval_step(model, loss_fn, num_classes: int, mesh) -> Callable:
+def jit_eval_step(model, loss_fn, num_classes: int, mesh, task: Task = CLASSIFICATION) -> Callable:
     """Jitted eval step with replicated outputs, compiled with cheap settings
     on CPU (:func:`jaxar.initialization.fast_compile_options`)."""
     from jaxar.parallel import replicated
     from jaxar.initialization import fast_compile_options
-    return jax.jit(make_eval_step(model, loss_fn, num_classes), out_shardings=replicated(mesh),
+    return jax.jit(make_eval_step(model, loss_fn, num_classes, task), out_shardings=replicated(mesh),
                    compiler_options=fast_compile_options())
 
 
-def compile_steps(model, tx, loss_fn, num_classes: int, mesh):
-    """Jitted ``(train_step, eval_step)`` for a replicated state and a batch
-    sharded over ``mesh``; the train step donates its input state."""
+def compile_steps(model, tx, loss_fn, num_classes: int, mesh, task: Task = CLASSIFICATION):
+    """Jitted ``(train_step, eval_step)`` for a replicated state (and frozen
+    state) and a batch sharded over ``mesh``; the train step donates its input
+    state only."""
     from jaxar.parallel import replicated
     rep = replicated(mesh)
-    train = jax.jit(make_train_step(model, tx, loss_fn), out_shardings=(rep, rep), donate_argnums=0)
-    return train, jit_eval_step(model, loss_fn, num_classes, mesh)
+    train = jax.jit(make_train_step(model, tx, loss_fn, task), out_shardings=(rep, rep),
+                    donate_argnums=0)
+    return train, jit_eval_step(model, loss_fn, num_classes, mesh, task)
