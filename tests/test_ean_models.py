@@ -18,7 +18,8 @@ from jaxar.initialization import fast_compile_options
 from jaxar.registry import create_config
 from tests.ean_fixtures import deploy_fn, eval_fn, perturbed_variables
 
-EAN_VARIANTS = ["ean_r50", "ean_r50_lmc", "ean_r50_base", "ean_r50_eab", "ean_r50_soitr", "ean_r50_eab5"]
+EAN_VARIANTS = ["ean_r50", "ean_r50_lmc", "ean_r50_base", "ean_r50_eab", "ean_r50_soitr", "ean_r50_eab5",
+                "ean_r50_soitr345", "ean_r50_soitr45"]
 
 
 def tiny(name, segments=3, **overrides):
