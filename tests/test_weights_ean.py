@@ -165,7 +165,7 @@ def test_optimizer_groups_label_ean_modules_new():
 
 def test_full_size_ean_r50_takes_every_tensor_of_the_published_resnet50():
     """Names and shapes of torchvision's resnet50-*.pth (recorded fixture; zeros,
-    no download) fit the full-size ean_r50 (eval_shape only): all 320 tensors land."""
+    no download) fit the full-size ean_r50 (eval_shape only): all 265 backbone tensors land."""
     doc = json.loads((Path(__file__).resolve().parent / "fixtures" / "weights"
                       / "torchvision_resnet50.json").read_text())
     sd = StateDict({k: np.zeros(s, np.float32) for k, s in doc["keys"].items()}, None,

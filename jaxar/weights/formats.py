@@ -57,4 +57,6 @@ def describe_family(sd: StateDict, fmt: str) -> str:
         return "x3d_ugt"
     if any(".features.0.0." in f".{k}" for k in keys):
         return "tsm_mobilenetv2"
-    return "tsm_resnet / arc_tsm_resnet (and a ResNet-50-based family via jaxar.weights.resnet)"
+    if fmt in ("torchvision", "timm"):                  # an ImageNet ResNet: EAN's backbone too
+        return "tsm_resnet / arc_tsm_resnet / ean (bottleneck files: ean_r50*)"
+    return "tsm_resnet / arc_tsm_resnet"
