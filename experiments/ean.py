@@ -51,10 +51,10 @@ def synthetic_check(variant: str, model):
     step schedule (decays at 60/75/90 % of the run, the paper's proportions rounded),
     lr 0.02 for batch 32 with one warm-up epoch, dropout 0.2, 20 epochs (1,240 steps).
 
-    Why not the demo's lr 0.1: at 32x32 the narrow network's last stage is a 1x1 map,
-    and at lr 0.1 its units die within the warm-up (98.5 % of layer4's outputs zero
-    after 310 steps, the loss pinned at ln 10, measured); at 0.02 they stay alive
-    (51 % zero) and the network learns. Dropout 0.2 as every other narrow cut of
+    Why not the demo's lr 0.1: at lr 0.1 the narrow network's last stage dies right
+    after the warm-up (98.5 % of layer4's outputs zero after 310 steps, the loss
+    pinned at ln 10; with or without the ME, and a 64x64 input did not help); at 0.02
+    they stay alive (51 % zero) and the network learns (measured, docs/ean.md). Dropout 0.2 as every other narrow cut of
     benchmarks/bench_synthetic_baselines.py (its 128-wide clip feature is tiny)."""
     small = model.small(num_classes=10, frames=8 * model.segment_frames, size=32, lmc_patch=16,
                         dropout=0.2)
