@@ -197,7 +197,7 @@ class TransformerBlock(nn.Module):
         return x + lin(h, p["ffn3"])
 
 
-def lax_slice(x: jax.Array, start: int, size: int, axis: int = 1) -> jax.Array:
+def _slice_axis(x: jax.Array, start: int, size: int, axis: int = 1) -> jax.Array:
     return jax.lax.slice_in_dim(x, start, start + size, axis=axis)
 
 
@@ -300,7 +300,7 @@ class SOITransformer(nn.Module):
             f = tokens.reshape(-1, self.objects, frames, c)                    # (N, K, T, c)
             u = None
             for k in range(self.objects):                                     # (N, T, c, 1) * (N, T, 1, HW)
-                fk = lax_slice(f, k, 1).reshape(-1, frames, c, 1)
+                fk = _slice_axis(f, k, 1).reshape(-1, frames, c, 1)
                 uk = fk * o[:, :, k:k + 1, :]
                 u = uk if u is None else u + uk
             u, _ = el.deploy_conv3d(u.reshape(nt, c, hh, ww), frames, p["expand"]["w"], p["expand"]["b"])
