@@ -83,8 +83,9 @@ def test_deploy_equals_training_form_other_paths():
 
 
 def test_onnx_checker_allowlist_parity_dynamic_batch(tmp_path):
-    """RGB+LMC (every EAN module) through jax2onnx: one file, batch 1 and 3."""
-    cfg = tiny("ean_r50_lmc", segments=2)
+    """RGB+LMC with a mid-network SOI-Tr too (every EAN module and both SOI-Tr outputs)
+    through jax2onnx: one file, batch 1 and 3."""
+    cfg = tiny("ean_r50_lmc", segments=2, eab_stages=(1, 2, 3), soitr_stages=(4, 5))
     v = perturbed_variables(cfg, seed=1)
     dm = DeployModel.from_variables(cfg, v)
     path = tmp_path / "ean.onnx"
