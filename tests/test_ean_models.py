@@ -18,7 +18,8 @@ from jaxar.initialization import fast_compile_options
 from jaxar.registry import create_config
 from tests.ean_fixtures import deploy_fn, eval_fn, perturbed_variables
 
-EAN_VARIANTS = ["ean_r50", "ean_r50_lmc", "ean_r50_base", "ean_r50_eab", "ean_r50_soitr", "ean_r50_eab5"]
+EAN_VARIANTS = ["ean_r50", "ean_r50_lmc", "ean_r50_base", "ean_r50_eab", "ean_r50_soitr", "ean_r50_eab5",
+                "ean_r50_soitr345", "ean_r50_soitr45"]
 
 
 def tiny(name, segments=3, **overrides):
@@ -82,8 +83,9 @@ def test_deploy_equals_training_form_other_paths():
 
 
 def test_onnx_checker_allowlist_parity_dynamic_batch(tmp_path):
-    """RGB+LMC (every EAN module) through jax2onnx: one file, batch 1 and 3."""
-    cfg = tiny("ean_r50_lmc", segments=2)
+    """RGB+LMC with a mid-network SOI-Tr too (every EAN module and both SOI-Tr outputs)
+    through jax2onnx: one file, batch 1 and 3."""
+    cfg = tiny("ean_r50_lmc", segments=2, eab_stages=(1, 2, 3), soitr_stages=(4, 5))
     v = perturbed_variables(cfg, seed=1)
     dm = DeployModel.from_variables(cfg, v)
     path = tmp_path / "ean.onnx"

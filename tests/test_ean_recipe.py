@@ -55,3 +55,30 @@ def test_bad_arguments_are_rejected():
         exp.get_config("ean_r50,kinetics")
     with pytest.raises(ValueError, match="not an EAN variant"):
         exp.get_config("tsm_resnet50,ntu60_xsub")
+
+
+def test_synthetic_check_config():
+    """The CPU learning check: narrow widths at 8 x 32^2, lr 0.02 (lr 0.1 kills the 1x1
+    last stage, docs/ean.md), the family's step schedule, dropout 0.2; the real runs keep 0.5."""
+    c = _experiment().get_config("ean_r50,synthetic")
+    validate(c)
+    m = model_config(c)
+    assert (m.num_classes, m.frames, m.size, m.dropout, m.depths) == (10, 8, 32, 0.2, (1, 1, 1, 1))
+    assert m.size // 32 == 1                              # stage-5 map is 1x1 here
+    plan = Plan(total_steps=1240, steps_per_epoch=62, peak_lr=0.02, warmup_steps=62)
+    lrs = schedule_values(lr_schedule(c, plan), 1240)
+    np.testing.assert_allclose(lrs[[62, 743, 744, 929, 930, 1115, 1116]],
+                               [0.02, 0.02, 2e-3, 2e-3, 2e-4, 2e-4, 2e-5], rtol=1e-5)
+    assert model_config(_experiment().get_config("ean_r50,ntu60_xsub")).dropout == 0.5
+
+
+def test_synthetic_plot_draws_every_result_file(tmp_path):
+    from benchmarks.ean_synthetic import plot_curves
+    with pytest.raises(FileNotFoundError, match="no ean_synthetic_"):
+        plot_curves(tmp_path, tmp_path / "x.png")
+    for v, top1 in (("ean_r50", 0.5), ("ean_r50_base", 0.8)):
+        doc = {"variant": v, "curve": [{"step": 124, "top1": 0.1, "top5": 0.5},
+                                       {"step": 248, "top1": top1, "top5": 0.9}]}
+        (tmp_path / f"ean_synthetic_{v}.json").write_text(__import__("json").dumps(doc))
+    assert plot_curves(tmp_path, tmp_path / "x.png") == ["ean_r50", "ean_r50_base"]
+    assert (tmp_path / "x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

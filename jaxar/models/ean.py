@@ -10,6 +10,7 @@ segment order)::
     conv1 7x7/2, bn1, ReLU, max-pool 3x3/2  on each segment's anchor frame
       [+ LMC motion features]                                        (Eq. 12)
     [eab1] layer1 [eab2] layer2 [eab3] layer3 [eab4] layer4 [eab5]  (EAB after "stage" s)
+    [soitr{s}: SOI-Tr after a stage s < 5 (Table 6), map + zero-init residual]
     head: SOI-Tr(layer4 output) if 5 in soitr_stages else global average pool,
           dropout, fc
 
@@ -75,7 +76,8 @@ class EANConfig(ModelConfigBase):
     eab_order: str = "spatial_first"                  # paper Eq. 2; "temporal_first": authors' code
     esp_form: str = "code"                            # ESP-Net depth: authors' code | paper text
     esp_reduction: int = 16
-    # SOI-Tr (after stage 5 only: it produces the clip feature)
+    # SOI-Tr: after stage 5 it makes the clip feature; after stages 1-4 (Table 6) it
+    # returns the stage's map plus a zero-initialised residual (docs/ean.md)
     soitr_stages: tuple[int, ...] = (5,)
     soitr_reduction: int = 4
     soitr_objects: int = 4
@@ -101,9 +103,10 @@ class EANConfig(ModelConfigBase):
             bad = [s for s in getattr(self, name) if s not in STAGES]
             if bad:
                 raise ValueError(f"{name}: stages must be in {STAGES}, got {bad}")
-        if tuple(self.soitr_stages) not in ((), (5,)):
-            raise ValueError(f"soitr_stages must be () or (5,) (SOI-Tr makes the clip feature), "
-                             f"got {self.soitr_stages}")
+        both = sorted(set(self.soitr_stages) & set(self.eab_stages))
+        if both:
+            raise ValueError(f"soitr_stages {both} also have an EAB (eab_stages); Table 6 puts one "
+                             f"module after each stage")
         if self.eab_order not in ORDERS:
             raise ValueError(f"eab_order must be one of {ORDERS}, got {self.eab_order!r}")
         if self.esp_form not in ESP_FORMS:
@@ -241,11 +244,13 @@ class EAN(nn.Module):
                                   c.esp_reduction, train, DTYPES[c.dtype], name=f"eab{stage}")
 
     @nn.nowrap
-    def soitr(self, train: bool = False) -> SOITransformer:
+    def soitr(self, train: bool = False, stage: int = 5) -> SOITransformer:
+        """Stage 5: ``soitr`` (clip feature); stages 1-4: ``soitr{stage}`` (feature map)."""
         c = self.config
         return SOITransformer(c.soitr_reduction, c.soitr_objects, c.soitr_heads, c.soitr_depth,
                               c.soitr_saliency_reduction, c.soitr_norm, train, DTYPES[c.dtype],
-                              name="soitr")
+                              output="clip" if stage == 5 else "map",
+                              name="soitr" if stage == 5 else f"soitr{stage}")
 
     @nn.nowrap
     def lmc_module(self) -> LatentMotionCode:
@@ -271,6 +276,8 @@ class EAN(nn.Module):
                 h = Layer(cfg, stage - 1, train, name=f"layer{stage - 1}")(h)
             if stage in cfg.eab_stages:
                 h = self.eab(stage, train)(h)
+            if stage in cfg.soitr_stages and stage < 5:
+                h = self.soitr(train, stage)(h)
         feat = self.soitr(train)(h) if 5 in cfg.soitr_stages else jnp.mean(h, axis=(1, 2, 3))
         feat = nn.Dropout(cfg.dropout, deterministic=not train)(feat)
         logits = Dense(cfg.num_classes, kernel_init=nn.initializers.normal(0.001), name="fc")(feat)
@@ -295,6 +302,9 @@ class EAN(nn.Module):
             if stage in cfg.eab_stages:
                 tree[f"eab{stage}"] = self.eab(stage).deploy_params(v.child(f"eab{stage}"),
                                                                      cfg.stage_width(stage))
+            if stage in cfg.soitr_stages and stage < 5:
+                tree[f"soitr{stage}"] = self.soitr(stage=stage).deploy_params(v.child(f"soitr{stage}"),
+                                                                              cfg.stage_width(stage))
         if 5 in cfg.soitr_stages:
             tree["soitr"] = self.soitr().deploy_params(v.child("soitr"), cfg.stage_width(5))
         w, b = v.dense("fc")
@@ -329,6 +339,8 @@ class EAN(nn.Module):
                     h = blk.deploy_apply(params[f"layer{stage - 1}"][blk.name], h, t)
             if stage in cfg.eab_stages:
                 h = self.eab(stage).deploy_apply(params[f"eab{stage}"], h, t)
+            if stage in cfg.soitr_stages and stage < 5:
+                h = self.soitr(stage=stage).deploy_apply(params[f"soitr{stage}"], h, t)
         if 5 in cfg.soitr_stages:
             feat = self.soitr().deploy_apply(params["soitr"], h, t)
         else:
@@ -350,7 +362,9 @@ VARIANTS = {
     "ean_r50_base": lambda: EANConfig(eab_stages=(), soitr_stages=()),
     "ean_r50_eab": lambda: EANConfig(soitr_stages=()),
     "ean_r50_soitr": lambda: EANConfig(eab_stages=()),
-    # Table 6 placement (EAB after stages 1-5, no SOI-Tr); rows 1-2 (SOI-Tr after
-    # stages 3-5 / 4-5) are not registered: see docs/ean.md
+    # Table 6 placements: rows 1-2 (SOI-Tr after stages 3-5 / 4-5; the mid-network
+    # SOI-Tr returns its map + a zero-initialised residual, docs/ean.md), row 4
+    "ean_r50_soitr345": lambda: EANConfig(eab_stages=(1, 2), soitr_stages=(3, 4, 5)),
+    "ean_r50_soitr45": lambda: EANConfig(eab_stages=(1, 2, 3), soitr_stages=(4, 5)),
     "ean_r50_eab5": lambda: EANConfig(eab_stages=(1, 2, 3, 4, 5), soitr_stages=()),
 }

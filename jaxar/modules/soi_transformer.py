@@ -14,7 +14,14 @@ On the last-stage features ``X (N, T, H, W, C)``::
     out = mean_HWT(X) + BN0(expand(mean_tokens(F')))  expand: c -> C, BN0 zero-initialised
 
 so at initialisation the module returns the plain global average pool of X
-(the backbone's head input). ``norm="batch"`` is the paper's BatchNorm over
+(the backbone's head input).
+
+``output="map"`` (a SOI-Tr inside the network, Table 6 rows 1-2; the paper does
+not say how its output reaches the next stage, docs/ean.md) hands a feature map
+on instead: each updated token is scattered back to its object's positions
+with that object's saliency map, ``U[t, h, w] = sum_k O[k, t, h, w] F'[k, t]``,
+and ``out = X + BN0(expand(U))`` with ``expand`` a 1x1x1 conv ``c -> C`` and BN0
+zero-initialised, so the module starts as the identity. ``norm="batch"`` is the paper's BatchNorm over
 tokens (BoTNet practice); ``norm="layer"`` is LayerNorm (see docs/ean.md:
 BN's token statistics are fragile at tiny per-device batches).
 
@@ -190,6 +197,10 @@ class TransformerBlock(nn.Module):
         return x + lin(h, p["ffn3"])
 
 
+def _slice_axis(x: jax.Array, start: int, size: int, axis: int = 1) -> jax.Array:
+    return jax.lax.slice_in_dim(x, start, start + size, axis=axis)
+
+
 def _linear(x: jax.Array, w, b) -> jax.Array:
     """``x @ w + b`` on the last axis of ``(N, K, C)`` as a 2-D GEMM (a rank-3
     dot becomes an ONNX Einsum, which the TensorRT allow-list forbids)."""
@@ -205,10 +216,11 @@ def _layer_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
 
 
 class SOITransformer(nn.Module):
-    """SOI-Tr (module docstring): ``(N, T, H, W, C) -> (N, C)`` clip feature.
+    """SOI-Tr (module docstring): ``(N, T, H, W, C) -> (N, C)`` clip feature
+    (``output="clip"``) or ``-> (N, T, H, W, C)`` feature map (``output="map"``).
 
     Parameter names: ``squeeze``, ``saliency``, ``pos_embedding (T, H, W, c)``,
-    ``block{i}``, ``expand``, ``fuse_bn``."""
+    ``block{i}``, ``expand`` (dense ``(c, C)``; map: 1x1x1 conv), ``fuse_bn``."""
     reduction: int = 4
     objects: int = 4
     heads: int = 8
@@ -217,6 +229,7 @@ class SOITransformer(nn.Module):
     norm: str = "batch"
     train: bool = False
     dtype: Any = jnp.float32
+    output: str = "clip"                      # "clip": (N, C) head feature; "map": X + residual
 
     @nn.nowrap
     def saliency(self) -> SaliencyNet:
@@ -239,6 +252,15 @@ class SOITransformer(nn.Module):
         tokens = tokens.reshape(n, self.objects * t, c)
         for i in range(self.depth):
             tokens = self.block(i)(tokens)
+        if self.output == "map":
+            f = tokens.reshape(n, self.objects, t, c)
+            u = jnp.einsum("nktc,nthwk->nthwc", f, o.astype(f.dtype))          # scatter back
+            macs.record(self.scope.path + ("scatter",), n * t * hh * ww * c * self.objects)
+            u = el.Conv3D(cin, name="expand")(u)
+            u = batch_norm(self.train, self.dtype, name="fuse_bn", zero_init=True)(u)
+            return x + u.astype(x.dtype)
+        if self.output != "clip":
+            raise ValueError(f"SOI-Tr output must be 'clip' or 'map', got {self.output!r}")
         g = Dense(cin, use_bias=False, name="expand")(jnp.mean(tokens, axis=1))
         g = batch_norm(self.train, self.dtype, name="fuse_bn", zero_init=True)(g)
         return clip_avg + g
@@ -249,18 +271,22 @@ class SOITransformer(nn.Module):
         c = cin // self.reduction
         pos = v.param("pos_embedding")                                        # (T, H, W, c)
         t, hh, ww, _ = pos.shape
-        w = v.child("expand").param("kernel")
-        s, b = v.bn("fuse_bn")
+        if self.output == "map":
+            expand = el.Conv3D(cin).deploy_params(v.child("expand"), v.child("fuse_bn"))
+        else:
+            w = v.child("expand").param("kernel")
+            s, b = v.bn("fuse_bn")
+            expand = {"w": f32(w * s[None]), "b": f32(b)}
         return {"squeeze": el.Conv3D(c).deploy_params(v.child("squeeze")),
                 "saliency": self.saliency().deploy_params(v.child("saliency"), c),
                 "pos": f32(np.transpose(pos, (0, 3, 1, 2)).reshape(t, c, hh * ww)),
                 **{f"block{i}": self.block(i).deploy_params(v.child(f"block{i}")) for i in range(self.depth)},
-                "expand": {"w": f32(w * s[None]), "b": f32(b)}}
+                "expand": expand}
 
     @nn.nowrap
     def deploy_apply(self, p: dict, x: jax.Array, frames: int) -> jax.Array:
-        """``(N*T, C, H, W)`` -> ``(N, C)``."""
-        clip_avg = el.clip_mean(x, frames)
+        """``(N*T, C, H, W)`` -> ``(N, C)`` (clip) or ``(N*T, C, H, W)`` (map)."""
+        clip_avg = el.clip_mean(x, frames) if self.output == "clip" else None
         h, _ = el.deploy_conv3d(x, frames, p["squeeze"]["w"], None)
         o = self.saliency().deploy_apply(p["saliency"], h, frames)            # (N, T, K, HW)
         hp = el.frames_view(h, frames) + jnp.asarray(p["pos"])[None]          # (N, T, c, HW)
@@ -268,5 +294,16 @@ class SOITransformer(nn.Module):
                                   for k in range(self.objects)], axis=1)      # (N, K*T, c)
         for i in range(self.depth):
             tokens = self.block(i).deploy_apply(p[f"block{i}"], tokens)
+        if self.output == "map":
+            nt, _, hh, ww = x.shape
+            c = tokens.shape[-1]
+            f = tokens.reshape(-1, self.objects, frames, c)                    # (N, K, T, c)
+            u = None
+            for k in range(self.objects):                                     # (N, T, c, 1) * (N, T, 1, HW)
+                fk = _slice_axis(f, k, 1).reshape(-1, frames, c, 1)
+                uk = fk * o[:, :, k:k + 1, :]
+                u = uk if u is None else u + uk
+            u, _ = el.deploy_conv3d(u.reshape(nt, c, hh, ww), frames, p["expand"]["w"], p["expand"]["b"])
+            return x + u
         g = jnp.dot(jnp.mean(tokens, axis=1), jnp.asarray(p["expand"]["w"])) + jnp.asarray(p["expand"]["b"])
         return clip_avg + g

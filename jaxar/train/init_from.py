@@ -36,8 +36,16 @@ from ml_collections import config_dict
 from jaxar.modules.layers import BN_EPS, BatchNorm
 
 HEAD = {"x3d": ("head", "classifier"), "tsm_resnet": ("head", "fc"), "arc_tsm_resnet": ("head", "fc"),
-        "tsm_mobilenetv2": ("head", "fc"), "x3d_ugt": ("classifier",)}
+        "tsm_mobilenetv2": ("head", "fc"), "x3d_ugt": ("classifier",), "ean": ("fc",)}
 NEW = ("embed", "attention", "fusion")           # ARC's own parameters: no source has them
+
+
+def _is_new(keys: tuple[str, ...], family: str) -> bool:
+    """A parameter no source file has by design: ARC's We/Wa/Wf, EAN's own modules."""
+    if family == "ean":
+        from jaxar.weights.resnet import ean_extra
+        return ean_extra(("params", *keys))
+    return keys[-1] in NEW
 
 
 def init_section() -> ml_collections.ConfigDict:
@@ -67,15 +75,17 @@ def _family(model_cfg) -> str:
 
 
 def param_labels(params, model_cfg) -> Any:
-    """``"head"`` (the classifier), ``"new"`` (ARC's We/Wa/Wf) or ``"backbone"``
+    """``"head"`` (the classifier), ``"new"`` (ARC's We/Wa/Wf, EAN's ME/temporal
+    conv/EAB/SOI-Tr/LMC) or ``"backbone"``
     for every leaf of ``params``."""
-    head = HEAD[_family(model_cfg)]
+    family = _family(model_cfg)
+    head = HEAD[family]
 
     def label(path, _):
         keys = tuple(str(getattr(p, "key", p)) for p in path)
         if keys[:len(head)] == head:
             return "head"
-        return "new" if keys[-1] in NEW else "backbone"
+        return "new" if _is_new(keys, family) else "backbone"
     return jax.tree_util.tree_map_with_path(label, params)
 
 

@@ -6,8 +6,8 @@ format             recognised by                              families
 ``pytorchvideo``   ``model_state`` container, ``blocks.0.``    x3d
 ``mmaction2``      ``backbone.`` / ``cls_head.`` keys          tsm_resnet, arc_tsm_resnet, x3d
 ``tsm``            ``module.base_model.`` keys                 tsm_resnet, arc_tsm_resnet, tsm_mobilenetv2
-``timm``           ResNet names in a ``.safetensors`` file     tsm_resnet, arc_tsm_resnet
-``torchvision``    ResNet / MobileNetV2 names in a torch file  tsm_resnet, arc_tsm_resnet, tsm_mobilenetv2
+``timm``           ResNet names in a ``.safetensors`` file     tsm_resnet, arc_tsm_resnet, ean
+``torchvision``    ResNet / MobileNetV2 names in a torch file  tsm_resnet, arc_tsm_resnet, tsm_mobilenetv2, ean
 ``jaxar-torch``    X3D-UGT reference names (``stem_bn.``)      x3d_ugt
 =================  =========================================  ==============================================
 
@@ -25,6 +25,7 @@ FAMILY_FORMATS = {
     "arc_tsm_resnet": ("torchvision", "timm", "mmaction2", "tsm"),
     "tsm_mobilenetv2": ("torchvision", "tsm"),
     "x3d_ugt": ("jaxar-torch",),
+    "ean": ("torchvision", "timm"),                 # ImageNet ResNet-50 backbone (the paper's start)
 }
 
 
@@ -56,4 +57,6 @@ def describe_family(sd: StateDict, fmt: str) -> str:
         return "x3d_ugt"
     if any(".features.0.0." in f".{k}" for k in keys):
         return "tsm_mobilenetv2"
-    return "tsm_resnet / arc_tsm_resnet (and a ResNet-50-based family via jaxar.weights.resnet)"
+    if fmt in ("torchvision", "timm"):                  # an ImageNet ResNet: EAN's backbone too
+        return "tsm_resnet / arc_tsm_resnet / ean (bottleneck files: ean_r50*)"
+    return "tsm_resnet / arc_tsm_resnet"

@@ -22,6 +22,7 @@ name              PyTorch                     jaxar
 ``conv3d_xy``     ``(O, I/g, 1, k, k)``       HWIO ``(k, k, I/g, O)``
 ``pointwise2d``   ``(O, I, 1, 1)``            ``(I, O)``
 ``pointwise3d``   ``(O, I, 1, 1, 1)``         ``(I, O)``
+``pointwise2d_5d`` ``(O, I, 1, 1)``           DHWIO ``(1, 1, 1, I, O)`` (EAN's 1x1x1 Conv3D)
 ``depthwise3d``   ``(C, 1, kt, k, k)``        DHWIO ``(kt, k, k, 1, C)``
 ``temporal3d``    ``(C, 1, kt, 1, 1)``        ``(kt, C)``
 ``conv1d_dw``     ``(C, 1, kt)``              ``(kt, C)``
@@ -48,7 +49,7 @@ class WeightImportError(ValueError):
 def _need(w: np.ndarray, ndim: int, ones: tuple[int, ...], layout: str) -> None:
     if w.ndim != ndim or any(w.shape[a] != 1 for a in ones):
         want = {"conv2d": "(O, I, k, k)", "conv3d_xy": "(O, I, 1, k, k)", "pointwise2d": "(O, I, 1, 1)",
-                "pointwise3d": "(O, I, 1, 1, 1)", "depthwise3d": "(C, 1, kt, k, k)",
+                "pointwise3d": "(O, I, 1, 1, 1)", "pointwise2d_5d": "(O, I, 1, 1)", "depthwise3d": "(C, 1, kt, k, k)",
                 "temporal3d": "(C, 1, kt, 1, 1)", "conv1d_dw": "(C, 1, kt)", "linear": "(O, I)"}[layout]
         raise ValueError(f"{layout} expects a PyTorch tensor {want}, got shape {tuple(w.shape)}")
 
@@ -68,6 +69,9 @@ def _fwd(layout: str, w: np.ndarray) -> np.ndarray:
     if layout == "pointwise3d":
         _need(w, 5, (2, 3, 4), layout)
         return w[:, :, 0, 0, 0].T
+    if layout == "pointwise2d_5d":
+        _need(w, 4, (2, 3), layout)
+        return w[:, :, 0, 0].T[None, None, None]
     if layout == "depthwise3d":
         _need(w, 5, (1,), layout)
         return w.transpose(2, 3, 4, 1, 0)
@@ -95,6 +99,8 @@ def _inv(layout: str, a: np.ndarray) -> np.ndarray:
         return a.T[:, :, None, None]
     if layout == "pointwise3d":
         return a.T[:, :, None, None, None]
+    if layout == "pointwise2d_5d":
+        return a[0, 0, 0].T[:, :, None, None]
     if layout == "depthwise3d":
         return a.transpose(4, 3, 0, 1, 2)
     if layout == "temporal3d":
@@ -106,7 +112,7 @@ def _inv(layout: str, a: np.ndarray) -> np.ndarray:
     raise KeyError(f"unknown layout {layout!r}")
 
 
-LAYOUTS = ("conv2d", "conv3d_xy", "pointwise2d", "pointwise3d", "depthwise3d", "temporal3d",
+LAYOUTS = ("conv2d", "conv3d_xy", "pointwise2d", "pointwise3d", "pointwise2d_5d", "depthwise3d", "temporal3d",
            "conv1d_dw", "linear", "same")
 
 

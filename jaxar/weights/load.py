@@ -62,6 +62,8 @@ def entries_for(config, fmt: str, shapes: Mapping | None = None):
         return x3d.x3d_entries(config, fmt), none
     if family in ("tsm_resnet", "arc_tsm_resnet"):
         return resnet.tsm_resnet_entries(config, fmt), resnet.arc_extra if family == "arc_tsm_resnet" else none
+    if family == "ean":
+        return resnet.ean_entries(config, fmt), resnet.ean_extra
     if family == "tsm_mobilenetv2":
         return mobilenetv2.mobilenetv2_entries(config, fmt), none
     return x3d_ugt.x3d_ugt_entries(shapes if shapes is not None else model_shapes(config)), none

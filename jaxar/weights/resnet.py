@@ -18,8 +18,13 @@ All convs are OIHW; 3x3/7x7 become HWIO, 1x1 become ``(I, O)``
 ``stage{s}/block{b}/conv{i}``, ``bn{i}``, ``downsample``, ``downsample_bn``,
 ``head/fc``); ARC-TSM-ResNet has the same names (its ARC convs hold the
 same ``kernel``, plus ``embed``/``attention``/``fusion`` that keep their
-initialisation). Another ResNet-50-based family (EAN) reuses
-:func:`resnet_entries` by passing its own :class:`ResNetTarget`.
+initialisation). EAN (:data:`EAN_TARGET`, :func:`ean_entries`) reuses
+:func:`resnet_entries` with its own names (torchvision's: ``conv1``, ``bn1``,
+``layer{s}/block{b}/conv{i}``, ``downsample_conv``/``_bn``, ``fc``) and its 1x1
+convs as DHWIO ``(1, 1, 1, I, O)`` kernels; its own modules (``me``,
+``t_conv``, ``eab*``, ``soitr``, ``lmc``: :func:`ean_extra`) keep their
+initialisation, as in the paper ("the parameters within the EABs and SOI-Tr
+are randomly initialized").
 """
 from __future__ import annotations
 
@@ -68,6 +73,13 @@ class ResNetTarget:
     down_conv: str = "stage{s}/block{b}/downsample"
     down_bn: str = "stage{s}/block{b}/downsample_bn"
     head: str | None = "head/fc"
+    pointwise_layout: str = "pointwise2d"        # the 1x1 convs' kernel layout on the jaxar side
+
+
+EAN_TARGET = ResNetTarget(stem_conv="conv1", stem_bn="bn1", conv="layer{s}/block{b}/conv{i}",
+                          bn="layer{s}/block{b}/bn{i}", down_conv="layer{s}/block{b}/downsample_conv",
+                          down_bn="layer{s}/block{b}/downsample_bn", head="fc",
+                          pointwise_layout="pointwise2d_5d")
 
 
 def resnet_entries(source: str, block: str, depths, widths, stem_width: int,
@@ -89,11 +101,12 @@ def resnet_entries(source: str, block: str, depths, widths, stem_width: int,
             stride = 2 if s > 1 and b == 0 else 1
             for i in range(1, BLOCK_CONVS[block] + 1):
                 name = (src.shifted_conv if i == 1 and shifted else src.conv).format(i=i, **f)
-                layout = "pointwise2d" if block == "bottleneck" and i != 2 else "conv2d"
+                layout = target.pointwise_layout if block == "bottleneck" and i != 2 else "conv2d"
                 out += conv(name, target.conv.format(i=i, **f), layout)
                 out += bn(src.bn.format(i=i, **f), target.bn.format(i=i, **f))
             if stride != 1 or cin != width * expansion:
-                out += conv(src.down_conv.format(**f), target.down_conv.format(**f), "pointwise2d")
+                out += conv(src.down_conv.format(**f), target.down_conv.format(**f),
+                            target.pointwise_layout)
                 out += bn(src.down_bn.format(**f), target.down_bn.format(**f))
             cin = width * expansion
     out = prefixed(out, src.backbone_prefix)
@@ -112,3 +125,24 @@ def arc_extra(path) -> bool:
     """ARC's own parameters (``embed`` We, ``attention`` Wa, ``fusion`` Wf): no
     ImageNet/TSM file has them; they keep their initialisation."""
     return path[0] == "params" and path[-1] in ("embed", "attention", "fusion")
+
+
+EAN_MODULES = ("me", "t_conv", "soitr", "lmc")
+
+
+def ean_entries(config, source: str) -> list[Entry]:
+    """Entries for a :class:`jaxar.models.ean.EANConfig` from an ImageNet ResNet
+    (torchvision / timm names): the backbone convs and BNs, and the classifier
+    (kept only when the class count matches, i.e. never for a 1000-class file
+    and a 174/60/120-class model)."""
+    if source not in ("torchvision", "timm"):
+        raise ValueError(f"EAN starts from an ImageNet ResNet (torchvision or timm), not {source!r}")
+    return resnet_entries(source, "bottleneck", config.depths, config.widths, config.stem_width,
+                          shifted=False, target=EAN_TARGET)
+
+
+def ean_extra(path) -> bool:
+    """EAN's own modules (the baseline's ``me`` / ``t_conv`` in every block, ``eab{s}``,
+    ``soitr``, ``lmc``): no ImageNet file has them; they keep their initialisation."""
+    return path[0] in ("params", "batch_stats") and any(
+        p in EAN_MODULES or (p.startswith("eab") and p[3:].isdigit()) for p in path[1:])
