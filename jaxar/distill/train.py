@@ -25,7 +25,7 @@ from jaxar import parallel
 from jaxar.checkpoint import Checkpointer
 from jaxar.registry import config_to_json
 from jaxar.distill import proxy_data  # noqa: F401  (registers "compressed_proxy")
-from jaxar.distill.config import validate_kd
+from jaxar.distill.config import resolve_teacher_features, validate_kd
 from jaxar.distill.step import KDSettings, compile_distill_steps
 from jaxar.distill.teacher import Teacher
 from jaxar.initialization import run_init
@@ -72,6 +72,7 @@ def train_and_distill(cfg: ml_collections.ConfigDict, workdir: str | Path) -> di
     """Trains (or resumes) the CD-KD run ``cfg`` in ``workdir``; returns the summary
     of :func:`jaxar.train.loop.train_and_evaluate`."""
     validate_kd(cfg)
+    cfg = resolve_teacher_features(cfg)
     workdir = Path(workdir).absolute()
     lead = jax.process_index() == 0
     mesh = parallel.make_mesh(cfg.num_devices)
