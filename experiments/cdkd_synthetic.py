@@ -10,8 +10,11 @@ extracted once and reused every epoch (``data.compressed_cache``; crops stay
 random). The student is the narrow edge student (three tiny
 TSM-MobileNetV2 streams); the teacher is the X3D-UGT demo run
 (``experiments/synthetic_demo.py``) trained on the raw frames of the same
-set. ``model.teacher_features`` is filled from the teacher checkpoint
-(0 = from the teacher). The evidence in docs/cdkd.md uses this file.
+set. ``teacher_features=64`` is x3d_ugt_tiny's ``head_proj`` width, given
+here so the no-KD arm (run without ``kd.teacher``) builds the same student;
+the KD run checks it against the teacher checkpoint (leave it out and give
+``kd.teacher`` to have it filled from the checkpoint). The evidence in
+docs/cdkd.md ("real MPEG-4 input") uses this file unchanged.
 """
 from jaxar.distill.config import distill_config
 
