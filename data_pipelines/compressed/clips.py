@@ -30,13 +30,16 @@ def effective_spec(cfg: ClipConfig, spec: CompressedInput) -> CompressedInput:
 
 def make_compressed_clip(stream, num_frames: int, cfg: ClipConfig, spec: CompressedInput,
                          train: bool, rng: np.random.Generator | None, clip: int = 0,
-                         name: str | None = None) -> dict[str, np.ndarray]:
+                         name: str | None = None, extract=None) -> dict[str, np.ndarray]:
     """Clip ``clip`` (of ``cfg.num_clips``) of a stored stream of ``num_frames``
-    frames. Training draws offsets, crop and flip from ``rng`` in that order."""
+    frames. Training draws offsets, crop and flip from ``rng`` in that order.
+    ``extract``: replaces :func:`compressed_video.extract` (same signature), e.g. an
+    :class:`data_pipelines.compressed.extract_cache.ExtractCache`."""
     spec = effective_spec(cfg, spec)
     offsets = sampling.clip_offsets(cfg.num_frames, train, rng, clip, cfg.num_clips)
     idx = sampling.frame_indices(int(num_frames), cfg.num_frames, offsets)
-    data = compressed_video.extract(stream, idx, accumulate=spec.accumulate, name=name)
+    extract = compressed_video.extract if extract is None else extract
+    data = extract(stream, idx, accumulate=spec.accumulate, name=name)
     h, w = data.frames.shape[1:3]
     y0, x0, ch, cw = crop_window(h, w, cfg, train, rng)
     box = np.array([x0, y0, x0 + cw, y0 + ch], np.float32)

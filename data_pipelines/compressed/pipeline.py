@@ -49,25 +49,26 @@ Getter = Callable[[int], tuple]
 
 
 def _example_clip(get: Getter, i: int, p: int, cfg: ClipConfig, spec: CompressedInput,
-                  train: bool, seed: int, host: int) -> tuple[dict[str, np.ndarray], int]:
+                  train: bool, seed: int, host: int, extract=None) -> tuple[dict[str, np.ndarray], int]:
     stream, n, label, name = get(i)
     if train or cfg.num_clips == 1:
         rng = np.random.default_rng([seed, host, int(p), 7]) if train else None
-        return make_compressed_clip(stream, n, cfg, spec, train, rng, name=name), label
-    clips = [make_compressed_clip(stream, n, cfg, spec, False, None, k, name=name)
+        return make_compressed_clip(stream, n, cfg, spec, train, rng, name=name,
+                                    extract=extract), label
+    clips = [make_compressed_clip(stream, n, cfg, spec, False, None, k, name=name, extract=extract)
              for k in range(cfg.num_clips)]
     return {k: np.stack([c[k] for c in clips]) for k in KEYS}, label
 
 
 def _batches(get: Getter, num: int, batch_size: int, train: bool, cfg: ClipConfig,
              spec: CompressedInput, seed: int, host: int, count: int, step: int,
-             num_threads: int) -> Iterator[dict[str, np.ndarray]]:
+             num_threads: int, extract=None) -> Iterator[dict[str, np.ndarray]]:
     plan = sampling.IndexPlan(num, batch_size, train, seed, host, count)
     pool = concurrent.futures.ThreadPoolExecutor(num_threads) if num_threads > 1 else None
     try:
         while plan.num_batches is None or step < plan.num_batches:
             idx, pos, mask = plan.batch(step)
-            args = [(get, int(i), int(p), cfg, spec, train, seed, host) for i, p in zip(idx, pos)]
+            args = [(get, int(i), int(p), cfg, spec, train, seed, host, extract) for i, p in zip(idx, pos)]
             rows = (list(pool.map(lambda a: _example_clip(*a), args)) if pool
                     else [_example_clip(*a) for a in args])
             batch = {k: np.stack([c[k] for c, _ in rows]) for k in KEYS}
@@ -87,7 +88,8 @@ def compressed_numpy_batches(streams: Sequence, labels, batch_size: int, *,
                              compressed: CompressedInput = CompressedInput(), seed: int = 0,
                              start_step: int = 0, process_index: int = 0,
                              process_count: int = 1, prefetch: int = 2,
-                             num_threads: int = 1) -> Iterator[dict[str, np.ndarray]]:
+                             num_threads: int = 1,
+                             extract=None) -> Iterator[dict[str, np.ndarray]]:
     """Batches from in-memory streams (see module docstring).
 
     Args:
@@ -95,6 +97,10 @@ def compressed_numpy_batches(streams: Sequence, labels, batch_size: int, *,
       labels: int ``(N,)``.
       num_frames: frames of each stream (default: read from the headers now).
       num_threads: clips extracted in parallel within a batch.
+      extract: replaces :func:`compressed_video.extract`, e.g. an
+        :class:`data_pipelines.compressed.extract_cache.ExtractCache` shared by
+        the epochs (extraction is a pure function of stream and indices; crop and
+        flip are applied after it, so batches are unchanged).
     """
     labels = np.asarray(labels)
     if labels.shape != (len(streams),):
@@ -110,7 +116,7 @@ def compressed_numpy_batches(streams: Sequence, labels, batch_size: int, *,
         return streams[i], int(num_frames[i]), int(labels[i]), names[i]
 
     gen = _batches(get, len(streams), batch_size, train, clip, compressed, seed, process_index,
-                   process_count, start_step, num_threads)
+                   process_count, start_step, num_threads, extract)
     return prefetch_in_thread(gen, prefetch) if prefetch > 0 else gen
 
 

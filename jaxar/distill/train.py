@@ -18,7 +18,7 @@ from pathlib import Path
 import ml_collections
 
 from jaxar.distill import proxy_data  # noqa: F401  (registers "compressed_proxy")
-from jaxar.distill.config import validate_kd
+from jaxar.distill.config import resolve_teacher_features, validate_kd
 from jaxar.distill.step import DistillTask, KDSettings, check_student
 from jaxar.distill.teacher import Teacher
 from jaxar.train.config import model_config
@@ -55,6 +55,8 @@ def train_and_distill(cfg: ml_collections.ConfigDict, workdir: str | Path) -> di
     """Trains (or resumes) the CD-KD run ``cfg`` in ``workdir``; returns the summary
     of :func:`jaxar.train.loop.train_and_evaluate`."""
     from jaxar.train.loop import train_and_evaluate
+    validate_kd(cfg)
+    cfg = resolve_teacher_features(cfg)        # model.teacher_features from the teacher's checkpoint
     return train_and_evaluate(cfg, workdir, distill_task(cfg))
 
 

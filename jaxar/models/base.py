@@ -25,7 +25,11 @@ A family config is a frozen dataclass deriving from :class:`ModelConfigBase`:
   structure, for tests (every family gives one);
 * ``build()`` -- the family's ``flax.linen.Module`` (input ``(N, T, H, W, 3)``,
   logits ``(N, num_classes)`` float32), which also provides the deploy protocol
-  of :mod:`jaxar.deploy`.
+  of :mod:`jaxar.deploy`;
+* ``frame_features()`` -- where the training-form network holds one feature
+  map per input frame (:class:`FrameFeatures`), the contract of a CD-KD teacher
+  (:mod:`jaxar.distill.teacher`); a family that has no such map raises
+  :class:`NoFrameFeaturesError` saying why (the default: not declared).
 
 A family redeclares a field to change its default (e.g. ``num_classes = 400``).
 """
@@ -40,6 +44,34 @@ from jaxar.ops.formulation import IMPL_CHOICES
 from jaxar.runtime.segments import SegmentSpec
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+class NoFrameFeaturesError(ValueError):
+    """The family's network keeps no feature map per input frame (the message says why)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameFeatures:
+    """Where a family's training-form network holds one feature map per input frame.
+
+    ``path``: module names from the network's root to the module whose
+    ``__call__`` output is the map ``(N, T, h, w, width)``, one ``(h, w)`` map
+    per input frame (``T`` = the input's frames); ``activation``: applied to
+    that output to get the map (``""``: none; ``"relu"`` where the module is a
+    BN whose ReLU the network applies outside any module).
+    """
+    path: tuple[str, ...]
+    width: int
+    activation: str = ""
+
+    def __post_init__(self):
+        if not self.path or not all(isinstance(p, str) and p for p in self.path):
+            raise ValueError(f"FrameFeatures.path must be non-empty module names, got {self.path!r}")
+        if self.width < 1:
+            raise ValueError(f"FrameFeatures.width must be positive, got {self.width}")
+        if self.activation not in ("", "relu", "relu6"):
+            raise ValueError(f"FrameFeatures.activation must be '', 'relu' or 'relu6', got "
+                             f"{self.activation!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +121,12 @@ class ModelConfigBase:
     def build(self):
         """The family's Flax module for this configuration."""
         raise NotImplementedError(f"{type(self).__name__} gives no build()")
+
+    def frame_features(self) -> FrameFeatures:
+        """Where :meth:`build`'s network holds one feature map per input frame;
+        :class:`NoFrameFeaturesError` (with the reason) where it holds none."""
+        raise NoFrameFeaturesError(f"{type(self).__name__} (family {self.family!r}) declares no "
+                                   f"per-frame feature layer (ModelConfigBase.frame_features)")
 
 
 def check_clip(x: Any, name: str) -> None:

@@ -59,7 +59,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxar.deploy import ops as dops
-from jaxar.models.base import ModelConfigBase
+from jaxar.models.base import ModelConfigBase, NoFrameFeaturesError
 from jaxar.models.tsm_mobilenetv2 import TSMMobileNetV2Config, tsm_mobilenetv2
 from jaxar.models.tsm_resnet import TSMResNetConfig, tsm_resnet18, tsm_resnet50
 from jaxar.modules.attention_gate import AttentionGate
@@ -77,12 +77,14 @@ BACKBONES: dict[str, Callable[[], Any]] = {
 
 def feature_layer(cfg) -> str:
     """Name of the backbone module whose output is the per-frame feature map
-    ``(N, T, h, w, C)`` (the input of the per-frame classifier)."""
-    if isinstance(cfg, TSMResNetConfig):
-        return f"stage{len(cfg.widths)}"
-    if isinstance(cfg, TSMMobileNetV2Config):
-        return "head_proj"
-    raise ValueError(f"no per-frame feature layer known for {type(cfg).__name__}")
+    ``(N, T, h, w, C)`` (the input of the per-frame classifier): the family's
+    :meth:`~jaxar.models.base.ModelConfigBase.frame_features` (a top-level module
+    whose output is the map as it is, which every stream backbone family gives)."""
+    feats = cfg.frame_features()
+    if len(feats.path) != 1 or feats.activation:
+        raise ValueError(f"{type(cfg).__name__}: a stream backbone's per-frame features must be "
+                         f"a top-level module's output, got {feats}")
+    return feats.path[0]
 
 
 def tiny_backbone(cfg):
@@ -173,6 +175,11 @@ class CDKDConfig(ModelConfigBase):
                       gate_hidden=8)
         fields.update(overrides)
         return self.replace(**fields)
+
+    def frame_features(self) -> FrameFeatures:
+        raise NoFrameFeaturesError(
+            f"{type(self).__name__} is a compressed-domain student (input: I-frames, motion vectors, "
+            f"residuals); a per-frame feature layer of a raw-RGB network is needed")
 
     def build(self) -> nn.Module:
         return CDKDStudent(self)

@@ -41,7 +41,7 @@ import jax.numpy as jnp
 
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32
-from jaxar.models.base import DTYPES, ModelConfigBase
+from jaxar.models.base import DTYPES, FrameFeatures, ModelConfigBase, NoFrameFeaturesError
 from jaxar.modules import ean_layers as el
 from jaxar.modules.event_adaptive import ESP_FORMS, ORDERS, EventAdaptiveBlock
 from jaxar.modules.latent_motion import LatentMotionCode
@@ -148,6 +148,17 @@ class EANConfig(ModelConfigBase):
                       me_reduction=4, lmc_latent=32, lmc_groups=4)
         fields.update(overrides)
         return self.replace(**fields)
+
+    def frame_features(self) -> FrameFeatures:
+        """RGB EAN (one frame per segment): the last stage's map ``(N, T, h, w, 4 x widths[-1])``
+        (``eab5`` when an EAB follows layer4, else ``layer4``), before SOI-Tr / pooling.
+        With the Latent Motion Code the network keeps one map per *segment* of
+        ``segment_frames`` frames, not per frame: refused."""
+        if self.segment_frames != 1:
+            raise NoFrameFeaturesError(
+                f"EANConfig with segment_frames={self.segment_frames} (LMC) keeps one feature map "
+                f"per segment of {self.segment_frames} frames, not per input frame")
+        return FrameFeatures(("eab5",) if 5 in self.eab_stages else ("layer4",), self.stage_width(5))
 
     def build(self) -> "EAN":
         return EAN(self)

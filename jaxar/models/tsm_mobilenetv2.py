@@ -36,7 +36,7 @@ from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables
 from jaxar.deploy.network import DeployNetwork, Part, StemConv
 from jaxar.models import tsm_common as common
-from jaxar.models.base import DTYPES, check_clip
+from jaxar.models.base import DTYPES, check_clip, FrameFeatures
 from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.layers import Pointwise, SpatialConv, batch_norm
 from jaxar.modules.temporal_shift import deploy_temporal_shift, temporal_shift
@@ -75,6 +75,11 @@ class TSMMobileNetV2Config(common.FrameNetConfig):
                 st = stride if b == 0 else 1
                 yield s, b, cin, c, int(round(cin * t)), st, st == 1 and cin == c
                 cin = c
+
+    def frame_features(self) -> FrameFeatures:
+        """``head_proj``'s output ``(N, T, h, w, last_width)``: the per-frame input of the
+        consensus head."""
+        return FrameFeatures(("head_proj",), self.last_width)
 
     def build(self) -> nn.Module:
         return TSMMobileNetV2(self)

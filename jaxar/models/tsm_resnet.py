@@ -40,7 +40,7 @@ from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables
 from jaxar.deploy.network import DeployNetwork, Op, Part, StemConv
 from jaxar.models import tsm_common as common
-from jaxar.models.base import DTYPES, check_clip, stage_count
+from jaxar.models.base import DTYPES, check_clip, stage_count, FrameFeatures
 from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.arc_conv import ARCConv
 from jaxar.modules.layers import Pointwise, SpatialConv, activation, batch_norm
@@ -82,6 +82,13 @@ class TSMResNetConfig(common.FrameNetConfig):
 
     def stride(self, stage: int, block: int) -> int:
         return 2 if stage > 1 and block == 0 else 1
+
+    def frame_features(self) -> FrameFeatures:
+        """The last stage's output ``(N, T, h, w, 4 x width)`` (bottleneck; 1 x for basic
+        blocks): the per-frame input of the consensus head. ARC inherits it (its
+        convs mix frames but keep one map per frame)."""
+        last = len(self.widths)
+        return FrameFeatures((f"stage{last}",), self.out_width(last))
 
     def build(self) -> nn.Module:
         return TSMResNet(self)

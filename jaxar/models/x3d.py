@@ -39,7 +39,7 @@ from jaxar import macs
 from jaxar.deploy import ops as dops
 from jaxar.deploy.bn_fold import Variables, f32, hwio_to_oihw
 from jaxar.deploy.network import DeployNetwork, Part
-from jaxar.models.base import DTYPES, ModelConfigBase, check_clip, stage_count
+from jaxar.models.base import DTYPES, ModelConfigBase, check_clip, stage_count, FrameFeatures
 from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.layers import (Dense, Pointwise, SpatialConv, TemporalDepthwise, activation,
                                   batch_norm, conv_init)
@@ -84,6 +84,12 @@ class X3DConfig(ModelConfigBase):
         if not self.se_every or block % self.se_every:
             return 0
         return make_divisible(self.inner(stage) * self.se_ratio)
+
+    def frame_features(self) -> FrameFeatures:
+        """The head's 1x1x1 conv + BN + ReLU ``(N, T, h, w, head_width)``, before the
+        spatio-temporal pooling (X3D has no temporal stride, so one map per input
+        frame): ``head/conv_bn``'s output with the ReLU the head applies."""
+        return FrameFeatures(("head", "conv_bn"), self.head_width, "relu")
 
     def build(self) -> "X3D":
         return X3D(self)

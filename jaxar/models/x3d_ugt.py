@@ -33,7 +33,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxar.deploy.network import DeployNetwork, Op, Part, Pooled, StemConv
-from jaxar.models.base import DTYPES, ModelConfigBase, check_clip, stage_count
+from jaxar.models.base import DTYPES, ModelConfigBase, check_clip, stage_count, FrameFeatures
 from jaxar.models.stages import Stage, stage_parts
 from jaxar.modules.ghost import GhostPointwise
 from jaxar.modules.layers import Dense, SpatialConv, activation, batch_norm
@@ -88,6 +88,12 @@ class X3DUGTConfig(ModelConfigBase):
                 raise ValueError(f"{name} has stage numbers {bad} outside 1..{n}")
         if self.pre_dw not in ("all", "stride", "none"):
             raise ValueError(f"pre_dw must be 'all', 'stride' or 'none', got {self.pre_dw!r}")
+
+    def frame_features(self) -> FrameFeatures:
+        """``head_proj``'s output ``(N, T, h, w, head_width)``: the Ghost projection before
+        the spatio-temporal pooling (X3D-UGT has no temporal stride, so one map per
+        input frame)."""
+        return FrameFeatures(("head_proj",), self.head_width)
 
     def build(self) -> "X3DUGT":
         return X3DUGT(self)
