@@ -48,7 +48,7 @@ NARROW = {
 _EAN = dict(depths=(1, 1, 1, 1), widths=(8, 16, 16, 32), stem_width=16, soitr_heads=4, me_reduction=4,
             dropout=0.2)
 NARROW.update({name: _EAN for name in ("ean_r50", "ean_r50_base", "ean_r50_eab", "ean_r50_soitr",
-                                       "ean_r50_eab5")})
+                                       "ean_r50_eab5", "ean_r50_soitr345", "ean_r50_soitr45")})
 DEFAULT = ["x3d_ugt_tiny", "x3d_xs", "tsm_resnet18", "tsm_mobilenetv2", "arc_tsm_resnet18"]
 # --set KEY=VALUE: run-level fields of the recipe a diagnostic run may change.
 SETTABLE = {"lr": ("optim", "lr", float), "warmup_epochs": ("optim", "warmup_epochs", float),

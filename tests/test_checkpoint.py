@@ -123,22 +123,24 @@ def test_flipped_bits_in_array_data_are_refused(tmp_path, state):
     """A damaged data file that still decodes (the arrays are zstd-compressed
     without a content checksum) would restore wrong weights silently; the
     checksums saved in meta make both restores refuse it. One flipped byte at
-    up to 49 places of the largest data file: each restore either fails or
-    returns exactly the saved state (some bytes of the file are not array
-    data), and at least one damaged file decodes and is caught by a checksum."""
+    up to 49 places of each data file, largest first (which file holds the
+    array data varies between runs): each restore either fails or returns
+    exactly the saved state (some bytes are not array data), and at least one
+    damaged file decodes and is caught by a checksum."""
     import shutil
     ck = Checkpointer(tmp_path / "good", keep=1, async_save=False)
     ck.save(1, state, meta(1))
     ck.close()
     data_dir = tmp_path / "good" / "checkpoints" / "1" / "state" / "ocdbt.process_0" / "d"
-    largest = max(data_dir.iterdir(), key=lambda f: f.stat().st_size)
+    data_files = sorted(data_dir.iterdir(), key=lambda f: -f.stat().st_size)
     caught_by_checksum = []
-    for frac in np.linspace(0.02, 0.98, 49):    # until one decodes (most flips break a zstd frame)
+    places = [(i, f, frac) for i, f in enumerate(data_files) for frac in np.linspace(0.02, 0.98, 49)]
+    for i, data_file, frac in places:     # until one decodes (many flips break a zstd frame)
         if caught_by_checksum:
             break
-        run = tmp_path / f"flip{frac}"
+        run = tmp_path / f"flip{i}_{frac}"
         shutil.copytree(tmp_path / "good", run)
-        f = run / largest.relative_to(tmp_path / "good")
+        f = run / data_file.relative_to(tmp_path / "good")
         raw = bytearray(f.read_bytes())
         raw[int(len(raw) * frac)] ^= 0x5A
         f.write_bytes(bytes(raw))

@@ -3,7 +3,6 @@
 batch pipelines and the training sources. Tiny: 8-16 frames of 32x32."""
 from __future__ import annotations
 
-import types
 
 import ml_collections
 import numpy as np
@@ -152,12 +151,13 @@ def test_tfds_from_a_prepared_dataset_reencodes_its_frames(data_dir):
 
 
 def test_training_source_compressed_synthetic():
+    from jaxar.registry import create_config
     from jaxar.train.data import build_source
     spec = ml_collections.ConfigDict(dict(
         source="compressed_synthetic", synthetic_train=6, synthetic_test=3, synthetic_frames=8,
         synthetic_size=S, crop_area=(1.0, 1.0), flip=False, num_eval_clips=1,
         compressed_accumulate=False, compressed_gop=4))
-    model = types.SimpleNamespace(frames=T, size=S, num_classes=3)
+    model = create_config("cdkd_mobilenetv2").small(frames=T, size=S, num_classes=3)
     src = build_source(spec, model, host_batch=2)
     assert (src.num_train, src.num_eval, src.class_names) == (6, 3, list(synthetic.CLASS_NAMES[:3]))
     b = next(src.train_batches(0, 0))
