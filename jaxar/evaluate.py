@@ -19,6 +19,7 @@ def main(argv=None) -> int:
     from jaxar import parallel
     from jaxar.train import cli
 
+    from jaxar.distill import config as _distill_config  # noqa: F401  (CD-KD runs' config.json reads back)
     from jaxar.train.loop import load_run_config
     parallel.initialize_distributed()          # before any other JAX call
     args, cfg = cli.parse(

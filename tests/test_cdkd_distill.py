@@ -160,6 +160,16 @@ def test_cli_trains_with_and_without_kd_and_resumes(teacher_dir, tmp_path, capsy
         assert json.loads((work / "results.json").read_text())["step"] == 2
     assert all(r["spatial"] > 0 and r["temporal"] > 0 for r in runs["true"])
     assert all(r["spatial"] == 0 and r["temporal"] == 0 for r in runs["false"])
+    # jaxar.evaluate reads a student's compressed-domain inputs (no teacher needed) and
+    # reproduces the run's own final evaluation of the same checkpoint
+    from jaxar.evaluate import main as evaluate_main
+    work = tmp_path / "kd_true"
+    assert evaluate_main(["--workdir", str(work), "--out", str(tmp_path / "eval_kd")]) == 0
+    evaluated = json.loads((tmp_path / "eval_kd" / "eval.json").read_text())
+    final = json.loads((work / "results.json").read_text())["eval"]
+    assert evaluated["checkpoint_step"] == 2 and evaluated["count"] == final["count"] == 4
+    assert evaluated["top1"] == final["top1"]
+    assert abs(evaluated["loss"] - final["loss"]) <= 1e-5 * max(1.0, abs(final["loss"]))
     # the same command again resumes from the step-2 checkpoint (nothing left to train)
     work = tmp_path / "kd_true"
     assert main([*common, "--workdir", str(work), "--config.kd.enabled=true",

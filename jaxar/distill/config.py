@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxar.train.config import default_config
+from jaxar.train.config import RUN_KINDS, default_config
 
 
 def kd_section(enabled: bool = True, teacher: str = "") -> ml_collections.ConfigDict:
@@ -49,6 +49,9 @@ def distill_config(variant: str = "cdkd_mobilenetv2", **model_fields) -> ml_coll
     c.loss.name = "ce"
     c.kd = kd_section()
     return c
+
+
+RUN_KINDS["kd"] = distill_config      # a stored config with a kd section reads back (jaxar.evaluate)
 
 
 def validate_kd(cfg: ml_collections.ConfigDict) -> None:

@@ -27,8 +27,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxar.distill import losses
-from jaxar.models.cdkd import MODALITIES
-from jaxar.train.task import Task
+from jaxar.train.task import Task, compressed_inputs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,12 +57,7 @@ class KDSettings:
         return cls(**{k: v for k, v in dict(section).items() if k in names})
 
 
-def student_inputs(batch: Mapping) -> dict:
-    missing = [m for m in MODALITIES if m not in batch]
-    if missing:
-        raise ValueError(f"batch lacks the compressed-domain inputs {missing} (has {sorted(batch)}); "
-                         f"use a compressed-domain data source")
-    return {m: batch[m] for m in MODALITIES}
+student_inputs = compressed_inputs      # the student's inputs of a batch (jaxar.train.task)
 
 
 def distill_terms(kd: KDSettings, h: jax.Array, feats: Mapping) -> tuple[jax.Array, jax.Array]:

@@ -41,7 +41,7 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Callable, Any, Sequence
 
 import ml_collections
 from flax import traverse_util
@@ -198,13 +198,21 @@ def to_json(cfg: ml_collections.ConfigDict) -> str:
     return json.dumps(cfg.to_dict(), indent=2, sort_keys=True)
 
 
+# Base configs of run kinds that add sections to the default run config, by the
+# section that marks them (CD-KD: "kd", registered by jaxar.distill.config).
+RUN_KINDS: dict[str, Callable[[str], ml_collections.ConfigDict]] = {}
+
+
 def from_dict(d: dict) -> ml_collections.ConfigDict:
     """Inverse of ``cfg.to_dict()`` (e.g. a stored ``config.json``): the
-    defaults of ``d["model"]["variant"]`` updated with ``d``; unknown keys and
+    defaults of ``d["model"]["variant"]`` (of its run kind, :data:`RUN_KINDS`,
+    when ``d`` has that kind's section) updated with ``d``; unknown keys and
     wrong types raise ``ValueError``."""
     try:
         model = dict(d["model"])
-        cfg = default_config(model.pop("variant"))
+        variant = model.pop("variant")
+        kinds = [base for section, base in RUN_KINDS.items() if section in d]
+        cfg = kinds[0](variant) if kinds else default_config(variant)
         for key, value in traverse_util.flatten_dict(d, sep=".").items():
             if key == "model.variant":
                 continue

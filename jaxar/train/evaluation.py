@@ -24,6 +24,7 @@ from jaxar.train import plots
 from jaxar.train.config import model_config
 from jaxar.train.loop import TrainConfig, evaluate_variables
 from jaxar.train.step import jit_eval_step
+from jaxar.train.task import task_for
 
 
 def evaluate(cfg: TrainConfig, checkpoint: str | Path, out_dir: str | Path | None = None) -> dict:
@@ -45,7 +46,7 @@ def evaluate(cfg: TrainConfig, checkpoint: str | Path, out_dir: str | Path | Non
                                    jax.process_count())
     model = mc.build()
     loss_fn = make_loss_fn(cfg.loss.name, cfg.loss.epsilon, cfg.loss.label_smoothing)
-    eval_step = jit_eval_step(model, loss_fn, mc.num_classes, mesh)
+    eval_step = jit_eval_step(model, loss_fn, mc.num_classes, mesh, task_for(mc))   # RGB or compressed inputs
     variables = parallel.replicate(bundle.variables, mesh)
     result = evaluate_variables(eval_step, variables, source.eval_batches(), mesh)
     summary = {"checkpoint_step": bundle.step, "split": cfg.data.eval_split,

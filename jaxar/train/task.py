@@ -62,3 +62,39 @@ class Task:
 
 
 CLASSIFICATION = Task()
+
+
+class CompressedClassification(Task):
+    """Supervised classification of compressed-domain clips: the model reads
+    ``{"iframe", "mv", "residual"}`` of a batch (a CD-KD student without a
+    teacher; evaluation of a distilled student)."""
+
+    name = "compressed classification"
+
+    def check(self, cfg, model_cfg) -> None:
+        if model_cfg.input_domain != "compressed":
+            raise ValueError(f"model.variant={cfg.model.variant!r} reads {model_cfg.input_domain} "
+                             "clips, not compressed-domain inputs")
+
+    def input_shapes(self, model_cfg) -> Any:
+        return model_cfg.input_shapes
+
+    def inputs(self, batch: Mapping) -> Any:
+        return compressed_inputs(batch)
+
+
+def compressed_inputs(batch: Mapping) -> dict:
+    """``{"iframe", "mv", "residual"}`` of ``batch``; ``ValueError`` naming what the
+    batch holds when one is missing (a raw-frame data source)."""
+    from jaxar.models.cdkd import MODALITIES
+    missing = [m for m in MODALITIES if m not in batch]
+    if missing:
+        raise ValueError(f"batch lacks the compressed-domain inputs {missing} (has {sorted(batch)}); "
+                         f"use a compressed-domain data source")
+    return {m: batch[m] for m in MODALITIES}
+
+
+def task_for(model_cfg) -> Task:
+    """The plain classification task of a model config's input domain (what
+    evaluation runs: it needs no teacher)."""
+    return CompressedClassification() if model_cfg.input_domain == "compressed" else CLASSIFICATION
