@@ -14,20 +14,12 @@ such file of the workdir into ``<workdir>/ean_synthetic.png``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_experiment():
-    spec = importlib.util.spec_from_file_location("ean_experiment", ROOT / "experiments" / "ean.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def plot_curves(workdir: Path, out: Path) -> list[str]:
@@ -79,7 +71,8 @@ def main(argv=None) -> int:
         return 0
     from jaxar.runtime.files import atomic_write_json
     from jaxar.train.loop import train_and_evaluate
-    cfg = load_experiment().get_config(f"{args.variant},synthetic")
+    from jaxar.train.config import load_config
+    cfg = load_config(f"{ROOT / 'experiments' / 'ean.py'}:{args.variant},synthetic")
     cfg.progress = False
     if args.epochs:
         scale = args.epochs / cfg.epochs
