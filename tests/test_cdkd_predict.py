@@ -188,7 +188,7 @@ def test_bad_files_unsupported_codecs_and_reencode(art, tmp_path):
     assert code == 2 and "cut.mp4" in err and not (tmp_path / "c.jsonl").exists()
     h264 = _h264(tmp_path / "h264.mp4")
     code, err = _bundle_run(art, str(h264), "--out", str(tmp_path / "h.jsonl"))
-    assert code == 2 and "codec 'h264'" in err and "re-encode" in err
+    assert code == 2 and "codec 'h264'" in err and "re-encode" in err and "--reencode" in err
     out = tmp_path / "r.jsonl"
     code, err = _bundle_run(art, str(h264), "--reencode", "--out", str(out))
     assert code == 0, err

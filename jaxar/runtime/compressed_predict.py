@@ -205,7 +205,11 @@ def run_file(a, model: CompressedModel, video: str, window: float, stride: float
         raise InputError(f"{video}: a compressed-domain model reads local video files")
     src, reencoded = _source(a, video, model.spec, log, tag)
     info = compressed_video.probe(src, name=video)
-    compressed_video.check_supported(info)
+    try:
+        compressed_video.check_supported(info)
+    except compressed_video.UnsupportedStreamError as e:     # here the way out is a flag
+        raise compressed_video.UnsupportedStreamError(
+            f"{e}; or run with --reencode to convert it in memory") from None
     frames = info.frames or compressed_video.count_frames(src, name=video)
     fps, fps_source = (a.fps, "--fps") if a.fps else (info.fps, "container")
     if not fps or not np.isfinite(fps) or fps <= 0:
