@@ -109,8 +109,7 @@ def segment_offsets(segments: int, mode: str = "eval", rng: np.random.Generator 
 
 
 def _check(segments: int, segment_frames: int) -> None:
-    if segments < 1 or segment_frames < 1:
-        raise ValueError(f"segments and segment_frames must be positive, got {segments}/{segment_frames}")
+    SegmentSpec(segments, segment_frames)          # ValueError unless both are positive
 
 
 def run_starts(num_frames: int, segments: int, segment_frames: int, offsets) -> np.ndarray:
