@@ -31,22 +31,31 @@ def write_video(path: Path, num_frames: int, width: int = 64, height: int = 48, 
     return path
 
 
-def make_checkpoint(workdir: Path, clip_seconds: float | None = WINDOW_S) -> Path:
-    """A checkpoint step directory with the tiny model at ``FRAMES x SIZE``."""
+def save_checkpoint(workdir: Path, cfg, variables: dict, *, step: int, labels: list[str],
+                    train_config: dict, clip_seconds: float | None, clip_source: str) -> Path:
+    """Writes ``variables`` of model ``cfg`` as the checkpoint of a run at ``step``
+    in ``workdir`` (the metadata ``jaxar.predict`` and export read: labels, the
+    training clip duration and its source, the run's ``train_config``)."""
     from jaxar.checkpoint import Checkpointer
     from jaxar.registry import config_to_json
-    from jaxar.demo_variables import realistic_variables
-    from jaxar.registry import create_config
-    cfg = create_config("x3d_ugt_tiny", num_classes=len(LABELS), frames=FRAMES, size=SIZE)
-    variables = realistic_variables(cfg, seed=3)
-    meta = {"step": 7, "data": {"seed": 0, "next_step": 7}, "model_config": config_to_json(cfg),
-            "class_names": LABELS, "train_config": {"data": {"frames": FRAMES, "size": SIZE}},
-            "clip_seconds": {"seconds": clip_seconds, "source": "test fixture: 8 frames at 8 fps"}}
+    meta = {"step": step, "data": {"seed": 0, "next_step": step}, "model_config": config_to_json(cfg),
+            "class_names": labels, "train_config": train_config,
+            "clip_seconds": {"seconds": clip_seconds, "source": clip_source}}
     ck = Checkpointer(workdir, async_save=False)
-    ck.save(7, {"params": variables["params"], "batch_stats": variables["batch_stats"]}, meta)
+    ck.save(step, {"params": variables["params"], "batch_stats": variables["batch_stats"]}, meta)
     ck.wait()
     ck.close()
     return workdir
+
+
+def make_checkpoint(workdir: Path, clip_seconds: float | None = WINDOW_S) -> Path:
+    """A checkpoint step directory with the tiny model at ``FRAMES x SIZE``."""
+    from jaxar.demo_variables import realistic_variables
+    from jaxar.registry import create_config
+    cfg = create_config("x3d_ugt_tiny", num_classes=len(LABELS), frames=FRAMES, size=SIZE)
+    return save_checkpoint(workdir, cfg, realistic_variables(cfg, seed=3), step=7, labels=LABELS,
+                           train_config={"data": {"frames": FRAMES, "size": SIZE}},
+                           clip_seconds=clip_seconds, clip_source="test fixture: 8 frames at 8 fps")
 
 
 def make_bundle(workdir: Path, out: Path) -> Path:

@@ -19,6 +19,7 @@ av = pytest.importorskip("av", reason="PyAV (av==18.1.0, requirements.txt) reads
 from export.preprocess import synthetic_clips  # noqa: E402
 from jaxar.runtime import compressed_clip as cc  # noqa: E402
 from jaxar.runtime import compressed_video as cv  # noqa: E402
+from tests.predict_fixtures import save_checkpoint  # noqa: E402
 
 LABELS = ["a", "b", "c", "d", "e"]
 FRAMES, SIZE, GOP = 4, 32, 6
@@ -36,20 +37,15 @@ def art(tmp_path_factory):
     from export.options import ExportOptions
     from export.pipeline import export
     from export.sources import from_checkpoint
-    from jaxar.checkpoint import Checkpointer
     from jaxar.demo_variables import realistic_variables
-    from jaxar.registry import config_to_json, create_config
+    from jaxar.registry import create_config
     d = tmp_path_factory.mktemp("cdkd_predict")
     cfg = create_config("cdkd_mobilenetv2", num_classes=len(LABELS)).small(frames=FRAMES, size=SIZE,
                                                                           num_classes=len(LABELS))
     variables = realistic_variables(cfg, seed=3)
-    meta = {"step": 5, "model_config": config_to_json(cfg), "class_names": LABELS,
-            "train_config": {"data": {"source": "compressed_synthetic", "compressed_gop": GOP}},
-            "clip_seconds": {"seconds": 1.0, "source": "test fixture: 8 frames at 8 fps"}}
-    ck = Checkpointer(d / "work", async_save=False)
-    ck.save(5, variables, meta)
-    ck.wait()
-    ck.close()
+    save_checkpoint(d / "work", cfg, variables, step=5, labels=LABELS,
+                    train_config={"data": {"source": "compressed_synthetic", "compressed_gop": GOP}},
+                    clip_seconds=1.0, clip_source="test fixture: 8 frames at 8 fps")
     result = export(from_checkpoint(d / "work"), d / "export",
                     ExportOptions(routes=("jax2onnx",), savedmodel=False, num_clips=3, profile=False,
                                   simplify=False), log=lambda m: None)

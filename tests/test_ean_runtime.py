@@ -14,23 +14,16 @@ import pytest
 
 from jaxar.runtime import sampling
 from jaxar.runtime.segments import SegmentSpec
-from tests.predict_fixtures import write_video
+from tests.predict_fixtures import save_checkpoint, write_video
 
 LABELS = ["a", "b", "c", "d", "e"]
 WINDOW_S = 3.0
 
 
 def _checkpoint(workdir, cfg, variables):
-    from jaxar.checkpoint import Checkpointer
-    from jaxar.registry import config_to_json
-    meta = {"step": 3, "data": {"seed": 0, "next_step": 3}, "model_config": config_to_json(cfg),
-            "class_names": LABELS, "train_config": {"data": {"source": "synthetic"}},
-            "clip_seconds": {"seconds": WINDOW_S, "source": "test fixture"}}
-    ck = Checkpointer(workdir, async_save=False)
-    ck.save(3, {"params": variables["params"], "batch_stats": variables["batch_stats"]}, meta)
-    ck.wait()
-    ck.close()
-    return workdir
+    return save_checkpoint(workdir, cfg, variables, step=3, labels=LABELS,
+                           train_config={"data": {"source": "synthetic"}},
+                           clip_seconds=WINDOW_S, clip_source="test fixture")
 
 
 @pytest.fixture(scope="module", params=["ean_r50_lmc", "ean_r50"])
